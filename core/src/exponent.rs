@@ -1,0 +1,1 @@
+//! Diffusion exponents: power-law fits, crossovers and segmented regression.

@@ -1,0 +1,1 @@
+//! Fitting alpha-stable laws (and the alternatives compared with them) to data.

@@ -1,0 +1,1 @@
+//! Fractal dimensions of sets, point clouds and surfaces.

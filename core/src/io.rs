@@ -1,0 +1,1 @@
+//! Reading numeric data from text, `.npy` files and standard input.

@@ -1,0 +1,1 @@
+//! Extreme eigenvalues of symmetric operators by Lanczos, with spectral density and trace estimators.

@@ -1,0 +1,1 @@
+//! Landscape generators: diamond-square, fractional Brownian surfaces, convex and shuffled baselines.

@@ -1,0 +1,36 @@
+//! # anodiff-core
+//!
+//! Statistics and geometry for studying how stochastic gradient descent moves through a loss
+//! landscape, after Chen, Qu & Gong, "Anomalous diffusion dynamics of learning in deep neural
+//! networks" (2021). Everything here is plain Rust with no deep-learning framework:
+//!
+//! - [`stable`]: alpha-stable distributions (pdf, cdf, survival function, quantile, sampling) and
+//!   [`fit`]: their estimation (quantile, characteristic-function and maximum-likelihood fits);
+//! - [`vuong`]: likelihood-ratio tests between non-nested models; [`tails`]: Hill estimator;
+//! - [`trajectory`]: the [`trajectory::TrajectorySource`] trait, in-memory, `.npy` and on-disk
+//!   stores; [`msd`], [`exponent`], [`pathstats`]: diffusion analyses of trajectories;
+//! - [`fractal`], [`landscape`], [`toy`]: fractal dimensions, landscape generators and the 2-D
+//!   SGD model; [`lanczos`]: Hessian spectra through any matrix-free operator.
+//!
+//! Statistics are computed and accumulated in f64 even where the data are f32.
+
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod exponent;
+pub mod fit;
+pub mod fractal;
+pub mod io;
+pub mod lanczos;
+pub mod landscape;
+pub mod msd;
+pub mod pathstats;
+pub mod prec;
+pub mod regress;
+pub mod stable;
+pub mod tails;
+pub mod toy;
+pub mod trajectory;
+pub mod vuong;
+
+pub use error::{Error, Result};

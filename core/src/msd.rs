@@ -1,0 +1,1 @@
+//! Mean squared displacement of trajectories (time-averaged, ensemble and two-time).

@@ -1,0 +1,1 @@
+//! Heavy-tail diagnostics next to a stable fit: the Hill estimator and friends.

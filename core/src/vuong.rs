@@ -1,0 +1,1 @@
+//! Vuong likelihood-ratio tests between two fitted models.
