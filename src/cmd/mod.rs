@@ -7,6 +7,7 @@ pub mod lanczos;
 pub mod landscape;
 pub mod msd;
 pub mod stable;
+pub mod stable_fit;
 pub mod surface_dim;
 pub mod tails;
 pub mod toy;
