@@ -490,3 +490,38 @@ pub(crate) fn bin_correction(obs: &Obs, theta: &[f64; 4], eval: Evaluation) -> f
         })
         .sum()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hessian_matches_finite_differences_of_the_value() {
+        let x = crate::fit::mle::tests::sample(300, 7, [1.6, 0.3, 1.0, 0.5]);
+        let obs = Obs::points(&x);
+        let th = [1.5953, 0.1991, (0.88064f64).ln(), 0.40953];
+        let free = [true; 4];
+        for eval in [Evaluation::default(), Evaluation::Exact] {
+            let full = evaluate(&obs, &th, &free, Order::Full, eval);
+            let val = |t: [f64; 4]| evaluate(&obs, &t, &free, Order::Value, Evaluation::Exact).l;
+            let hs = [1e-2, 1e-2, 1e-2, 1e-2];
+            let mut hfd = [[0.0; 4]; 4];
+            for k in 0..4 {
+                for m in 0..4 {
+                    let f = |sk: f64, sm: f64| {
+                        let mut t = th;
+                        t[k] += sk * hs[k];
+                        t[m] += sm * hs[m];
+                        val(t)
+                    };
+                    hfd[k][m] = (f(1.0, 1.0) - f(1.0, -1.0) - f(-1.0, 1.0) + f(-1.0, -1.0))
+                        / (4.0 * hs[k] * hs[m]);
+                }
+            }
+            eprintln!(
+                "{eval:?}\nanalytic {:?}\nfd       {:?}\ng {:?}",
+                full.h, hfd, full.g
+            );
+        }
+    }
+}
