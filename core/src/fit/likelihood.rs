@@ -496,7 +496,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hessian_matches_finite_differences_of_the_value() {
+    fn analytic_hessian_matches_finite_differences_of_the_value() {
         let x = crate::fit::mle::tests::sample(300, 7, [1.6, 0.3, 1.0, 0.5]);
         let obs = Obs::points(&x);
         let th = [1.5953, 0.1991, (0.88064f64).ln(), 0.40953];

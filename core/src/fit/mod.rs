@@ -32,14 +32,13 @@ mod likelihood;
 mod mle;
 mod quantile;
 mod spline;
-mod standin;
 
+pub use crate::stable::Param;
 pub use binned::{BinnedMle, Histogram};
 pub use ecf::Koutrouvelis;
 pub use likelihood::Evaluation;
 pub use mle::Mle;
 pub use quantile::McCulloch;
-pub use standin::Param;
 
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
