@@ -303,7 +303,7 @@ fn auto_k(o: &Ordered, tail: Tail) -> Result<usize> {
 /// let x: Vec<f64> = (1..=500).map(|i| (i as f64 / 500.0).powf(-1.0)).collect();
 /// let plot = hill_plot(&x, Tail::Upper, None).unwrap();
 /// assert_eq!(plot.first().unwrap().k, 2);
-/// assert_eq!(plot.last().unwrap().k, 498);
+/// assert_eq!(plot.last().unwrap().k, 499);
 /// ```
 pub fn hill_plot(data: &[f64], tail: Tail, ks: Option<&[usize]>) -> Result<Vec<HillPoint>> {
     let o = Ordered::new(data, tail)?;
