@@ -159,7 +159,7 @@ fn bad_inputs() {
     fails_with(&run("bad.txt", b"1\n2\n# ok\n3,5\n"), &["line 4", "3,5"]);
     let mut npy = b"\x93NUMPY\x01\x00".to_vec();
     let mut h = b"{'descr': '<f8', 'fortran_order': False, 'shape': (1000,), }".to_vec();
-    while (10 + h.len() + 1) % 64 != 0 {
+    while !(10 + h.len() + 1).is_multiple_of(64) {
         h.push(b' ');
     }
     h.push(b'\n');

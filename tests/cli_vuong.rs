@@ -170,7 +170,7 @@ fn bad_inputs() {
         let mut npy = b"\x93NUMPY\x01\x00".to_vec();
         let mut h =
             format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}").into_bytes();
-        while (10 + h.len() + 1) % 64 != 0 {
+        while !(10 + h.len() + 1).is_multiple_of(64) {
             h.push(b' ');
         }
         h.push(b'\n');

@@ -18,7 +18,7 @@ fn npy(version: u8, descr: &str, fortran: bool, shape: &str, data: &[u8]) -> Vec
     )
     .into_bytes();
     let prefix = if version == 1 { 10 } else { 12 };
-    while (prefix + dict.len() + 1) % 64 != 0 {
+    while !(prefix + dict.len() + 1).is_multiple_of(64) {
         dict.push(b' ');
     }
     dict.push(b'\n');

@@ -2,6 +2,9 @@
 //! Reference values: fixtures/vuong/alt_golden.txt from fixtures/vuong/make_alt_golden.py
 //! (scipy 1.17.1), on fixtures/vuong/t_sample.txt.
 
+// Golden values are pasted with all the digits the reference tool printed.
+#![allow(clippy::excessive_precision)]
+
 use anodiff_core::fit::alternatives::{fit, AltModel};
 use anodiff_core::io::read_values;
 use rand::SeedableRng;

@@ -32,6 +32,9 @@
 //! assert!(validate_sample(&x, 5).is_err()); // only 3 values
 //! ```
 
+// `!(x > 0.0)` is deliberate throughout: it rejects NaN, which `x <= 0.0` would let through.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 use crate::error::{Error, Result};
 use std::fmt;
 use std::io::Read;
@@ -568,7 +571,7 @@ pub fn validate_sample(values: &[f64], min_len: usize) -> Result<()> {
 /// let path = dir.path().join("x.npy");
 /// // What numpy.save(path, numpy.array([1, 2, 3], dtype='<f4')) writes:
 /// let mut header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }".to_vec();
-/// while (10 + header.len() + 1) % 64 != 0 { header.push(b' '); }
+/// while !(10 + header.len() + 1).is_multiple_of(64) { header.push(b' '); }
 /// header.push(b'\n');
 /// let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
 /// bytes.extend((header.len() as u16).to_le_bytes());

@@ -41,6 +41,9 @@
 //! Hill, B. M. (1975). A simple general approach to inference about the tail of a distribution.
 //! Ann. Statist. 3(5), 1163-1174. Resnick, S. (2007). Heavy-Tail Phenomena, s.4.4 (Hill plots).
 
+// `!(x > 0.0)` is deliberate throughout: it rejects NaN, which `x <= 0.0` would let through.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 use crate::error::{Error, Result};
 use statrs::distribution::{ContinuousCDF, Gamma};
 

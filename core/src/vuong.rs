@@ -49,6 +49,9 @@
 //! maximum likelihood estimators and likelihood ratio tests under nonstandard conditions.
 //! JASA 82(398), 605-610.
 
+// `!(x > 0.0)` is deliberate throughout: it rejects NaN, which `x <= 0.0` would let through.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 use crate::error::{Error, Result};
 use libm::erfc;
 use std::f64::consts::{LN_10, SQRT_2};
