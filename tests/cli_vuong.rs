@@ -75,13 +75,11 @@ fn f(v: &serde_json::Value) -> f64 {
 /// Checks the relations the output must satisfy whatever the data.
 fn check_consistency(v: &serde_json::Value) {
     let (llr, z, n) = (f(&v["llr"]), f(&v["statistic"]), f(&v["n"]));
-    // llr is the difference of the two reported total log-likelihoods (each a compensated sum of
-    // the same pointwise terms; 1e-9 relative allows for the fits' own loglik bookkeeping).
+    // llr is the difference of the two reported total log-likelihoods. The test sums the exact
+    // stable log-density per point, while the fit reports its loglik from its fast evaluator
+    // (a spline of the log-density, ~1e-8 relative per point): allow 1e-7 per observation.
     let diff = f(&v["stable"]["loglik"]) - f(&v["alt"]["loglik"]);
-    assert!(
-        (llr - diff).abs() <= 1e-9 * f(&v["stable"]["loglik"]).abs(),
-        "{llr} vs {diff}"
-    );
+    assert!((llr - diff).abs() <= 1e-7 * n, "{llr} vs {diff}");
     // z = llr / (sqrt(n) omega)
     assert!((z - llr / (n * f(&v["omega2"])).sqrt()).abs() <= 1e-12 * z.abs().max(1.0));
     let p2 = f(&v["p_two_sided"]);
@@ -92,7 +90,6 @@ fn check_consistency(v: &serde_json::Value) {
 }
 
 #[test]
-#[ignore = "needs the stable MLE (anodiff_core::fit, branch h-fit)"]
 fn cauchy_data_prefer_stable_over_normal_and_laplace() {
     let x = cauchy(1500, 1);
     let d = tempfile::tempdir().unwrap();
@@ -121,7 +118,6 @@ fn cauchy_data_prefer_stable_over_normal_and_laplace() {
 }
 
 #[test]
-#[ignore = "needs the stable MLE (anodiff_core::fit, branch h-fit)"]
 fn normal_data_nested_case_and_stdin() {
     // Stable nests the normal at alpha = 2: the fit must not be worse than the normal one, and
     // on normal data the boundary test must not reject strongly (seeded, deterministic).

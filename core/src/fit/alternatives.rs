@@ -153,27 +153,149 @@ impl AltFit {
 ///
 /// # Errors
 /// [`Error::InvalidData`] for fewer than 2 values, non-finite values, or a sample with no
-/// spread (all equal; for Laplace, more than half the values equal to the median gives `b`
-/// that can still be positive, but `b = 0` is rejected).
+/// spread (all values equal).
 pub fn fit(model: AltModel, data: &[f64]) -> Result<AltFit> {
-    match model {
-        AltModel::Normal => fit_normal(data),
-        AltModel::Laplace => fit_laplace(data),
-        AltModel::StudentT => fit_student_t(data),
+    check(data, None, model.name())?;
+    let s = Sample { x: data, w: None };
+    fit_sample(model, &s)
+}
+
+/// Fits `model` to grouped data: `weights[i]` observations at `values[i]` (e.g. histogram
+/// bin means and counts). The weighted likelihood `sum_i w_i ln f(x_i)` is maximised; with
+/// integer weights this equals the fit to the data with each value repeated.
+///
+/// For a histogram, the normal fit from bin means loses the within-bin variance (relative
+/// error ~ (bin width / value)^2 / 12 in the variance); prefer [`normal_from_moments`] with the
+/// exact streaming sums when they are available.
+///
+/// # Errors
+/// As [`fit`], plus [`Error::Shape`] if the lengths differ and [`Error::InvalidData`] for a
+/// negative or non-finite weight.
+///
+/// # Examples
+/// ```
+/// use anodiff_core::fit::alternatives::{fit, fit_weighted, AltModel};
+/// let g = fit_weighted(AltModel::Laplace, &[1.0, 2.0, 5.0], &[2.0, 1.0, 2.0]).unwrap();
+/// let u = fit(AltModel::Laplace, &[1.0, 1.0, 2.0, 5.0, 5.0]).unwrap();
+/// assert_eq!((g.loc, g.scale, g.n), (u.loc, u.scale, 5));
+/// ```
+pub fn fit_weighted(model: AltModel, values: &[f64], weights: &[f64]) -> Result<AltFit> {
+    if values.len() != weights.len() {
+        return Err(Error::Shape(format!(
+            "{model} fit: {} values but {} weights",
+            values.len(),
+            weights.len()
+        )));
+    }
+    check(values, Some(weights), model.name())?;
+    let s = Sample {
+        x: values,
+        w: Some(weights),
+    };
+    fit_sample(model, &s)
+}
+
+/// The normal MLE from exact streaming sums: `n` values with sum `sum` and sum of squares
+/// `sum_sq` (e.g. the compensated sums of a histogram pass).
+///
+/// # Errors
+/// [`Error::InvalidData`] for `n < 2`, non-finite sums, or zero (or negative, by rounding)
+/// variance.
+///
+/// # Examples
+/// ```
+/// use anodiff_core::fit::alternatives::normal_from_moments;
+/// let f = normal_from_moments(5, 25.0, 191.0).unwrap(); // 1, 2, 4, 7, 11
+/// assert!((f.loc - 5.0).abs() < 1e-15 && (f.scale - 13.2f64.sqrt()).abs() < 1e-14);
+/// ```
+pub fn normal_from_moments(n: u64, sum: f64, sum_sq: f64) -> Result<AltFit> {
+    if !(sum.is_finite() && sum_sq.is_finite()) {
+        return Err(Error::InvalidData(format!(
+            "normal fit: sums are not finite (sum {sum}, sum of squares {sum_sq})"
+        )));
+    }
+    let nf = n as f64;
+    let mean = sum / nf;
+    normal_from(n as usize, mean, sum_sq - sum * mean)
+}
+
+/// Observations with optional (frequency) weights.
+struct Sample<'a> {
+    x: &'a [f64],
+    w: Option<&'a [f64]>,
+}
+
+impl Sample<'_> {
+    fn w(&self, i: usize) -> f64 {
+        self.w.map_or(1.0, |w| w[i])
+    }
+
+    fn total(&self) -> f64 {
+        match self.w {
+            Some(w) => crate::vuong::neumaier(w.iter().copied()),
+            None => self.x.len() as f64,
+        }
+    }
+
+    /// Compensated weighted sum of `f(x_i)`.
+    fn sum(&self, f: impl Fn(f64) -> f64) -> f64 {
+        match self.w {
+            Some(w) => crate::vuong::neumaier(self.x.iter().zip(w).map(|(&x, &w)| w * f(x))),
+            None => crate::vuong::neumaier(self.x.iter().map(|&x| f(x))),
+        }
+    }
+
+    /// Weighted median: the midpoint where the cumulative weight crosses exactly half,
+    /// else the value at which it first exceeds half (the usual median for unit weights).
+    fn median(&self) -> f64 {
+        let mut idx: Vec<usize> = (0..self.x.len()).filter(|&i| self.w(i) > 0.0).collect();
+        idx.sort_unstable_by(|&a, &b| self.x[a].total_cmp(&self.x[b]));
+        let half = 0.5 * self.total();
+        let mut cum = 0.0;
+        for (j, &i) in idx.iter().enumerate() {
+            cum += self.w(i);
+            if cum == half {
+                let next = idx.get(j + 1).map_or(self.x[i], |&k| self.x[k]);
+                return 0.5 * (self.x[i] + next);
+            }
+            if cum > half {
+                return self.x[i];
+            }
+        }
+        idx.last().map_or(f64::NAN, |&i| self.x[i])
     }
 }
 
-fn check(data: &[f64], what: &str) -> Result<()> {
-    if data.len() < 2 {
-        return Err(Error::InvalidData(format!(
-            "{what} fit: {} value(s); at least 2 are needed",
-            data.len()
-        )));
+fn fit_sample(model: AltModel, s: &Sample) -> Result<AltFit> {
+    match model {
+        AltModel::Normal => fit_normal(s),
+        AltModel::Laplace => fit_laplace(s),
+        AltModel::StudentT => fit_student_t(s),
     }
+}
+
+fn check(data: &[f64], weights: Option<&[f64]>, what: &str) -> Result<()> {
     if let Some(i) = data.iter().position(|v| !v.is_finite()) {
         return Err(Error::InvalidData(format!(
             "{what} fit: value at index {i} is {}",
             data[i]
+        )));
+    }
+    let total = match weights {
+        Some(w) => {
+            if let Some(i) = w.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
+                return Err(Error::InvalidData(format!(
+                    "{what} fit: weight at index {i} is {}",
+                    w[i]
+                )));
+            }
+            w.iter().sum::<f64>()
+        }
+        None => data.len() as f64,
+    };
+    if !(total >= 2.0) {
+        return Err(Error::InvalidData(format!(
+            "{what} fit: {total} observation(s); at least 2 are needed"
         )));
     }
     Ok(())
@@ -246,14 +368,13 @@ impl MomentSums {
     }
 }
 
-fn fit_normal(data: &[f64]) -> Result<AltFit> {
-    check(data, "normal")?;
-    let n = data.len() as f64;
-    let mean = crate::vuong::neumaier(data.iter().copied()) / n;
+fn fit_normal(s: &Sample) -> Result<AltFit> {
+    let n = s.total();
+    let mean = s.sum(|x| x) / n;
     // Two-pass sum of squares with the compensating term (sum of deviations)^2 / n.
-    let dev = crate::vuong::neumaier(data.iter().map(|x| x - mean));
-    let ss = crate::vuong::neumaier(data.iter().map(|x| (x - mean) * (x - mean)));
-    normal_from(data.len(), mean + dev / n, ss - dev * dev / n)
+    let dev = s.sum(|x| x - mean);
+    let ss = s.sum(|x| (x - mean) * (x - mean));
+    normal_from(n.round() as usize, mean + dev / n, ss - dev * dev / n)
 }
 
 fn normal_from(n: usize, mean: f64, ss: f64) -> Result<AltFit> {
@@ -287,27 +408,12 @@ fn normal_from(n: usize, mean: f64, ss: f64) -> Result<AltFit> {
     })
 }
 
-/// Median of `data` (mean of the two middle values for even n).
-fn median(data: &[f64]) -> f64 {
-    let mut v = data.to_vec();
-    let n = v.len();
-    let mid = n / 2;
-    let (_, &mut hi, _) = v.select_nth_unstable_by(mid, f64::total_cmp);
-    if n % 2 == 1 {
-        hi
-    } else {
-        let lo = v[..mid].iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        0.5 * (lo + hi)
-    }
-}
-
-fn fit_laplace(data: &[f64]) -> Result<AltFit> {
-    check(data, "Laplace")?;
-    let n = data.len() as f64;
+fn fit_laplace(s: &Sample) -> Result<AltFit> {
+    let n = s.total();
     // For even n every point between the middle two maximises the likelihood equally; the
     // midpoint is the conventional choice (scipy.stats.laplace.fit makes the same one).
-    let m = median(data);
-    let b = crate::vuong::neumaier(data.iter().map(|x| (x - m).abs())) / n;
+    let m = s.median();
+    let b = s.sum(|x| (x - m).abs()) / n;
     if !(b > 0.0) {
         return Err(Error::InvalidData(
             "Laplace fit: all values are equal (zero mean absolute deviation)".into(),
@@ -315,7 +421,7 @@ fn fit_laplace(data: &[f64]) -> Result<AltFit> {
     }
     Ok(AltFit {
         model: AltModel::Laplace,
-        n: data.len(),
+        n: n.round() as usize,
         loc: m,
         scale: b,
         df: None,
@@ -355,41 +461,40 @@ fn t_ln_pdf_std(z: f64, nu: f64) -> f64 {
 const LN_DF_MIN: f64 = -2.995_732_273_553_991; // ln 0.05
 const LN_DF_MAX: f64 = 13.815_510_557_964_274; // ln 1e6
 
-struct TProblem<'a> {
-    x: &'a [f64],
+struct TProblem<'a, 'b> {
+    s: &'b Sample<'a>,
 }
 
-impl TProblem<'_> {
+impl TProblem<'_, '_> {
     /// Log-likelihood at theta = (mu, ln sigma, ln nu).
     fn loglik(&self, th: [f64; 3]) -> f64 {
-        let (mu, s, nu) = (th[0], th[1].exp(), th[2].exp());
-        let c = ln_gamma_half_ratio(nu / 2.0) - 0.5 * (nu * PI).ln() - s.ln();
+        let (mu, sg, nu) = (th[0], th[1].exp(), th[2].exp());
+        let c = ln_gamma_half_ratio(nu / 2.0) - 0.5 * (nu * PI).ln() - sg.ln();
         let k = 0.5 * (nu + 1.0);
-        let n = self.x.len() as f64;
-        let body = crate::vuong::neumaier(self.x.iter().map(|&x| {
-            let z = (x - mu) / s;
+        let body = self.s.sum(|x| {
+            let z = (x - mu) / sg;
             (z * z / nu).ln_1p()
-        }));
-        n * c - k * body
+        });
+        self.s.total() * c - k * body
     }
 
     /// Analytic gradient with respect to (mu, ln sigma, ln nu).
     fn grad(&self, th: [f64; 3]) -> [f64; 3] {
-        let (mu, s, nu) = (th[0], th[1].exp(), th[2].exp());
-        let n = self.x.len() as f64;
-        let (mut gm, mut gs, mut gl, mut gq) = (0.0, 0.0, 0.0, 0.0);
-        for &x in self.x {
-            let z = (x - mu) / s;
+        let (mu, sg, nu) = (th[0], th[1].exp(), th[2].exp());
+        let n = self.s.total();
+        let (mut gm, mut gs, mut gl) = (0.0, 0.0, 0.0);
+        for (i, &x) in self.s.x.iter().enumerate() {
+            let w = self.s.w(i);
+            let z = (x - mu) / sg;
             let q = nu + z * z;
-            gm += z / q;
-            gs += z * z / q;
-            gl += (z * z / nu).ln_1p();
-            gq += z * z / q;
+            gm += w * z / q;
+            gs += w * z * z / q;
+            gl += w * (z * z / nu).ln_1p();
         }
         let cprime = 0.5 * digamma(0.5 * (nu + 1.0)) - 0.5 * digamma(0.5 * nu) - 0.5 / nu;
-        let g_mu = (nu + 1.0) / s * gm;
+        let g_mu = (nu + 1.0) / sg * gm;
         let g_s = -n + (nu + 1.0) * gs;
-        let g_nu = n * cprime - 0.5 * gl + (nu + 1.0) / (2.0 * nu) * gq;
+        let g_nu = n * cprime - 0.5 * gl + (nu + 1.0) / (2.0 * nu) * gs;
         [g_mu, g_s, nu * g_nu]
     }
 
@@ -419,41 +524,46 @@ impl TProblem<'_> {
     }
 
     /// A few EM steps for (mu, sigma) at fixed nu (the t as a scale mixture of normals).
-    fn em(&self, mut mu: f64, mut s: f64, nu: f64, steps: usize) -> (f64, f64) {
-        let n = self.x.len() as f64;
+    fn em(&self, mut mu: f64, mut sg: f64, nu: f64, steps: usize) -> (f64, f64) {
+        let n = self.s.total();
         for _ in 0..steps {
             let (mut sw, mut swx) = (0.0, 0.0);
-            for &x in self.x {
-                let z = (x - mu) / s;
-                let w = (nu + 1.0) / (nu + z * z);
-                sw += w;
-                swx += w * x;
+            for (i, &x) in self.s.x.iter().enumerate() {
+                let z = (x - mu) / sg;
+                let u = self.s.w(i) * (nu + 1.0) / (nu + z * z);
+                sw += u;
+                swx += u * x;
             }
             mu = swx / sw;
             let mut ss = 0.0;
-            for &x in self.x {
-                let z = (x - mu) / s;
-                let w = (nu + 1.0) / (nu + z * z);
-                ss += w * (x - mu) * (x - mu);
+            for (i, &x) in self.s.x.iter().enumerate() {
+                let z = (x - mu) / sg;
+                let u = self.s.w(i) * (nu + 1.0) / (nu + z * z);
+                ss += u * (x - mu) * (x - mu);
             }
             let s_new = (ss / n).sqrt();
             if s_new > 0.0 && s_new.is_finite() {
-                s = s_new;
+                sg = s_new;
             }
         }
-        (mu, s)
+        (mu, sg)
     }
 }
 
-fn fit_student_t(data: &[f64]) -> Result<AltFit> {
-    check(data, "Student-t")?;
-    let n = data.len();
-    let p = TProblem { x: data };
-    let med = median(data);
-    let absdev: Vec<f64> = data.iter().map(|x| (x - med).abs()).collect();
-    let mut s0 = 1.482_602_218_505_602 * median(&absdev); // MAD, consistent for the normal
+fn fit_student_t(data: &Sample) -> Result<AltFit> {
+    let nf = data.total();
+    let n = nf.round() as usize;
+    let p = TProblem { s: data };
+    let med = data.median();
+    let absdev: Vec<f64> = data.x.iter().map(|x| (x - med).abs()).collect();
+    let mad = Sample {
+        x: &absdev,
+        w: data.w,
+    }
+    .median();
+    let mut s0 = 1.482_602_218_505_602 * mad; // MAD, consistent for the normal
     if !(s0 > 0.0) {
-        s0 = crate::vuong::neumaier(absdev.iter().copied()) / n as f64;
+        s0 = data.sum(|x| (x - med).abs()) / nf;
     }
     if !(s0 > 0.0) {
         return Err(Error::InvalidData(
@@ -463,9 +573,14 @@ fn fit_student_t(data: &[f64]) -> Result<AltFit> {
     // Start: the best of a coarse df grid, each with a few EM steps for (mu, sigma), on an
     // evenly strided subsample of at most 20 000 points (a start only needs to be in Newton's
     // basin; the full data are used from then on).
-    let stride = n.div_ceil(20_000);
-    let sub: Vec<f64> = data.iter().step_by(stride).copied().collect();
-    let ps = TProblem { x: &sub };
+    let stride = data.x.len().div_ceil(20_000);
+    let sub_x: Vec<f64> = data.x.iter().step_by(stride).copied().collect();
+    let sub_w: Option<Vec<f64>> = data.w.map(|w| w.iter().step_by(stride).copied().collect());
+    let sub = Sample {
+        x: &sub_x,
+        w: sub_w.as_deref(),
+    };
+    let ps = TProblem { s: &sub };
     let mut best = ([med, s0.ln(), 0.0], f64::NEG_INFINITY);
     for nu in [0.5, 1.0, 2.0, 4.0, 8.0, 30.0, 200.0] {
         let (mu, s) = ps.em(med, s0, nu, 8);
@@ -532,7 +647,7 @@ fn fit_student_t(data: &[f64]) -> Result<AltFit> {
             // Converged if the gradient is at rounding level: |g| relative to sqrt(n).
             let g = p.grad(th);
             let gn = g[0].abs() * th[1].exp() + g[1].abs() + g[2].abs();
-            converged = gn < 1e-6 * (n as f64).sqrt() || th[2] >= LN_DF_MAX;
+            converged = gn < 1e-6 * nf.sqrt() || th[2] >= LN_DF_MAX;
             break;
         }
     }
