@@ -19,9 +19,11 @@
 
 pub mod memory;
 pub mod npy;
+pub mod store;
 
 pub use memory::InMemoryTrajectory;
 pub use npy::NpyTrajectory;
+pub use store::{StoreOptions, StoreReader, StoreWriter};
 
 use crate::error::{Error, Result};
 use std::ops::Range;
