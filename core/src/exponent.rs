@@ -179,26 +179,53 @@ impl Segmented {
     }
 
     /// One Muggeo run from `psi`: linearise `(x - psi)_+` around the current breakpoint with the
-    /// extra regressor `-1[x > psi]`, whose coefficient `g` moves it by `g / b`.
+    /// extra regressor `-1[x > psi]`, whose coefficient `g` moves it by `g / b`. Steps that
+    /// raise the residual sum of squares are halved (as R's `segmented` does): without that,
+    /// the iteration can oscillate between two sides of a data point forever. When even a
+    /// 1/64 step goes uphill the current breakpoint is a local minimum and the run stops there.
     fn muggeo(&self, x: &[f64], y: &[f64], mut psi: f64, lo: f64, hi: f64) -> Option<Muggeo> {
+        let n = x.len();
+        let design = |psi: f64, with_v: bool| {
+            let mut cols = vec![
+                vec![1.0; n],
+                x.to_vec(),
+                x.iter().map(|&v| (v - psi).max(0.0)).collect(),
+            ];
+            if with_v {
+                cols.push(x.iter().map(|&v| if v > psi { -1.0 } else { 0.0 }).collect());
+            }
+            cols
+        };
+        let rss_at = |psi: f64| ols(&design(psi, false), y).map_or(f64::INFINITY, |f| f.rss);
+        let mut rss = rss_at(psi);
         for _ in 0..self.max_iter {
-            let u: Vec<f64> = x.iter().map(|&v| (v - psi).max(0.0)).collect();
-            let w: Vec<f64> = x.iter().map(|&v| if v > psi { -1.0 } else { 0.0 }).collect();
-            let fit = ols(&[vec![1.0; x.len()], x.to_vec(), u, w], y)?;
+            let fit = ols(&design(psi, true), y)?;
             let (b, g) = (fit.beta[2], fit.beta[3]);
             if b == 0.0 {
                 return None;
             }
-            let next = psi + g / b;
+            let mut h = 1.0;
+            let mut next = psi + g / b;
+            let mut rss_next = if next > lo && next < hi { rss_at(next) } else { f64::INFINITY };
+            while rss_next > rss && h > 1.0 / 64.0 {
+                h /= 2.0;
+                next = psi + h * g / b;
+                rss_next = if next > lo && next < hi { rss_at(next) } else { f64::INFINITY };
+            }
             if !(next > lo && next < hi) {
                 return None;
             }
-            let done = (next - psi).abs() < self.tol;
+            // No downhill step at all: psi is a local minimum to within the smallest step
+            // (typically a kink of the RSS where psi sits on a data point).
+            let stuck = rss_next > rss;
+            if stuck {
+                next = psi;
+            }
+            let done = stuck || (next - psi).abs() < self.tol;
             psi = next;
+            rss = rss_next.min(rss);
             if done {
-                let u: Vec<f64> = x.iter().map(|&v| (v - psi).max(0.0)).collect();
-                let w: Vec<f64> = x.iter().map(|&v| if v > psi { -1.0 } else { 0.0 }).collect();
-                let ols = ols(&[vec![1.0; x.len()], x.to_vec(), u, w], y)?;
+                let ols = ols(&design(psi, true), y)?;
                 return Some(Muggeo { psi, ols });
             }
         }
