@@ -19,9 +19,13 @@
 
 pub mod memory;
 pub mod npy;
+pub mod sketch;
+pub mod store;
 
 pub use memory::InMemoryTrajectory;
 pub use npy::NpyTrajectory;
+pub use sketch::Sketch;
+pub use store::{StoreOptions, StoreReader, StoreWriter};
 
 use crate::error::{Error, Result};
 use std::ops::Range;
@@ -129,6 +133,84 @@ pub trait TrajectorySource: Sync {
             }
         }
         Ok(())
+    }
+}
+
+/// A shared reference reads like the source itself, so adapters such as [`Sketch`] can wrap a
+/// borrowed source.
+impl<T: TrajectorySource + ?Sized> TrajectorySource for &T {
+    fn n_steps(&self) -> usize {
+        (**self).n_steps()
+    }
+    fn dim(&self) -> usize {
+        (**self).dim()
+    }
+    fn read_weights(
+        &self,
+        steps: Range<usize>,
+        coords: Range<usize>,
+        out: &mut [f32],
+    ) -> Result<()> {
+        (**self).read_weights(steps, coords, out)
+    }
+    fn losses(&self, steps: Range<usize>) -> Result<Option<Vec<f64>>> {
+        (**self).losses(steps)
+    }
+    fn gradient_dim(&self) -> usize {
+        (**self).gradient_dim()
+    }
+    fn read_gradients(
+        &self,
+        steps: Range<usize>,
+        coords: Range<usize>,
+        out: &mut [f32],
+    ) -> Result<()> {
+        (**self).read_gradients(steps, coords, out)
+    }
+    fn read_step(&self, t: usize, out: &mut [f32]) -> Result<()> {
+        (**self).read_step(t, out)
+    }
+    fn validate(&self) -> Result<()> {
+        (**self).validate()
+    }
+}
+
+/// Boxed sources (e.g. `Box<dyn TrajectorySource>` chosen at run time from a path) read like the
+/// source inside.
+impl<T: TrajectorySource + ?Sized> TrajectorySource for Box<T> {
+    fn n_steps(&self) -> usize {
+        (**self).n_steps()
+    }
+    fn dim(&self) -> usize {
+        (**self).dim()
+    }
+    fn read_weights(
+        &self,
+        steps: Range<usize>,
+        coords: Range<usize>,
+        out: &mut [f32],
+    ) -> Result<()> {
+        (**self).read_weights(steps, coords, out)
+    }
+    fn losses(&self, steps: Range<usize>) -> Result<Option<Vec<f64>>> {
+        (**self).losses(steps)
+    }
+    fn gradient_dim(&self) -> usize {
+        (**self).gradient_dim()
+    }
+    fn read_gradients(
+        &self,
+        steps: Range<usize>,
+        coords: Range<usize>,
+        out: &mut [f32],
+    ) -> Result<()> {
+        (**self).read_gradients(steps, coords, out)
+    }
+    fn read_step(&self, t: usize, out: &mut [f32]) -> Result<()> {
+        (**self).read_step(t, out)
+    }
+    fn validate(&self) -> Result<()> {
+        (**self).validate()
     }
 }
 
