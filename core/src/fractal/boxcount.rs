@@ -39,12 +39,12 @@ pub enum FitRange {
 }
 
 impl Default for FitRange {
-    /// `Auto { tolerance: 0.15, min_points: 4 }`. The tolerance is a little above the local
+    /// `Auto { tolerance: 0.1, min_points: 4 }`. The tolerance is a little above the local
     /// slope spread of the rasterised oracles (Koch curve 1.21-1.34 at 2048², see the crate
     /// notes), so that genuine power laws pass and crossovers do not.
     fn default() -> Self {
         FitRange::Auto {
-            tolerance: 0.15,
+            tolerance: 0.1,
             min_points: 4,
         }
     }
