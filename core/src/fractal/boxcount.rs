@@ -25,7 +25,9 @@ pub enum OffsetAggregate {
 pub enum FitRange {
     /// The widest run of at least `min_points` consecutive box sizes whose local slopes differ by
     /// at most `tolerance` (see [`select_flat_range`](super::select_flat_range)); when no run is
-    /// flat, every size is used and [`BoxCount::auto_fallback`] is set.
+    /// flat, the run of exactly `min_points` sizes with the smallest spread is used and
+    /// [`BoxCount::auto_fallback`] is set (the local slopes still drift there: treat the
+    /// dimension as an estimate from a short range).
     Auto {
         /// Largest allowed spread (max - min) of the local slopes, in units of dimension.
         tolerance: f64,
@@ -224,7 +226,8 @@ pub struct BoxCount {
     pub fit_range: [f64; 2],
     /// Largest minus smallest local slope inside the fit range.
     pub slope_spread: f64,
-    /// True when [`FitRange::Auto`] found no flat run and fell back to every size.
+    /// True when [`FitRange::Auto`] found no flat run and fell back to the flattest run of
+    /// `min_points` sizes.
     pub auto_fallback: bool,
     /// How the shifted grids were combined.
     pub aggregate: OffsetAggregate,
@@ -421,7 +424,7 @@ fn finish(scales: Vec<f64>, counts: Vec<f64>, cfg: &BoxCountConfig) -> Result<Bo
             Some(r) => r,
             None => {
                 auto_fallback = true;
-                (0, last)
+                flattest_run(&local_slopes, min_points.min(scales.len()))
             }
         },
         FitRange::Scales(lo, hi) => {
@@ -457,6 +460,20 @@ fn finish(scales: Vec<f64>, counts: Vec<f64>, cfg: &BoxCountConfig) -> Result<Bo
         aggregate: cfg.aggregate,
         fit,
     })
+}
+
+/// Inclusive point indices of the `len` consecutive points whose local slopes spread least.
+fn flattest_run(local_slopes: &[f64], len: usize) -> (usize, usize) {
+    let width = len.max(2) - 1;
+    let spread = |a: usize| {
+        let w = &local_slopes[a..a + width];
+        w.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+            - w.iter().copied().fold(f64::INFINITY, f64::min)
+    };
+    let a = (0..=local_slopes.len() - width)
+        .min_by(|&i, &j| spread(i).total_cmp(&spread(j)))
+        .unwrap_or(0);
+    (a, a + width)
 }
 
 /// Summed-area table: `at(x, y)` = number of set pixels in `[0, x) x [0, y)`.
