@@ -1,1 +1,0 @@
-//! Fractal dimensions of sets, point clouds and surfaces.

@@ -1,1 +1,0 @@
-//! Landscape generators: diamond-square, fractional Brownian surfaces, convex and shuffled baselines.

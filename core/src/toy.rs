@@ -1,1 +1,0 @@
-//! The simplified 2-D SGD model of the paper (eq. 6, Fig. 8).
