@@ -35,7 +35,9 @@ impl Default for SpectralConfig {
 /// Fast (one FFT) but **not exact**: the discrete, periodic spectrum is biased at the smallest
 /// scales (aliasing and the missing high frequencies flatten the variogram over the first few
 /// nodes) and at the largest (the lowest frequencies are few and the field is periodic on the
-/// doubled grid). Use [`super::fbm_surface`] when the covariance must be right; use this one
+/// doubled grid). Measured (Sorkin slope, 257 x 257, 4 seeds): at lags 4-32 nodes the slope is
+/// within ~0.06 of `2H` for `H <= 0.5` but 1.26 for `2H = 1.4` and 1.54 for `2H = 1.8`; at lags
+/// 1-4 the surface is too smooth (0.95 for `2H = 0.6`). Use [`super::fbm_surface`] when the covariance must be right; use this one
 /// for large, quick, visually fractal landscapes.
 ///
 /// # Errors
