@@ -44,7 +44,8 @@ pub struct Args {
     /// Relative residual tolerance.
     #[arg(long, default_value_t = anodiff_core::lanczos::DEFAULT_TOL)]
     pub tol: f64,
-    /// Lanczos basis size per cycle (default max(3k, k + 30), capped at the dimension).
+    /// Lanczos basis size per cycle (default max(3k, k + 30), or the dimension n when that is at
+    /// most twice as large).
     #[arg(long)]
     pub basis_size: Option<usize>,
     /// Budget of matrix-vector products (default max(1000, 50 * basis size)).

@@ -183,7 +183,8 @@ impl Lanczos {
     }
 
     /// Maximum number of basis vectors per cycle (ARPACK's `ncv`); memory is `basis_size * n`
-    /// f64. Must exceed `k`; default `max(3k, k + 30)` (capped at the dimension). Larger bases
+    /// f64. Must exceed `k`; default `max(3k, k + 30)`, or the whole dimension `n` when that is at
+    /// most twice as large (capped at `n` in any case). Larger bases
     /// need fewer operator applications on clustered spectra at more orthogonalisation work.
     ///
     /// # Errors
@@ -227,10 +228,19 @@ impl Lanczos {
 
     /// The basis size used for an operator of dimension `n`.
     pub fn basis_size_for(&self, n: usize) -> usize {
-        let m = self
-            .basis_size
-            .unwrap_or_else(|| (3 * self.k).max(self.k + 30));
-        m.min(n)
+        match self.basis_size {
+            Some(m) => m.min(n),
+            // A basis of half the dimension or more costs little more than the whole space,
+            // which never needs a restart and finishes in at most n products.
+            None => {
+                let m = (3 * self.k).max(self.k + 30);
+                if 2 * m >= n {
+                    n
+                } else {
+                    m
+                }
+            }
+        }
     }
 
     /// Computes the `k` wanted eigenpairs of `op`, which must be symmetric.
