@@ -1,1 +1,0 @@
-//! Extreme eigenvalues of symmetric operators by Lanczos, with spectral density and trace estimators.
