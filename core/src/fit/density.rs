@@ -3,5 +3,5 @@
 /// log f(z; alpha, beta) of the standard S0 law (scale 1, loc 0); -inf outside the support.
 #[inline]
 pub(crate) fn ln_pdf_std(z: f64, alpha: f64, beta: f64) -> f64 {
-    super::standin::ln_pdf_s0_std(z, alpha, beta)
+    crate::stable::ln_pdf_s0_std(z, alpha, beta)
 }
