@@ -116,6 +116,12 @@ fn cauchy_data_prefer_stable_over_normal_and_laplace() {
     }
     let v = json(&anodiff(&["vuong", p.to_str().unwrap()], None));
     assert!(f(&v["boundary"]["log10_p"]) < -100.0, "{v}");
+    // Hill on a Cauchy sample agrees with alpha = 1 within its error: no disagreement warning.
+    let w = v["warnings"].as_array().unwrap();
+    assert!(
+        !w.iter().any(|s| s.as_str().unwrap().contains("disagree")),
+        "{w:?}"
+    );
 }
 
 #[test]
@@ -132,6 +138,15 @@ fn normal_data_nested_case_and_stdin() {
     assert_ne!(v["preferred"], "normal");
     assert!(f(&v["boundary"]["p"]) > 1e-3, "{v}");
     assert!(f(&v["stable"]["alpha"]) > 1.8);
+    let w: Vec<&str> = v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    if f(&v["stable"]["alpha"]) > 1.99 {
+        assert!(w.iter().any(|s| s.contains("nested")), "{w:?}");
+    }
 }
 
 #[test]

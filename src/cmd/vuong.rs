@@ -1,6 +1,7 @@
 //! `anodiff vuong`: Vuong likelihood-ratio test of a stable fit against an alternative model.
 
 use anodiff_core::fit::alternatives::{self, AltModel};
+use anodiff_core::tails::{compare_alpha, hill, HillK, Tail};
 use anodiff_core::vuong::{boundary_chibar2, vuong, Preferred};
 use anyhow::Context;
 
@@ -35,7 +36,7 @@ pub struct Args {
 
 const AFTER_HELP: &str = "\
 Output: one JSON object {\"n\",\"llr\",\"statistic\",\"p_two_sided\",\"p_one_sided\",\"log10_p_two_sided\",
-\"log10_p_one_sided\",\"omega2\",\"level\",\"preferred\",\"stable\":{fit},\"alt\":{fit}} and, for --alt normal,
+\"log10_p_one_sided\",\"omega2\",\"level\",\"preferred\",\"warnings\",\"stable\":{fit},\"alt\":{fit}} and, for --alt normal,
 \"boundary\":{\"p\",\"log10_p\"}. llr = sum of ln f_stable(x_i) - ln f_alt(x_i) (the raw sum, as in the
 paper); statistic = llr / (sqrt(n) omega); p_one_sided tests \"stable is closer\"; log10 p stays finite where
 p underflows to 0. \"preferred\" is \"stable\", the alternative's name, or \"neither\" at --level.
@@ -73,6 +74,7 @@ struct Output {
     boundary: Option<Boundary>,
     #[serde(skip_serializing_if = "Option::is_none")]
     binned: Option<BinnedInfo>,
+    warnings: Vec<String>,
     stable: serde_json::Value,
     alt: alternatives::AltFit,
 }
@@ -161,6 +163,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "--level {} must be in (0, 1)",
         args.level
     );
+    let mut hill_est = None;
     let (n, t, stable, alt, binned) = if args.binned {
         binned_test(&args)?
     } else {
@@ -176,8 +179,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let stable = fit_stable(&x, args.symmetric, args.exact)
             .with_context(|| format!("{}: fitting the stable law", display_name(&args.file)))?;
         let t = vuong(&stable.ln_pdfs, &alt.ln_pdfs(&x))?;
+        // Hill on |x| as a cross-check of the stable alpha (skipped when the tail is too short).
+        hill_est = hill(&x, Tail::Abs, HillK::Auto).ok();
         (x.len(), t, stable.json, alt, None)
     };
+    let warnings = warnings(&stable, &alt, hill_est.as_ref(), args.alt);
     let preferred = match t.preferred(args.level) {
         Preferred::First => "stable".to_string(),
         Preferred::Second => args.alt.name().to_string(),
@@ -202,9 +208,41 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         preferred,
         boundary,
         binned,
+        warnings,
         stable,
         alt,
     })
+}
+
+/// Caveats the numbers alone do not show: a fit that did not converge, the nested boundary
+/// case, and a Hill tail index that disagrees with the stable alpha.
+fn warnings(
+    stable: &serde_json::Value,
+    alt: &alternatives::AltFit,
+    hill_est: Option<&anodiff_core::tails::HillEstimate>,
+    model: AltModel,
+) -> Vec<String> {
+    let mut w = Vec::new();
+    if !alt.converged {
+        w.push(format!(
+            "the {model} fit did not converge: its log-likelihood, and the test, are not reliable"
+        ));
+    }
+    let alpha = stable["alpha"].as_f64();
+    if let Some(a) = alpha {
+        if model == AltModel::Normal && a > 1.99 {
+            w.push(format!(
+                "stable alpha = {a:.4} is at or near 2, where the stable law is the normal \
+                 N(loc, 2 scale^2): the models are nested there, Vuong's normal approximation \
+                 does not hold, and \"boundary\" (Self-Liang) is the relevant p-value"
+            ));
+        }
+        if let Some(h) = hill_est {
+            let se = stable["se"]["alpha"].as_f64();
+            w.extend(compare_alpha(h, a, se));
+        }
+    }
+    w
 }
 
 type TestParts = (
