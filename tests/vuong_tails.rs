@@ -108,3 +108,29 @@ fn comparison_warnings() {
     let w = compare_alpha(&h, 1.95, Some(0.01));
     assert!(w.iter().any(|s| s.contains("near 2")), "{w:?}");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Hill's alpha is scale invariant (it only sees log ratios) and the plot agrees with it.
+    #[test]
+    fn hill_scale_invariant(
+        x in proptest::collection::vec(0.01f64..1e6, 30..200),
+        c in 1e-3f64..1e3,
+        kfrac in 0.1f64..0.9,
+    ) {
+        let k = ((x.len() as f64 * kfrac) as usize).clamp(2, x.len() - 1);
+        let a = hill(&x, Tail::Upper, HillK::Fixed(k));
+        let y: Vec<f64> = x.iter().map(|v| v * c).collect();
+        let b = hill(&y, Tail::Upper, HillK::Fixed(k));
+        match (a, b) {
+            (Ok(a), Ok(b)) => {
+                // log(c x) - log(c t): rounding of ~1e-16 relative on logs of size ~20.
+                proptest::prop_assert!((a.alpha / b.alpha - 1.0).abs() < 1e-9);
+                proptest::prop_assert!(a.ci95[0] <= a.alpha && a.alpha <= a.ci95[1]);
+            }
+            (Err(_), Err(_)) => {} // ties at the top: both reject
+            (a, b) => proptest::prop_assert!(false, "{a:?} vs {b:?}"),
+        }
+    }
+}

@@ -37,7 +37,7 @@
 
 use crate::error::{Error, Result};
 use std::fmt;
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
 /// The 6-byte magic string that starts every `.npy` file.
@@ -390,15 +390,47 @@ fn truncate(s: &str, n: usize) -> String {
 /// assert!(err.contains("line 3") && err.contains("abc"));
 /// ```
 pub fn read_values(path: &Path) -> Result<Vec<f64>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
     let is_npy_name = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
+    if meta.is_file() && meta.len() > 0 {
+        // Regular files: peek at the magic string; a .npy file is memory-mapped and decoded
+        // straight into the output (no second in-memory copy of its bytes).
+        let mut head = [0u8; 6];
+        let got = read_up_to(&mut file, &mut head).map_err(|e| Error::io(path, e))?;
+        if is_npy_name || head[..got] == *NPY_MAGIC {
+            drop(file);
+            return NpyValues::open(path)?.to_vec();
+        }
+        file.seek(std::io::SeekFrom::Start(0))
+            .map_err(|e| Error::io(path, e))?;
+    }
+    // Text, or a pipe / special file (e.g. `<(command)`, never peeked at), which cannot be
+    // mapped: read it whole.
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
     if is_npy_name || bytes.starts_with(NPY_MAGIC) {
         parse_npy(&bytes, path)
     } else {
         parse_text(&bytes, path)
     }
+}
+
+/// Reads until `buf` is full or the file ends; returns the number of bytes read.
+fn read_up_to(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
 }
 
 /// Reads a sample from `source`: a file path, or `-` for standard input (text or `.npy`).

@@ -5,6 +5,7 @@ use anyhow::Context;
 
 /// Arguments of `anodiff tails`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = "Example:\n  anodiff tails hill gradients.npy --tail abs --plot-data")]
 pub struct Args {
     #[command(subcommand)]
     command: TailsCommand,
