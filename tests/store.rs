@@ -424,3 +424,20 @@ fn kill_9_loses_at_most_the_step_in_flight() {
         prev = n;
     }
 }
+
+/// Not a check on its own: with `ANODIFF_STORE_EXPORT=DIR` set, writes `DIR/unfinished` (a store
+/// as a crash leaves it: last chunk preallocated past its committed steps) and `DIR/finished`
+/// for the numpy cross-check `fixtures/trajectory/check_store_numpy.py` (weights t*1000 + c,
+/// 11 steps x 5, chunks of 4: sum 275110, losses t + 0.5: sum 60.5; numpy 2.4.6 printed exactly
+/// these for both stores).
+#[test]
+fn export_store_for_numpy_check() {
+    let Ok(dir) = std::env::var("ANODIFF_STORE_EXPORT") else {
+        return;
+    };
+    let dir = PathBuf::from(dir);
+    drop(write_store(&dir.join("unfinished"), 11, 5, 2, 4));
+    write_store(&dir.join("finished"), 11, 5, 2, 4)
+        .finish()
+        .unwrap();
+}

@@ -16,6 +16,10 @@
 //!   a directory of `.npy` chunks plus a JSON manifest that numpy reads without this crate;
 //! - [`sketch::Sketch`]: a Johnson-Lindenstrauss random projection of another source to k << d
 //!   coordinates that keeps all pairwise distances (hence MSD) within a stated relative error.
+//!
+//! [`for_each_block`] streams any source in blocks of steps x coordinates. Every source in this
+//! module checks values as it reads them: a NaN or infinite weight is an error naming the step,
+//! the coordinate and (for files) the file; [`TrajectorySource::validate`] reads everything once.
 
 pub mod memory;
 pub mod npy;

@@ -905,6 +905,15 @@ impl StoreReader {
         &self.dir
     }
 
+    /// Opens the store again, to see the steps a running writer has committed since this reader
+    /// was opened (a reader is a snapshot of the manifest it read).
+    ///
+    /// # Errors
+    /// As [`StoreReader::open`].
+    pub fn reopen(&self) -> Result<Self> {
+        Self::open(&self.dir)
+    }
+
     /// The manifest as read at open.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
