@@ -36,14 +36,16 @@ struct Ols {
     rss: f64,
 }
 
-fn ols(cols: &[Vec<f64>], y: &[f64]) -> Option<Ols> {
+/// Weighted least squares (weights are relative precisions; the residual variance is estimated).
+fn ols(cols: &[Vec<f64>], y: &[f64], w: Option<&[f64]>) -> Option<Ols> {
     let n = y.len();
     let p = cols.len();
     if n <= p {
         return None;
     }
-    let x = DMatrix::from_fn(n, p, |i, j| cols[j][i]);
-    let yv = DVector::from_column_slice(y);
+    let sw = |i: usize| w.map_or(1.0, |w| w[i].sqrt());
+    let x = DMatrix::from_fn(n, p, |i, j| cols[j][i] * sw(i));
+    let yv = DVector::from_iterator(n, (0..n).map(|i| y[i] * sw(i)));
     let xtx = x.transpose() * &x;
     let inv = xtx.try_inverse()?;
     let beta = &inv * (x.transpose() * &yv);
@@ -83,6 +85,21 @@ fn check_xy(x: &[f64], y: &[f64], min: usize) -> Result<()> {
     }
     if x.windows(2).any(|w| w[1] < w[0]) {
         return Err(Error::InvalidData("x must be sorted increasingly".into()));
+    }
+    Ok(())
+}
+
+fn check_weights(w: Option<&[f64]>, n: usize) -> Result<()> {
+    if let Some(w) = w {
+        if w.len() != n {
+            return Err(Error::Shape(format!("{} weights for {n} points", w.len())));
+        }
+        if let Some(i) = w.iter().position(|v| !(*v > 0.0 && v.is_finite())) {
+            return Err(Error::InvalidData(format!(
+                "weight {i} is {} (must be finite and > 0)",
+                w[i]
+            )));
+        }
     }
     Ok(())
 }
@@ -183,7 +200,15 @@ impl Segmented {
     /// raise the residual sum of squares are halved (as R's `segmented` does): without that,
     /// the iteration can oscillate between two sides of a data point forever. When even a
     /// 1/64 step goes uphill the current breakpoint is a local minimum and the run stops there.
-    fn muggeo(&self, x: &[f64], y: &[f64], mut psi: f64, lo: f64, hi: f64) -> Option<Muggeo> {
+    fn muggeo(
+        &self,
+        x: &[f64],
+        y: &[f64],
+        w: Option<&[f64]>,
+        mut psi: f64,
+        lo: f64,
+        hi: f64,
+    ) -> Option<Muggeo> {
         let n = x.len();
         let design = |psi: f64, with_v: bool| {
             let mut cols = vec![
@@ -196,10 +221,10 @@ impl Segmented {
             }
             cols
         };
-        let rss_at = |psi: f64| ols(&design(psi, false), y).map_or(f64::INFINITY, |f| f.rss);
+        let rss_at = |psi: f64| ols(&design(psi, false), y, w).map_or(f64::INFINITY, |f| f.rss);
         let mut rss = rss_at(psi);
         for _ in 0..self.max_iter {
-            let fit = ols(&design(psi, true), y)?;
+            let fit = ols(&design(psi, true), y, w)?;
             let (b, g) = (fit.beta[2], fit.beta[3]);
             if b == 0.0 {
                 return None;
@@ -225,7 +250,7 @@ impl Segmented {
             psi = next;
             rss = rss_next.min(rss);
             if done {
-                let ols = ols(&design(psi, true), y)?;
+                let ols = ols(&design(psi, true), y, w)?;
                 return Some(Muggeo { psi, ols });
             }
         }
@@ -238,7 +263,23 @@ impl Segmented {
     /// Fewer than 6 points, unsorted or non-finite data, a `min_edge` outside `[0, 0.5)`, or
     /// [`Error::NotConverged`] when no start converged.
     pub fn fit<R: Rng + ?Sized>(&self, x: &[f64], y: &[f64], rng: &mut R) -> Result<SegmentedFit> {
+        self.fit_weighted(x, y, None, rng)
+    }
+
+    /// As [`Segmented::fit`], by weighted least squares with relative precisions `w` (the
+    /// residual variance is still estimated; BIC uses the weighted RSS).
+    ///
+    /// # Errors
+    /// As [`Segmented::fit`], plus weights of the wrong length or not finite and positive.
+    pub fn fit_weighted<R: Rng + ?Sized>(
+        &self,
+        x: &[f64],
+        y: &[f64],
+        w: Option<&[f64]>,
+        rng: &mut R,
+    ) -> Result<SegmentedFit> {
         check_xy(x, y, 6)?;
+        check_weights(w, x.len())?;
         if !(self.min_edge >= 0.0 && self.min_edge < 0.5) {
             return Err(Error::param("min_edge", "must be in [0, 0.5)"));
         }
@@ -247,10 +288,11 @@ impl Segmented {
             return Err(Error::InvalidData("x values do not spread".into()));
         }
         let start = |rng: &mut R| self.start.unwrap_or_else(|| rng.random_range(lo..hi));
-        let mut best = self.muggeo(x, y, start(rng), lo, hi);
+        let mut best = self.muggeo(x, y, w, start(rng), lo, hi);
         let n = x.len();
         let mut xb = vec![0.0; n];
         let mut yb = vec![0.0; n];
+        let mut wb = vec![1.0; n];
         let mut idx = vec![0usize; n];
         for _ in 0..self.n_boot {
             let from = match &best {
@@ -264,11 +306,12 @@ impl Segmented {
             for (k, &i) in idx.iter().enumerate() {
                 xb[k] = x[i];
                 yb[k] = y[i];
+                wb[k] = w.map_or(1.0, |w| w[i]);
             }
             let psi_b = self
-                .muggeo(&xb, &yb, from, lo, hi)
+                .muggeo(&xb, &yb, w.map(|_| &wb[..]), from, lo, hi)
                 .map_or(from, |m| m.psi);
-            if let Some(m) = self.muggeo(x, y, psi_b, lo, hi) {
+            if let Some(m) = self.muggeo(x, y, w, psi_b, lo, hi) {
                 if best.as_ref().is_none_or(|b| m.ols.rss < b.ols.rss) {
                     best = Some(m);
                 }
@@ -286,10 +329,10 @@ impl Segmented {
         let q = t_quantile(0.975, (n - 4) as f64);
         // Coefficients of the broken line itself, at the converged breakpoint.
         let u: Vec<f64> = x.iter().map(|&v| (v - m.psi).max(0.0)).collect();
-        let line = ols(&[vec![1.0; n], x.to_vec(), u], y).ok_or_else(|| {
+        let line = ols(&[vec![1.0; n], x.to_vec(), u], y, w).ok_or_else(|| {
             Error::NotConverged("segmented regression: singular final fit".into())
         })?;
-        let straight = LineFit::ols(x, y)?;
+        let straight = LineFit::weighted(x, y, w)?;
         let nf = n as f64;
         let bic = |rss: f64, k: f64| nf * (rss.max(f64::MIN_POSITIVE) / nf).ln() + k * nf.ln();
         Ok(SegmentedFit {
@@ -321,9 +364,9 @@ pub fn davies_bound(z: &[f64]) -> f64 {
 
 /// The slope change `b(theta)` of `y = c + a x + b (x - theta)_+` with `theta` fixed, and its
 /// classical standard error.
-fn slope_change_at(x: &[f64], y: &[f64], theta: f64) -> Option<(f64, f64)> {
+fn slope_change_at(x: &[f64], y: &[f64], w: Option<&[f64]>, theta: f64) -> Option<(f64, f64)> {
     let u: Vec<f64> = x.iter().map(|&v| (v - theta).max(0.0)).collect();
-    let f = ols(&[vec![1.0; x.len()], x.to_vec(), u], y)?;
+    let f = ols(&[vec![1.0; x.len()], x.to_vec(), u], y, w)?;
     Some((f.beta[2], f.cov[(2, 2)].max(0.0).sqrt()))
 }
 
@@ -360,7 +403,7 @@ pub fn davies_test(x: &[f64], y: &[f64], k: usize) -> Result<f64> {
     let z: Vec<f64> = davies_grid(x, k)
         .into_iter()
         .map(|t| {
-            slope_change_at(x, y, t)
+            slope_change_at(x, y, None, t)
                 .map(|(b, se)| if se > 0.0 { b / se } else { 0.0 })
                 .unwrap_or(0.0)
         })
@@ -636,6 +679,12 @@ pub struct MsdFitOptions {
     pub local_half_width_decades: f64,
     /// Seed of the bootstrap and restarts (default 0).
     pub seed: u64,
+    /// Weight each lag by its effective number of independent displacements `(T - tau) / tau`
+    /// (default `true`); `false` gives ordinary least squares on log-log axes.
+    pub weighted: bool,
+    /// Simulations of the fBm null that calibrate the one-vs-two-segment test (default 199;
+    /// 0 uses Davies' analytic bound with bootstrap standard errors instead).
+    pub null_sims: usize,
 }
 
 impl Default for MsdFitOptions {
@@ -647,6 +696,8 @@ impl Default for MsdFitOptions {
             test_level: 0.05,
             local_half_width_decades: 0.15,
             seed: 0,
+            weighted: true,
+            null_sims: 199,
         }
     }
 }
@@ -672,6 +723,10 @@ pub struct MsdFit {
 }
 
 /// Fits exponents, the two-regime shape and the regime of one window's MSD.
+///
+/// Lines are fitted to `ln MSD` against `ln tau`, by default weighted by the effective number
+/// of independent displacements at each lag, `(T - tau) / tau` (Qian, Sheetz & Elson 1991):
+/// long lags, few and strongly correlated, would otherwise dominate a fit over all lags.
 ///
 /// With origin blocks (from [`crate::msd::msd_with_blocks`]) every uncertainty comes from
 /// `n_boot` block-bootstrap replicates of the MSD curve: `alpha_se` is their standard deviation,
@@ -714,7 +769,14 @@ pub fn fit_msd(m: &Msd, opts: &MsdFitOptions) -> Result<MsdFit> {
     }
     let lx: Vec<f64> = sel.iter().map(|&i| (m.lags[i] as f64).ln()).collect();
     let ly: Vec<f64> = sel.iter().map(|&i| m.msd[i].ln()).collect();
-    let line = LineFit::ols(&lx, &ly)?;
+    // Relative precision of ln MSD(tau): the effective number of independent displacements,
+    // about (T - tau) / tau (Qian et al. 1991), as trackpy and msdanalyzer weight.
+    let wts: Option<Vec<f64>> = opts.weighted.then(|| {
+        sel.iter()
+            .map(|&i| (m.window.len - m.lags[i]) as f64 / m.lags[i] as f64)
+            .collect()
+    });
+    let line = LineFit::weighted(&lx, &ly, wts.as_deref())?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(opts.seed);
 
     let seg = if sel.len() >= 8 {
@@ -722,7 +784,7 @@ pub fn fit_msd(m: &Msd, opts: &MsdFitOptions) -> Result<MsdFit> {
             n_boot: opts.restarts,
             ..Segmented::default()
         }
-        .fit(&lx, &ly, &mut rng)
+        .fit_weighted(&lx, &ly, wts.as_deref(), &mut rng)
         .ok()
     } else {
         None
@@ -739,16 +801,16 @@ pub fn fit_msd(m: &Msd, opts: &MsdFitOptions) -> Result<MsdFit> {
     let mut psis = Vec::new();
     let mut bz: Vec<Vec<f64>> = vec![Vec::new(); thetas.as_ref().map_or(0, Vec::len)];
     for rep in &reps {
-        let (xs, ys): (Vec<f64>, Vec<f64>) = lx
-            .iter()
-            .zip(rep)
-            .filter(|(_, v)| **v > 0.0 && v.is_finite())
-            .map(|(x, v)| (*x, v.ln()))
-            .unzip();
+        let keep: Vec<usize> = (0..rep.len())
+            .filter(|&k| rep[k] > 0.0 && rep[k].is_finite())
+            .collect();
+        let xs: Vec<f64> = keep.iter().map(|&k| lx[k]).collect();
+        let ys: Vec<f64> = keep.iter().map(|&k| rep[k].ln()).collect();
+        let ws: Option<Vec<f64>> = wts.as_ref().map(|w| keep.iter().map(|&k| w[k]).collect());
         if xs.len() < 3 {
             continue;
         }
-        if let Ok(f) = LineFit::ols(&xs, &ys) {
+        if let Ok(f) = LineFit::weighted(&xs, &ys, ws.as_deref()) {
             slopes.push(f.slope);
         }
         if xs.len() >= 8 {
@@ -759,13 +821,13 @@ pub fn fit_msd(m: &Msd, opts: &MsdFitOptions) -> Result<MsdFit> {
                     ..Segmented::default()
                 };
                 let (lo, hi) = sf.bounds(&lx);
-                if let Some(mg) = sf.muggeo(&xs, &ys, s.breakpoint, lo, hi) {
+                if let Some(mg) = sf.muggeo(&xs, &ys, ws.as_deref(), s.breakpoint, lo, hi) {
                     psis.push(mg.psi);
                 }
             }
-            if let Some(th) = &thetas {
+            if let Some(th) = thetas.as_ref().filter(|_| opts.null_sims == 0) {
                 for (k, &t) in th.iter().enumerate() {
-                    if let Some((b, _)) = slope_change_at(&xs, &ys, t) {
+                    if let Some((b, _)) = slope_change_at(&xs, &ys, ws.as_deref(), t) {
                         bz[k].push(b);
                     }
                 }
@@ -796,11 +858,18 @@ pub fn fit_msd(m: &Msd, opts: &MsdFitOptions) -> Result<MsdFit> {
     };
 
     let p_one_vs_two = thetas.as_ref().map(|th| {
+        if opts.null_sims > 0 {
+            // Monte Carlo calibration of Davies' statistic under an fBm null.
+            let stat = |ly: &[f64]| davies_statistic(&lx, ly, wts.as_deref(), th);
+            let m_obs = stat(&ly);
+            let lags: Vec<usize> = sel.iter().map(|&i| m.lags[i]).collect();
+            return fbm_null_p(line.slope, m.window.len, &lags, m_obs, opts.null_sims, &mut rng, stat);
+        }
         let z: Vec<f64> = th
             .iter()
             .enumerate()
             .map(|(k, &t)| {
-                let Some((b, se_ols)) = slope_change_at(&lx, &ly, t) else {
+                let Some((b, se_ols)) = slope_change_at(&lx, &ly, wts.as_deref(), t) else {
                     return 0.0;
                 };
                 let se = if boot && bz[k].len() >= 10 {
@@ -858,6 +927,144 @@ pub fn fit_msd(m: &Msd, opts: &MsdFitOptions) -> Result<MsdFit> {
         two_power,
         local,
     })
+}
+
+/// Davies' statistic `max |b(theta) / se(theta)|` over the grid, with classical (weighted)
+/// standard errors.
+fn davies_statistic(x: &[f64], y: &[f64], w: Option<&[f64]>, thetas: &[f64]) -> f64 {
+    thetas
+        .iter()
+        .filter_map(|&t| slope_change_at(x, y, w, t))
+        .map(|(b, se)| if se > 0.0 { (b / se).abs() } else { 0.0 })
+        .fold(0.0, f64::max)
+}
+
+/// Number of independent coordinates in each null simulation.
+const NULL_DIM: usize = 4;
+
+/// Monte Carlo p-value of Davies' statistic `m_obs` under the null of one power law: exact
+/// fractional Brownian motion with `H = alpha / 2` (clamped to [0.02, 0.98]) in `NULL_DIM`
+/// independent coordinates over a window of `len` steps, analysed at the same lags.
+fn fbm_null_p<R: Rng + ?Sized>(
+    alpha: f64,
+    len: usize,
+    lags: &[usize],
+    m_obs: f64,
+    n_sims: usize,
+    rng: &mut R,
+    stat: impl Fn(&[f64]) -> f64,
+) -> f64 {
+    let h = (alpha / 2.0).clamp(0.02, 0.98);
+    let gen = FgnGenerator::new(len.saturating_sub(1).max(1), h);
+    let mut exceed = 0usize;
+    let mut done = 0usize;
+    for _ in 0..n_sims {
+        let mut w = vec![0.0f32; len * NULL_DIM];
+        for pair in 0..NULL_DIM.div_ceil(2) {
+            let (a, b) = gen.sample(rng);
+            for (k, noise) in [a, b].into_iter().enumerate() {
+                let c = 2 * pair + k;
+                if c >= NULL_DIM {
+                    break;
+                }
+                let mut x = 0.0f64;
+                for t in 1..len {
+                    x += noise[t - 1];
+                    w[t * NULL_DIM + c] = x as f32;
+                }
+            }
+        }
+        let src = Paths { w, dim: NULL_DIM };
+        let Ok(sim) = crate::msd::msd(&src, crate::msd::Window { start: 0, len }, lags) else {
+            continue;
+        };
+        if sim.msd.iter().any(|v| !(*v > 0.0)) {
+            continue;
+        }
+        let ly: Vec<f64> = sim.msd.iter().map(|v| v.ln()).collect();
+        done += 1;
+        if stat(&ly) >= m_obs {
+            exceed += 1;
+        }
+    }
+    (1 + exceed) as f64 / (1 + done) as f64
+}
+
+/// Simulated paths for the null distribution (row-major steps x dim).
+struct Paths {
+    w: Vec<f32>,
+    dim: usize,
+}
+
+impl crate::trajectory::TrajectorySource for Paths {
+    fn n_steps(&self) -> usize {
+        self.w.len() / self.dim
+    }
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn read_weights(
+        &self,
+        steps: std::ops::Range<usize>,
+        coords: std::ops::Range<usize>,
+        out: &mut [f32],
+    ) -> Result<()> {
+        let nc = coords.len();
+        for (i, t) in steps.enumerate() {
+            out[i * nc..(i + 1) * nc]
+                .copy_from_slice(&self.w[t * self.dim + coords.start..t * self.dim + coords.end]);
+        }
+        Ok(())
+    }
+    fn losses(&self, _steps: std::ops::Range<usize>) -> Result<Option<Vec<f64>>> {
+        Ok(None)
+    }
+}
+
+/// Exact fractional Gaussian noise by circulant embedding (Davies & Harte 1987): two
+/// independent unit-variance series of length `m` per FFT of length `2m`.
+struct FgnGenerator {
+    m: usize,
+    sqrt_eig: Vec<f64>,
+    fft: std::sync::Arc<dyn rustfft::Fft<f64>>,
+}
+
+impl FgnGenerator {
+    fn new(m: usize, h: f64) -> Self {
+        use rustfft::num_complex::Complex;
+        let g = |k: usize| {
+            let k = k as f64;
+            0.5 * ((k + 1.0).powf(2.0 * h) - 2.0 * k.powf(2.0 * h) + (k - 1.0).abs().powf(2.0 * h))
+        };
+        let n = 2 * m;
+        let mut row: Vec<Complex<f64>> = (0..n)
+            .map(|j| Complex::new(g(if j <= m { j } else { n - j }), 0.0))
+            .collect();
+        let fft = rustfft::FftPlanner::new().plan_fft_forward(n);
+        fft.process(&mut row);
+        // The embedding is nonnegative definite for fGn; clamp rounding-level negatives.
+        let sqrt_eig = row.iter().map(|c| (c.re.max(0.0) / n as f64).sqrt()).collect();
+        FgnGenerator { m, sqrt_eig, fft }
+    }
+
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> (Vec<f64>, Vec<f64>) {
+        use rustfft::num_complex::Complex;
+        let normal = |rng: &mut R| -> f64 {
+            let u1: f64 = 1.0 - rng.random::<f64>();
+            let u2: f64 = rng.random::<f64>();
+            (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+        };
+        let mut z: Vec<Complex<f64>> = self
+            .sqrt_eig
+            .iter()
+            .map(|&s| Complex::new(s * normal(rng), s * normal(rng)))
+            .collect();
+        self.fft.process(&mut z);
+        (
+            z[..self.m].iter().map(|c| c.re).collect(),
+            z[..self.m].iter().map(|c| c.im).collect(),
+        )
+    }
 }
 
 /// `n_boot` resampled MSD curves at the lag indices `sel`: each picks as many origin blocks as
