@@ -26,13 +26,22 @@ fn writes_summary_and_tables() {
     let w = dir.path().join("w.npy");
     write_npy_f32(&w, 240, 8, tr.weights()).unwrap();
     // A loss linear in coordinate 0: MSL ~ dr^2 on average.
-    let losses: Vec<f64> = (0..240).map(|t| 2.0 * f64::from(tr.weights()[t * 8])).collect();
+    let losses: Vec<f64> = (0..240)
+        .map(|t| 2.0 * f64::from(tr.weights()[t * 8]))
+        .collect();
     let l = dir.path().join("loss.npy");
     write_npy_1d_f64(&l, &losses).unwrap();
     let out = dir.path().join("res");
     let (c, stdout, e) = run(&[
-        w.to_str().unwrap(), "--losses", l.to_str().unwrap(), "--window", "120",
-        "--lags", "log:15", "--out", out.to_str().unwrap(),
+        w.to_str().unwrap(),
+        "--losses",
+        l.to_str().unwrap(),
+        "--window",
+        "120",
+        "--lags",
+        "log:15",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert_eq!(c, 0, "{e}");
     let listing: serde_json::Value = serde_json::from_str(&stdout).unwrap();
@@ -73,7 +82,10 @@ fn stdout_only_and_bad_input() {
     write_npy_1d_f64(&l, &[1.0; 10]).unwrap();
     let (c, _, e) = run(&[w.to_str().unwrap(), "--losses", l.to_str().unwrap()]);
     assert_eq!(c, 1);
-    assert!(e.starts_with("error:") && e.contains("10 losses") && !e.contains("panicked"), "{e}");
+    assert!(
+        e.starts_with("error:") && e.contains("10 losses") && !e.contains("panicked"),
+        "{e}"
+    );
     let mut losses = vec![1.0; 90];
     losses[33] = f64::NAN;
     write_npy_1d_f64(&l, &losses).unwrap();

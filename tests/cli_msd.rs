@@ -40,7 +40,15 @@ fn assert_error(code: i32, stderr: &str, needle: &str) {
 fn contract_fields_and_values() {
     let dir = tempfile::tempdir().unwrap();
     let (p, w) = walk_npy(dir.path(), 400, 6);
-    let (code, out, err) = run(&[p.to_str().unwrap(), "--window", "200", "--lags", "log:12", "--max-lag", "50"]);
+    let (code, out, err) = run(&[
+        p.to_str().unwrap(),
+        "--window",
+        "200",
+        "--lags",
+        "log:12",
+        "--max-lag",
+        "50",
+    ]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let wins = v["windows"].as_array().unwrap();
@@ -81,7 +89,12 @@ fn window_options() {
     let p = p.to_str().unwrap();
     let starts = |out: &str| -> Vec<u64> {
         let v: serde_json::Value = serde_json::from_str(out).unwrap();
-        v["windows"].as_array().unwrap().iter().map(|w| w["t_w"].as_u64().unwrap()).collect()
+        v["windows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["t_w"].as_u64().unwrap())
+            .collect()
     };
     let (c, out, e) = run(&[p, "--window", "100", "--stride", "50", "--lags", "log:8"]);
     assert_eq!(c, 0, "{e}");
@@ -106,8 +119,12 @@ fn store_directory_input() {
     let tr = traj(&brownian(120, 4, 1e-2, &mut rng(5)), 1.0);
     let mut wtr = StoreWriter::create(&store, StoreOptions::new(4).with_chunk_steps(50)).unwrap();
     for t in 0..120 {
-        wtr.append(&Step { weights: &tr.weights()[t * 4..(t + 1) * 4], loss: 1.0, gradient: None })
-            .unwrap();
+        wtr.append(&Step {
+            weights: &tr.weights()[t * 4..(t + 1) * 4],
+            loss: 1.0,
+            gradient: None,
+        })
+        .unwrap();
     }
     wtr.finish().unwrap();
     let (c, out, e) = run(&[store.to_str().unwrap(), "--lags", "log:10"]);
@@ -159,6 +176,9 @@ fn bad_input_is_a_clear_error() {
 
 #[test]
 fn help_has_an_example() {
-    let o = Command::new(env!("CARGO_BIN_EXE_anodiff")).args(["msd", "--help"]).output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_anodiff"))
+        .args(["msd", "--help"])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&o.stdout).contains("anodiff msd run.npy"));
 }

@@ -10,7 +10,15 @@ use anodiff_core::trajectory::TrajectorySource;
 use msd_common::*;
 
 fn analyse(tr: &impl TrajectorySource, lags: Lags, max_lag: Option<usize>, seed: u64) -> MsdFit {
-    analyse_with(tr, lags, max_lag, MsdFitOptions { seed, ..MsdFitOptions::default() })
+    analyse_with(
+        tr,
+        lags,
+        max_lag,
+        MsdFitOptions {
+            seed,
+            ..MsdFitOptions::default()
+        },
+    )
 }
 
 fn analyse_with(
@@ -33,7 +41,10 @@ fn brownian_alpha_is_one() {
         let tr = traj(&brownian(2000, 20, 1e-3, &mut rng(seed)), 0.3);
         let f = analyse(&tr, Lags::Log(30), Some(500), seed);
         let (a, se) = (f.power_law.alpha, f.power_law.alpha_se);
-        assert!((a - 1.0).abs() < 4.0 * se && (a - 1.0).abs() < 0.08, "alpha {a} se {se}");
+        assert!(
+            (a - 1.0).abs() < 4.0 * se && (a - 1.0).abs() < 0.08,
+            "alpha {a} se {se}"
+        );
         assert_eq!(f.regime, Regime::Normal, "{f:?}");
         assert_eq!(f.power_law.se_method, "block-bootstrap");
     }
@@ -67,7 +78,11 @@ fn fbm_alpha_is_two_h() {
         );
         assert_eq!(f.regime, want, "H {h}: alpha {a} se {se}");
         // Local slopes hover around 2H everywhere.
-        assert!(f.local.iter().all(|l| (l.alpha - 2.0 * h).abs() < 0.25), "{:?}", f.local);
+        assert!(
+            f.local.iter().all(|l| (l.alpha - 2.0 * h).abs() < 0.25),
+            "{:?}",
+            f.local
+        );
     }
 }
 
@@ -92,7 +107,10 @@ fn planted_crossover_is_found() {
     assert!(tr.tau0 > 50.0 / 4.0 && tr.tau0 < 50.0 * 4.0, "{tr:?}");
     assert!(tr.tau0_ci95[0] <= tr.tau0 && tr.tau0 <= tr.tau0_ci95[1]);
     let s = f.two_power.as_ref().expect("two-power fit");
-    assert!((s.a1 - 0.6).abs() < 0.15 && (s.a2 - 2.0).abs() < 0.15, "{s:?}");
+    assert!(
+        (s.a1 - 0.6).abs() < 0.15 && (s.a2 - 2.0).abs() < 0.15,
+        "{s:?}"
+    );
     assert!(s.tau_equal > 25.0 && s.tau_equal < 100.0, "{s:?}");
 }
 
@@ -111,7 +129,12 @@ fn bootstrap_se_is_calibrated() {
     for seed in 0..150 {
         let tr = traj(&brownian(1000, 2, 1.0, &mut rng(100 + seed)), 0.0);
         // Only alpha's error is checked here: skip the (costly) null simulations.
-        let opts = MsdFitOptions { seed, null_sims: 0, restarts: 2, ..MsdFitOptions::default() };
+        let opts = MsdFitOptions {
+            seed,
+            null_sims: 0,
+            restarts: 2,
+            ..MsdFitOptions::default()
+        };
         let f = analyse_with(&tr, Lags::Log(20), Some(100), opts);
         alphas.push(f.power_law.alpha);
         se_boot += f.power_law.alpha_se / 150.0;
@@ -122,7 +145,10 @@ fn bootstrap_se_is_calibrated() {
     eprintln!("alpha mean {mu:.4} sd {sd:.4}; mean bootstrap SE {se_boot:.4}, OLS SE {se_ols:.4}");
     assert!((mu - 1.0).abs() < 0.05, "mean alpha {mu}");
     let r = sd / se_boot;
-    assert!((0.6..=1.6).contains(&r), "sd {sd} vs bootstrap SE {se_boot} (ratio {r})");
+    assert!(
+        (0.6..=1.6).contains(&r),
+        "sd {sd} vs bootstrap SE {se_boot} (ratio {r})"
+    );
     assert!(se_ols < 0.5 * sd, "OLS SE {se_ols} vs sd {sd}");
 }
 
@@ -143,7 +169,10 @@ fn brownian_all_lags_rarely_two_regimes() {
             null_sims: 99,
             ..MsdFitOptions::default()
         };
-        if analyse_with(&tr, Lags::All, None, opts).two_regime.is_some() {
+        if analyse_with(&tr, Lags::All, None, opts)
+            .two_regime
+            .is_some()
+        {
             alarms += 1;
         }
     }

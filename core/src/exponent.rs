@@ -217,7 +217,11 @@ impl Segmented {
                 x.iter().map(|&v| (v - psi).max(0.0)).collect(),
             ];
             if with_v {
-                cols.push(x.iter().map(|&v| if v > psi { -1.0 } else { 0.0 }).collect());
+                cols.push(
+                    x.iter()
+                        .map(|&v| if v > psi { -1.0 } else { 0.0 })
+                        .collect(),
+                );
             }
             cols
         };
@@ -231,11 +235,19 @@ impl Segmented {
             }
             let mut h = 1.0;
             let mut next = psi + g / b;
-            let mut rss_next = if next > lo && next < hi { rss_at(next) } else { f64::INFINITY };
+            let mut rss_next = if next > lo && next < hi {
+                rss_at(next)
+            } else {
+                f64::INFINITY
+            };
             while rss_next > rss && h > 1.0 / 64.0 {
                 h /= 2.0;
                 next = psi + h * g / b;
-                rss_next = if next > lo && next < hi { rss_at(next) } else { f64::INFINITY };
+                rss_next = if next > lo && next < hi {
+                    rss_at(next)
+                } else {
+                    f64::INFINITY
+                };
             }
             if !(next > lo && next < hi) {
                 return None;
@@ -323,8 +335,8 @@ impl Segmented {
         let (b, g) = (m.ols.beta[2], m.ols.beta[3]);
         // Delta method on psi = psi0 + g / b (g ~ 0 at convergence).
         let c = &m.ols.cov;
-        let var = c[(3, 3)] / (b * b) + g * g * c[(2, 2)] / b.powi(4)
-            - 2.0 * g * c[(2, 3)] / b.powi(3);
+        let var =
+            c[(3, 3)] / (b * b) + g * g * c[(2, 2)] / b.powi(4) - 2.0 * g * c[(2, 3)] / b.powi(3);
         let se = var.max(0.0).sqrt();
         let q = t_quantile(0.975, (n - 4) as f64);
         // Coefficients of the broken line itself, at the converged breakpoint.
@@ -398,7 +410,10 @@ fn davies_grid(x: &[f64], k: usize) -> Vec<f64> {
 pub fn davies_test(x: &[f64], y: &[f64], k: usize) -> Result<f64> {
     check_xy(x, y, 6)?;
     if k < 2 {
-        return Err(Error::param("k", "Davies' test needs at least 2 grid points"));
+        return Err(Error::param(
+            "k",
+            "Davies' test needs at least 2 grid points",
+        ));
     }
     let z: Vec<f64> = davies_grid(x, k)
         .into_iter()
@@ -525,7 +540,9 @@ pub fn classify(alpha: f64, se: f64) -> Regime {
 /// Mismatched lengths, a non-positive value, or a non-positive `half_width`.
 pub fn local_slopes(x: &[f64], y: &[f64], half_width: f64) -> Result<Vec<LocalSlope>> {
     if x.len() != y.len() {
-        return Err(Error::Shape("local slopes: x and y differ in length".into()));
+        return Err(Error::Shape(
+            "local slopes: x and y differ in length".into(),
+        ));
     }
     if !(half_width > 0.0) {
         return Err(Error::param("half_width", "must be > 0"));
@@ -626,7 +643,12 @@ pub fn fit_two_power(x: &[f64], y: &[f64], seg: &SegmentedFit) -> Result<TwoPowe
         let Some(step) = a.lu().solve(&jtr) else {
             break;
         };
-        let trial = [p[0] + step[0], p[1] + step[1], p[2] + step[2], p[3] + step[3]];
+        let trial = [
+            p[0] + step[0],
+            p[1] + step[1],
+            p[2] + step[2],
+            p[3] + step[3],
+        ];
         let mut jt = Vec::new();
         let (rt, rsst) = eval(&trial, Some(&mut jt));
         if rsst.is_finite() && rsst <= rss {
@@ -802,7 +824,9 @@ pub fn fit_msd(m: &Msd, opts: &MsdFitOptions) -> Result<MsdFit> {
 
     // Bootstrap replicates of the curve at the selected lags.
     let reps: Vec<Vec<f64>> = match &m.blocks {
-        Some(b) if b.n_blocks() >= 2 && opts.n_boot >= 2 => replicates(b, &sel, opts.n_boot, &mut rng),
+        Some(b) if b.n_blocks() >= 2 && opts.n_boot >= 2 => {
+            replicates(b, &sel, opts.n_boot, &mut rng)
+        }
         _ => Vec::new(),
     };
     let boot = !reps.is_empty();
@@ -858,10 +882,7 @@ pub fn fit_msd(m: &Msd, opts: &MsdFitOptions) -> Result<MsdFit> {
         alpha_se,
         alpha_se_ols: line.slope_se,
         log_prefactor: line.intercept,
-        lag_range: [
-            m.lags[sel[0]] as f64,
-            m.lags[sel[sel.len() - 1]] as f64,
-        ],
+        lag_range: [m.lags[sel[0]] as f64, m.lags[sel[sel.len() - 1]] as f64],
         n_lags: sel.len(),
         se_method: se_method.into(),
     };
@@ -872,7 +893,15 @@ pub fn fit_msd(m: &Msd, opts: &MsdFitOptions) -> Result<MsdFit> {
             let stat = |ly: &[f64]| davies_statistic(&lx, ly, wts.as_deref(), th);
             let m_obs = stat(&ly);
             let lags: Vec<usize> = sel.iter().map(|&i| m.lags[i]).collect();
-            return fbm_null_p(line.slope, m.window.len, &lags, m_obs, opts.null_sims, &mut rng, stat);
+            return fbm_null_p(
+                line.slope,
+                m.window.len,
+                &lags,
+                m_obs,
+                opts.null_sims,
+                &mut rng,
+                stat,
+            );
         }
         let z: Vec<f64> = th
             .iter()
@@ -1052,7 +1081,10 @@ impl FgnGenerator {
         let fft = rustfft::FftPlanner::new().plan_fft_forward(n);
         fft.process(&mut row);
         // The embedding is nonnegative definite for fGn; clamp rounding-level negatives.
-        let sqrt_eig = row.iter().map(|c| (c.re.max(0.0) / n as f64).sqrt()).collect();
+        let sqrt_eig = row
+            .iter()
+            .map(|c| (c.re.max(0.0) / n as f64).sqrt())
+            .collect();
         FgnGenerator { m, sqrt_eig, fft }
     }
 
@@ -1120,13 +1152,19 @@ mod tests {
     #[test]
     fn two_power_recovers_an_exact_sum() {
         let x: Vec<f64> = (0..40).map(|i| 10f64.powf(i as f64 * 3.0 / 39.0)).collect();
-        let y: Vec<f64> = x.iter().map(|&t| 2.0 * t.powf(0.6) + 0.01 * t.powi(2)).collect();
+        let y: Vec<f64> = x
+            .iter()
+            .map(|&t| 2.0 * t.powf(0.6) + 0.01 * t.powi(2))
+            .collect();
         let lx: Vec<f64> = x.iter().map(|v| v.ln()).collect();
         let ly: Vec<f64> = y.iter().map(|v| v.ln()).collect();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         let seg = Segmented::default().fit(&lx, &ly, &mut rng).unwrap();
         let f = fit_two_power(&x, &y, &seg).unwrap();
-        assert!((f.a1 - 0.6).abs() < 1e-6 && (f.a2 - 2.0).abs() < 1e-6, "{f:?}");
+        assert!(
+            (f.a1 - 0.6).abs() < 1e-6 && (f.a2 - 2.0).abs() < 1e-6,
+            "{f:?}"
+        );
         // Term equality: 2 t^0.6 = 0.01 t^2  =>  t = 200^(1/1.4).
         assert!((f.tau_equal / 200f64.powf(1.0 / 1.4) - 1.0).abs() < 1e-5);
     }

@@ -1,7 +1,9 @@
 //! `anodiff analyze`: every trajectory analysis on each window (MSD and exponents, MSL, contour
 //! length and fractal dimension, loss fluctuations, gradient samples), as JSON and CSV.
 
-use crate::cmd::msd::{analyse_window, fit_json, open_trajectory, parse_lags, parse_range, progress, windows};
+use crate::cmd::msd::{
+    analyse_window, fit_json, open_trajectory, parse_lags, parse_range, progress, windows,
+};
 use anodiff_core::exponent::MsdFitOptions;
 use anodiff_core::msd::Window;
 use anodiff_core::pathstats::{
@@ -93,7 +95,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let src: Box<dyn TrajectorySource> = match &args.losses {
         Some(lp) => {
             if args.traj.is_dir() {
-                bail!("--losses is for .npy trajectories; a store directory carries its own losses");
+                bail!(
+                    "--losses is for .npy trajectories; a store directory carries its own losses"
+                );
             }
             Box::new(NpyTrajectory::open(&args.traj)?.with_losses(lp)?)
         }
@@ -125,7 +129,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let pb = progress(wins.len(), "analyze");
     let mut out = Vec::with_capacity(wins.len());
     for win in wins {
-        out.push(analyse(src.as_ref(), win, &args, lags, msl_range, &opts, &mut t)?);
+        out.push(analyse(
+            src.as_ref(),
+            win,
+            &args,
+            lags,
+            msl_range,
+            &opts,
+            &mut t,
+        )?);
         pb.inc(1);
     }
     pb.finish_and_clear();
@@ -146,7 +158,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let mut files = Vec::new();
             let mut write = |name: &str, body: &str| -> anyhow::Result<()> {
                 let p = dir.join(name);
-                std::fs::write(&p, body).with_context(|| format!("cannot write {}", p.display()))?;
+                std::fs::write(&p, body)
+                    .with_context(|| format!("cannot write {}", p.display()))?;
                 files.push(p.display().to_string());
                 Ok(())
             };
@@ -192,7 +205,11 @@ fn analyse(
         let contour_json = match contour(&pd, args.bins, None) {
             Ok(c) => {
                 for b in &c.bins {
-                    let _ = writeln!(t.contour, "{tw},{},{},{},{},{}", b.lo, b.hi, b.x, b.y, b.count);
+                    let _ = writeln!(
+                        t.contour,
+                        "{tw},{},{},{},{},{}",
+                        b.lo, b.hi, b.x, b.y, b.count
+                    );
                 }
                 serde_json::to_value(json!({
                     "lambda": c.lambda.exponent,
@@ -209,7 +226,10 @@ fn analyse(
         let msl_json = match &losses {
             Some(l) => {
                 let mut res = serde_json::Map::new();
-                for (name, b) in [("log", Binning::Log(args.bins)), ("linear", Binning::Linear(args.bins))] {
+                for (name, b) in [
+                    ("log", Binning::Log(args.bins)),
+                    ("linear", Binning::Linear(args.bins)),
+                ] {
                     let r = msl(&pd, l, b, msl_range).with_context(ctx)?;
                     for bin in &r.bins {
                         let _ = writeln!(
@@ -235,7 +255,14 @@ fn analyse(
         (contour_json, msl_json)
     } else {
         let skipped = json!({ "skipped": format!("window longer than --max-pair-window {}", args.max_pair_window) });
-        (skipped.clone(), if losses.is_some() { skipped } else { Value::Null })
+        (
+            skipped.clone(),
+            if losses.is_some() {
+                skipped
+            } else {
+                Value::Null
+            },
+        )
     };
 
     let loss_json = match &losses {
@@ -243,8 +270,16 @@ fn analyse(
             let mw = args.moving_window.min(win.len).max(2);
             let f = loss_fluctuations(l, mw).with_context(ctx)?;
             for k in 0..win.len {
-                let ad = if k + 1 < win.len { format!("{}", f.abs_diff[k]) } else { String::new() };
-                let mv = if k + 1 >= mw { format!("{}", f.moving_var[k + 1 - mw]) } else { String::new() };
+                let ad = if k + 1 < win.len {
+                    format!("{}", f.abs_diff[k])
+                } else {
+                    String::new()
+                };
+                let mv = if k + 1 >= mw {
+                    format!("{}", f.moving_var[k + 1 - mw])
+                } else {
+                    String::new()
+                };
                 let _ = writeln!(t.loss, "{tw},{},{ad},{mv}", tw + k);
             }
             let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
@@ -258,7 +293,8 @@ fn analyse(
     };
 
     let grad_json = if src.gradient_dim() > 0 && args.grad_samples > 0 {
-        let s = gradient_sample(src, win, args.grad_samples, args.seed ^ tw as u64).with_context(ctx)?;
+        let s = gradient_sample(src, win, args.grad_samples, args.seed ^ tw as u64)
+            .with_context(ctx)?;
         for v in &s {
             let _ = writeln!(t.grad, "{tw},{v}");
         }

@@ -147,7 +147,9 @@ pub(crate) fn fit_json(f: &MsdFit) -> Value {
 /// A progress bar on stderr (hidden when stderr is not a terminal).
 pub(crate) fn progress(n: usize, what: &str) -> indicatif::ProgressBar {
     let pb = indicatif::ProgressBar::new(n as u64);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} [{elapsed}]") {
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} [{elapsed}]")
+    {
         pb.set_style(style);
     }
     pb.set_message(what.to_string());
