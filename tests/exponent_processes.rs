@@ -10,17 +10,27 @@ use anodiff_core::trajectory::TrajectorySource;
 use msd_common::*;
 
 fn analyse(tr: &impl TrajectorySource, lags: Lags, max_lag: Option<usize>, seed: u64) -> MsdFit {
-    let n = tr.n_steps();
-    let lags = lags.resolve(n, max_lag).unwrap();
-    let m = msd_with_blocks(tr, Window { start: 0, len: n }, &lags, 20).unwrap();
-    fit_msd(
-        &m,
-        &MsdFitOptions {
+    analyse_with(
+        tr,
+        lags,
+        max_lag,
+        MsdFitOptions {
             seed,
             ..MsdFitOptions::default()
         },
     )
-    .unwrap()
+}
+
+fn analyse_with(
+    tr: &impl TrajectorySource,
+    lags: Lags,
+    max_lag: Option<usize>,
+    opts: MsdFitOptions,
+) -> MsdFit {
+    let n = tr.n_steps();
+    let lags = lags.resolve(n, max_lag).unwrap();
+    let m = msd_with_blocks(tr, Window { start: 0, len: n }, &lags, 20).unwrap();
+    fit_msd(&m, &opts).unwrap()
 }
 
 /// Brownian motion: E[TAMSD] = d sigma^2 tau exactly, so alpha = 1. Tolerance: within 4
@@ -31,7 +41,10 @@ fn brownian_alpha_is_one() {
         let tr = traj(&brownian(2000, 20, 1e-3, &mut rng(seed)), 0.3);
         let f = analyse(&tr, Lags::Log(30), Some(500), seed);
         let (a, se) = (f.power_law.alpha, f.power_law.alpha_se);
-        assert!((a - 1.0).abs() < 4.0 * se && (a - 1.0).abs() < 0.08, "alpha {a} se {se}");
+        assert!(
+            (a - 1.0).abs() < 4.0 * se && (a - 1.0).abs() < 0.08,
+            "alpha {a} se {se}"
+        );
         assert_eq!(f.regime, Regime::Normal, "{f:?}");
         assert_eq!(f.power_law.se_method, "block-bootstrap");
     }
@@ -65,13 +78,17 @@ fn fbm_alpha_is_two_h() {
         );
         assert_eq!(f.regime, want, "H {h}: alpha {a} se {se}");
         // Local slopes hover around 2H everywhere.
-        assert!(f.local.iter().all(|l| (l.alpha - 2.0 * h).abs() < 0.25), "{:?}", f.local);
+        assert!(
+            f.local.iter().all(|l| (l.alpha - 2.0 * h).abs() < 0.25),
+            "{:?}",
+            f.local
+        );
     }
 }
 
 /// A planted crossover: fBm with H = 0.3 plus a drift v t per coordinate, so
 /// E[TAMSD] / d = tau^0.6 + v^2 tau^2, whose terms are equal at tau* = 50 (v = 50^-0.7).
-/// Expect one segment rejected (p < 0.01), a subdiffusive short-lag slope and a superdiffusive
+/// Expect one segment rejected (p < 0.05, the level at which two regimes are reported), a subdiffusive short-lag slope and a superdiffusive
 /// long-lag slope, tau0 within a factor 4 of tau* with its interval containing the estimate,
 /// and the smooth two-power fit recovering the exponents to 0.15 and tau* to a factor 2.
 #[test]
@@ -85,22 +102,25 @@ fn planted_crossover_is_found() {
     }
     let f = analyse(&traj(&paths, 0.0), Lags::Log(40), Some(500), 3);
     let tr = f.two_regime.as_ref().expect("two regimes");
-    assert!(tr.p_one_vs_two < 0.01, "{tr:?}");
+    assert!(tr.p_one_vs_two < 0.05, "{tr:?}");
     assert!(tr.alpha_short < 0.95 && tr.alpha_long > 1.3, "{tr:?}");
     assert!(tr.tau0 > 50.0 / 4.0 && tr.tau0 < 50.0 * 4.0, "{tr:?}");
     assert!(tr.tau0_ci95[0] <= tr.tau0 && tr.tau0 <= tr.tau0_ci95[1]);
     let s = f.two_power.as_ref().expect("two-power fit");
-    assert!((s.a1 - 0.6).abs() < 0.15 && (s.a2 - 2.0).abs() < 0.15, "{s:?}");
+    assert!(
+        (s.a1 - 0.6).abs() < 0.15 && (s.a2 - 2.0).abs() < 0.15,
+        "{s:?}"
+    );
     assert!(s.tau_equal > 25.0 && s.tau_equal < 100.0, "{s:?}");
 }
 
 /// The block-bootstrap SE against the true spread: over 150 independent Brownian walks
 /// (T = 1000, d = 2, 20 log lags up to T/10) the spread of alpha-hat is compared with the mean
-/// reported SE. Measured: sd / mean(bootstrap SE) = 1.3, sd / mean(OLS SE) = 5 or more. Accept a
+/// reported SE. Measured: sd / mean(bootstrap SE) = 1.37, sd / mean(OLS SE) = 5.8. Accept a
 /// ratio in [0.6, 1.6] for the bootstrap (the sd of a 150-sample sd is ~6 %); the OLS SE must be
 /// below half the true spread. The bootstrap cannot see fluctuations on scales longer than the
 /// window, so it is optimistic when the fit reaches far into the window (ratio 1.8 with lags up
-/// to T/4 and 2.9 up to T/2, measured): the docs of `fit_msd` say so.
+/// to T/4 and 2.9 up to T/2, measured with unweighted fits): the docs of `fit_msd` say so.
 #[test]
 fn bootstrap_se_is_calibrated() {
     let mut alphas = Vec::new();
@@ -108,7 +128,14 @@ fn bootstrap_se_is_calibrated() {
     let mut se_ols = 0.0;
     for seed in 0..150 {
         let tr = traj(&brownian(1000, 2, 1.0, &mut rng(100 + seed)), 0.0);
-        let f = analyse(&tr, Lags::Log(20), Some(100), seed);
+        // Only alpha's error is checked here: skip the (costly) null simulations.
+        let opts = MsdFitOptions {
+            seed,
+            null_sims: 0,
+            restarts: 2,
+            ..MsdFitOptions::default()
+        };
+        let f = analyse_with(&tr, Lags::Log(20), Some(100), opts);
         alphas.push(f.power_law.alpha);
         se_boot += f.power_law.alpha_se / 150.0;
         se_ols += f.power_law.alpha_se_ols / 150.0;
@@ -118,6 +145,37 @@ fn bootstrap_se_is_calibrated() {
     eprintln!("alpha mean {mu:.4} sd {sd:.4}; mean bootstrap SE {se_boot:.4}, OLS SE {se_ols:.4}");
     assert!((mu - 1.0).abs() < 0.05, "mean alpha {mu}");
     let r = sd / se_boot;
-    assert!((0.6..=1.6).contains(&r), "sd {sd} vs bootstrap SE {se_boot} (ratio {r})");
+    assert!(
+        (0.6..=1.6).contains(&r),
+        "sd {sd} vs bootstrap SE {se_boot} (ratio {r})"
+    );
     assert!(se_ols < 0.5 * sd, "OLS SE {se_ols} vs sd {sd}");
+}
+
+/// False alarms of the two-regime test on pure Brownian motion with every lag 1..T-1 fitted
+/// (the CLI default): over 40 walks (T = 300, d = 5) one segment may be rejected at 5 % in at
+/// most 6 (15 %; the expected count is 2, sd 1.4, so 6 is 2.9 sd above it). The p-value is a
+/// Monte Carlo calibration under an fBm null (99 simulations here). Measured rate printed
+/// (with 60 walks of T = 500 and 199 simulations: 2 / 60).
+#[test]
+fn brownian_all_lags_rarely_two_regimes() {
+    let mut alarms = 0;
+    for seed in 0..40 {
+        let tr = traj(&brownian(300, 5, 1.0, &mut rng(900 + seed)), 0.0);
+        let opts = MsdFitOptions {
+            seed,
+            n_boot: 40,
+            restarts: 5,
+            null_sims: 99,
+            ..MsdFitOptions::default()
+        };
+        if analyse_with(&tr, Lags::All, None, opts)
+            .two_regime
+            .is_some()
+        {
+            alarms += 1;
+        }
+    }
+    eprintln!("two regimes reported for {alarms} / 40 Brownian walks (all lags)");
+    assert!(alarms <= 6, "{alarms} / 40");
 }

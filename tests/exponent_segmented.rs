@@ -41,7 +41,10 @@ fn breakpoint_interval_covers_seven_about_95_percent() {
     // about 0.06 and 0.03, so the mean over 200 has sd < 0.005).
     let ml = slopes.iter().map(|s| s.0).sum::<f64>() / 200.0;
     let mr = slopes.iter().map(|s| s.1).sum::<f64>() / 200.0;
-    assert!((ml + 4.0).abs() < 0.02 && (mr + 2.0).abs() < 0.02, "{ml} {mr}");
+    assert!(
+        (ml + 4.0).abs() < 0.02 && (mr + 2.0).abs() < 0.02,
+        "{ml} {mr}"
+    );
 }
 
 /// Davies' test: power on the recipe (every seed p < 1e-10) and size under a straight line:
@@ -88,4 +91,3 @@ fn agrees_with_piecewise_regression() {
         assert!((f.breakpoint_ci95[1] - ci[1].as_f64().unwrap()).abs() < 1e-3);
     }
 }
-

@@ -19,7 +19,11 @@ fn assert_matches_brute(tr: &impl TrajectorySource, w: &[f32], win: Window, lags
     for (i, &tau) in lags.iter().enumerate() {
         let r = brute_msd(w, d, win.start, win.len, tau);
         let e = (m.msd[i] - r).abs() / r;
-        assert!(e <= MSD_RTOL, "lag {tau}: fft {} brute {r} rel {e:e}", m.msd[i]);
+        assert!(
+            e <= MSD_RTOL,
+            "lag {tau}: fft {} brute {r} rel {e:e}",
+            m.msd[i]
+        );
         let e = (mb.msd[i] - r).abs() / r;
         assert!(e <= MSD_RTOL, "blocks, lag {tau}: rel {e:e}");
         assert_eq!(m.pairs[i], win.len - tau);
@@ -33,7 +37,10 @@ fn weight_like_random_walk_all_lags() {
     let mut r = rng(11);
     let paths = brownian(420, 1500, 1e-3, &mut r);
     let tr = traj(&paths, 30.0);
-    let win = Window { start: 20, len: 400 };
+    let win = Window {
+        start: 20,
+        len: 400,
+    };
     let lags: Vec<usize> = (1..400).collect();
     assert_matches_brute(&tr, tr.weights(), win, &lags);
 }
@@ -50,7 +57,10 @@ fn ballistic_long_window() {
         }
     }
     let tr = traj(&paths, -12.0);
-    let win = Window { start: 0, len: 3000 };
+    let win = Window {
+        start: 0,
+        len: 3000,
+    };
     let lags = Lags::Log(40).resolve(3000, None).unwrap();
     assert_matches_brute(&tr, tr.weights(), win, &lags);
 }
@@ -64,16 +74,32 @@ fn windows_lags_and_npy_source_agree() {
     let file = dir.path().join("w.npy");
     write_npy_f32(&file, 300, 7, tr.weights()).unwrap();
     let npy = NpyTrajectory::open(&file).unwrap();
-    let wins = Windows::Strided { len: 120, stride: 50 }.resolve(300).unwrap();
-    assert_eq!(wins.iter().map(|w| w.start).collect::<Vec<_>>(), [0, 50, 100, 150]);
+    let wins = Windows::Strided {
+        len: 120,
+        stride: 50,
+    }
+    .resolve(300)
+    .unwrap();
+    assert_eq!(
+        wins.iter().map(|w| w.start).collect::<Vec<_>>(),
+        [0, 50, 100, 150]
+    );
     for win in wins {
         let lags = Lags::Log(15).resolve(win.len, Some(60)).unwrap();
         assert_eq!(*lags.last().unwrap(), 60);
         assert_matches_brute(&npy, tr.weights(), win, &lags);
         // The memory-mapped file gives bit-identical results to the in-memory copy.
-        assert_eq!(msd(&npy, win, &lags).unwrap().msd, msd(&tr, win, &lags).unwrap().msd);
+        assert_eq!(
+            msd(&npy, win, &lags).unwrap().msd,
+            msd(&tr, win, &lags).unwrap().msd
+        );
     }
-    let wins = Windows::Starts { len: 100, starts: vec![7, 200] }.resolve(300).unwrap();
+    let wins = Windows::Starts {
+        len: 100,
+        starts: vec![7, 200],
+    }
+    .resolve(300)
+    .unwrap();
     for win in wins {
         assert_matches_brute(&npy, tr.weights(), win, &[1, 2, 50, 99]);
     }
@@ -82,7 +108,9 @@ fn windows_lags_and_npy_source_agree() {
 #[test]
 fn ensemble_and_two_time_against_direct_sums() {
     let mut r = rng(14);
-    let runs: Vec<_> = (0..3).map(|_| traj(&brownian(80, 4, 0.1, &mut r), 5.0)).collect();
+    let runs: Vec<_> = (0..3)
+        .map(|_| traj(&brownian(80, 4, 0.1, &mut r), 5.0))
+        .collect();
     let refs: Vec<&_> = runs.iter().collect();
     let win = Window { start: 10, len: 60 };
     let lags = [1, 5, 59];
@@ -95,7 +123,10 @@ fn ensemble_and_two_time_against_direct_sums() {
         };
         let ea: f64 = runs.iter().map(|t| direct(t.weights())).sum::<f64>() / 3.0;
         assert!((e.eamsd[i] - ea).abs() <= 1e-12 * ea);
-        let ta: Vec<f64> = runs.iter().map(|t| brute_msd(t.weights(), 4, 10, 60, tau)).collect();
+        let ta: Vec<f64> = runs
+            .iter()
+            .map(|t| brute_msd(t.weights(), 4, 10, 60, tau))
+            .collect();
         let mu = ta.iter().sum::<f64>() / 3.0;
         assert!((e.mean_tamsd[i] - mu).abs() <= MSD_RTOL * mu);
         let eb = ta.iter().map(|v| (v - mu).powi(2)).sum::<f64>() / 3.0 / (mu * mu);
@@ -112,7 +143,9 @@ fn bad_windows_and_lags_are_errors() {
     let tr = traj(&brownian(50, 2, 1.0, &mut rng(1)), 0.0);
     let long = msd(&tr, Window { start: 0, len: 51 }, &[1]).unwrap_err();
     assert!(long.to_string().contains("runs past the end"), "{long}");
-    let e = Windows::Consecutive { len: Some(60) }.resolve(50).unwrap_err();
+    let e = Windows::Consecutive { len: Some(60) }
+        .resolve(50)
+        .unwrap_err();
     assert!(e.to_string().contains("longer than the trajectory"), "{e}");
     assert!(msd(&tr, Window { start: 0, len: 10 }, &[10]).is_err());
     assert!(msd(&tr, Window { start: 0, len: 10 }, &[]).is_err());
@@ -129,6 +162,8 @@ fn non_finite_weight_in_npy_names_the_step() {
     let file = dir.path().join("w.npy");
     write_npy_f32(&file, 30, 3, &w).unwrap();
     let npy = NpyTrajectory::open(&file).unwrap();
-    let e = msd(&npy, Window { start: 0, len: 30 }, &[1]).unwrap_err().to_string();
+    let e = msd(&npy, Window { start: 0, len: 30 }, &[1])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("step 17"), "{e}");
 }

@@ -14,16 +14,24 @@ use msd_common::*;
 #[test]
 fn pair_distances_match_direct_sums() {
     let tr = traj(&brownian(150, 700, 1e-3, &mut rng(3)), 30.0);
-    let win = Window { start: 20, len: 120 };
+    let win = Window {
+        start: 20,
+        len: 120,
+    };
     let pd = PairDistances::compute(&tr, win).unwrap();
     let w = tr.weights();
     for i in (0..120).step_by(7) {
         for j in (0..120).step_by(5) {
             let direct: f64 = (0..700)
-                .map(|c| (f64::from(w[(20 + i) * 700 + c]) - f64::from(w[(20 + j) * 700 + c])).powi(2))
+                .map(|c| {
+                    (f64::from(w[(20 + i) * 700 + c]) - f64::from(w[(20 + j) * 700 + c])).powi(2)
+                })
                 .sum();
             let got = pd.get(i, j);
-            assert!((got - direct).abs() <= 1e-9 * direct.max(1e-300), "{i},{j}: {got} vs {direct}");
+            assert!(
+                (got - direct).abs() <= 1e-9 * direct.max(1e-300),
+                "{i},{j}: {got} vs {direct}"
+            );
         }
     }
 }
@@ -33,7 +41,9 @@ fn pair_distances_match_direct_sums() {
 /// 0.05 on lambda over ds beyond 5 mean step lengths.
 #[test]
 fn contour_length_scaling() {
-    let line: Vec<Vec<f64>> = (0..3).map(|c| (0..200).map(|t| (c + 1) as f64 * 0.01 * t as f64).collect()).collect();
+    let line: Vec<Vec<f64>> = (0..3)
+        .map(|c| (0..200).map(|t| (c + 1) as f64 * 0.01 * t as f64).collect())
+        .collect();
     let tr = traj(&line, 0.0);
     let pd = PairDistances::compute(&tr, Window { start: 0, len: 200 }).unwrap();
     let c = contour(&pd, 20, None).unwrap();
@@ -54,7 +64,9 @@ fn contour_length_scaling() {
 #[test]
 fn msl_of_a_linear_loss() {
     let paths = brownian(300, 1, 0.1, &mut rng(5));
-    let losses: Vec<f64> = (0..300).map(|t| 3.0 * f64::from((paths[0][t] + 2.0) as f32)).collect();
+    let losses: Vec<f64> = (0..300)
+        .map(|t| 3.0 * f64::from((paths[0][t] + 2.0) as f32))
+        .collect();
     let tr = traj(&paths, 2.0);
     let pd = PairDistances::compute(&tr, Window { start: 0, len: 300 }).unwrap();
     for b in [Binning::Linear(50), Binning::Log(25)] {
@@ -65,7 +77,9 @@ fn msl_of_a_linear_loss() {
     }
     let mut bad = losses.clone();
     bad[17] = f64::INFINITY;
-    let e = msl(&pd, &bad, Binning::Log(10), None).unwrap_err().to_string();
+    let e = msl(&pd, &bad, Binning::Log(10), None)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("step 17"), "{e}");
 }
 
@@ -73,7 +87,9 @@ fn msl_of_a_linear_loss() {
 #[test]
 fn loss_fluctuations_match_direct() {
     let mut r = rng(6);
-    let losses: Vec<f64> = (0..400).map(|t| 2.3 + 1e-3 * t as f64 + 0.01 * normal(&mut r)).collect();
+    let losses: Vec<f64> = (0..400)
+        .map(|t| 2.3 + 1e-3 * t as f64 + 0.01 * normal(&mut r))
+        .collect();
     let f = loss_fluctuations(&losses, 100).unwrap();
     assert_eq!(f.abs_diff.len(), 399);
     assert_eq!(f.moving_var.len(), 301);
@@ -107,13 +123,18 @@ fn gradient_sample_is_uniform_over_the_window() {
         let mut u = s.clone();
         u.dedup();
         assert_eq!(u.len(), 100);
-        assert!(s.iter().all(|&v| v >= (10 * gd) as f64 && v < (40 * gd) as f64));
+        assert!(s
+            .iter()
+            .all(|&v| v >= (10 * gd) as f64 && v < (40 * gd) as f64));
         total += s.iter().sum::<f64>();
     }
     let mean = total / 2000.0;
     let pop_mean = (10 * gd) as f64 + (30 * gd - 1) as f64 / 2.0;
     let pop_sd = ((30 * gd) as f64).powi(2).sqrt() / 12f64.sqrt();
-    assert!((mean - pop_mean).abs() < 4.0 * pop_sd / 2000f64.sqrt(), "{mean} vs {pop_mean}");
+    assert!(
+        (mean - pop_mean).abs() < 4.0 * pop_sd / 2000f64.sqrt(),
+        "{mean} vs {pop_mean}"
+    );
     let no_grad = traj(&brownian(20, 2, 1.0, &mut rng(1)), 0.0);
     assert!(gradient_sample(&no_grad, Window { start: 0, len: 10 }, 5, 0).is_err());
 }

@@ -62,7 +62,11 @@ impl Window {
                 format!("a window needs at least {min_len} steps, got {}", self.len),
             ));
         }
-        if self.start.checked_add(self.len).is_none_or(|end| end > n_steps) {
+        if self
+            .start
+            .checked_add(self.len)
+            .is_none_or(|end| end > n_steps)
+        {
             return Err(Error::param(
                 "window",
                 format!(
@@ -126,7 +130,9 @@ impl Windows {
             if len > n_steps {
                 return Err(Error::param(
                     "window",
-                    format!("window of {len} steps is longer than the trajectory ({n_steps} steps)"),
+                    format!(
+                        "window of {len} steps is longer than the trajectory ({n_steps} steps)"
+                    ),
                 ));
             }
             Ok(())
@@ -372,7 +378,10 @@ fn check_lags(lags: &[usize], len: usize) -> Result<()> {
     if let Some(&l) = lags.iter().find(|&&l| l == 0 || l >= len) {
         return Err(Error::param(
             "lags",
-            format!("lag {l} is outside 1..{} for a window of {len} steps", len - 1),
+            format!(
+                "lag {l} is outside 1..{} for a window of {len} steps",
+                len - 1
+            ),
         ));
     }
     Ok(())
@@ -768,7 +777,11 @@ pub(crate) mod tests {
                 w[t * d + c] = w[(t - 1) * d + c] + rng.random_range(-1.0f32..1.0);
             }
         }
-        Mem { w, dim: d, loss: None }
+        Mem {
+            w,
+            dim: d,
+            loss: None,
+        }
     }
 
     #[test]
@@ -794,7 +807,10 @@ pub(crate) mod tests {
     #[test]
     fn windows_and_lags() {
         assert_eq!(
-            Windows::Consecutive { len: Some(4) }.resolve(10).unwrap().len(),
+            Windows::Consecutive { len: Some(4) }
+                .resolve(10)
+                .unwrap()
+                .len(),
             2
         );
         assert!(Windows::Consecutive { len: Some(11) }.resolve(10).is_err());

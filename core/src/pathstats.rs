@@ -70,7 +70,8 @@ impl PairDistances {
                     for c in 0..nc {
                         // Centre each coordinate: distances are shift invariant and the Gram
                         // form's rounding is relative to |x|^2.
-                        let mean = (0..n).map(|t| f64::from(raw[t * nc + c])).sum::<f64>() / n as f64;
+                        let mean =
+                            (0..n).map(|t| f64::from(raw[t * nc + c])).sum::<f64>() / n as f64;
                         for t in 0..n {
                             x[(t, c)] = f64::from(raw[t * nc + c]) - mean;
                         }
@@ -314,7 +315,11 @@ pub struct Contour {
 ///
 /// # Errors
 /// Fewer than 3 usable bins (e.g. a trajectory that does not move).
-pub fn contour(pd: &PairDistances, n_bins: usize, fit_range: Option<(f64, f64)>) -> Result<Contour> {
+pub fn contour(
+    pd: &PairDistances,
+    n_bins: usize,
+    fit_range: Option<(f64, f64)>,
+) -> Result<Contour> {
     let n = pd.window.len;
     let s = pd.step_lengths();
     let mut cum = vec![0.0; n];
@@ -342,7 +347,10 @@ pub fn contour(pd: &PairDistances, n_bins: usize, fit_range: Option<(f64, f64)>)
             n_boot: 20,
             ..Segmented::default()
         };
-        (seg.fit(&lx, &ly, &mut rng).ok(), davies_test(&lx, &ly, 10).ok())
+        (
+            seg.fit(&lx, &ly, &mut rng).ok(),
+            davies_test(&lx, &ly, 10).ok(),
+        )
     } else {
         (None, None)
     };
@@ -392,7 +400,9 @@ pub fn loss_fluctuations(losses: &[f64], moving_window: usize) -> Result<LossFlu
     let n = losses.len();
     check_losses(losses, n, 0)?;
     if n < 2 {
-        return Err(Error::InvalidData("loss fluctuations need at least 2 losses".into()));
+        return Err(Error::InvalidData(
+            "loss fluctuations need at least 2 losses".into(),
+        ));
     }
     if moving_window < 2 || moving_window > n {
         return Err(Error::param(
@@ -486,7 +496,9 @@ mod tests {
         for b in [Binning::Linear(7), Binning::Log(7)] {
             let bins = bin_pairs(&x, &y, b).unwrap();
             assert_eq!(bins.iter().map(|b| b.count).sum::<usize>(), 100);
-            assert!(bins.iter().all(|b| b.lo <= b.x && b.x <= b.hi * (1.0 + 1e-12)));
+            assert!(bins
+                .iter()
+                .all(|b| b.lo <= b.x && b.x <= b.hi * (1.0 + 1e-12)));
         }
         assert!(bin_pairs(&[0.0], &[1.0], Binning::Log(3)).is_err());
     }

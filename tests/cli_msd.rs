@@ -1,0 +1,184 @@
+//! End-to-end tests of `anodiff msd`: output contract, window options, store input, bad input.
+
+mod msd_common;
+
+use anodiff_core::trajectory::npy::write_npy_f32;
+use anodiff_core::trajectory::{Step, StoreOptions, StoreWriter, TrajectorySink};
+use msd_common::*;
+use std::path::Path;
+use std::process::Command;
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_anodiff"))
+        .arg("msd")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into(),
+        String::from_utf8_lossy(&o.stderr).into(),
+    )
+}
+
+fn walk_npy(dir: &Path, n: usize, d: usize) -> (std::path::PathBuf, Vec<f32>) {
+    let tr = traj(&brownian(n, d, 1e-3, &mut rng(42)), 0.5);
+    let w = tr.weights().to_vec();
+    let p = dir.join("w.npy");
+    write_npy_f32(&p, n, d, &w).unwrap();
+    (p, w)
+}
+
+fn assert_error(code: i32, stderr: &str, needle: &str) {
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.starts_with("error:"), "{stderr}");
+    assert!(stderr.contains(needle), "wanted `{needle}` in: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn contract_fields_and_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, w) = walk_npy(dir.path(), 400, 6);
+    let (code, out, err) = run(&[
+        p.to_str().unwrap(),
+        "--window",
+        "200",
+        "--lags",
+        "log:12",
+        "--max-lag",
+        "50",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let wins = v["windows"].as_array().unwrap();
+    assert_eq!(wins.len(), 2);
+    for (k, win) in wins.iter().enumerate() {
+        assert_eq!(win["t_w"], 200 * k);
+        assert_eq!(win["T"], 200);
+        let lags: Vec<usize> = serde_json::from_value(win["lags"].clone()).unwrap();
+        let msd: Vec<f64> = serde_json::from_value(win["msd"].clone()).unwrap();
+        assert_eq!(lags.len(), msd.len());
+        assert_eq!(lags[0], 1);
+        assert_eq!(*lags.last().unwrap(), 50);
+        // Independent reference: the direct double sum.
+        for (&l, &m) in lags.iter().zip(&msd) {
+            let r = brute_msd(&w, 6, 200 * k, 200, l);
+            assert!((m - r).abs() <= 1e-9 * r, "lag {l}: {m} vs {r}");
+        }
+        let fit = &win["fit"];
+        let alpha = fit["alpha"].as_f64().unwrap();
+        assert!((alpha - 1.0).abs() < 0.2, "{fit}");
+        assert!(fit["alpha_se"].as_f64().unwrap() > 0.0);
+        assert!(["subdiffusive", "normal", "superdiffusive", "ballistic"]
+            .contains(&fit["regime"].as_str().unwrap()));
+        let tr = &fit["two_regime"];
+        if !tr.is_null() {
+            for key in ["alpha_short", "alpha_long", "tau0", "p_one_vs_two"] {
+                assert!(tr[key].is_number(), "{tr}");
+            }
+            assert_eq!(tr["tau0_ci95"].as_array().unwrap().len(), 2);
+        }
+    }
+}
+
+#[test]
+fn window_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, _) = walk_npy(dir.path(), 300, 3);
+    let p = p.to_str().unwrap();
+    let starts = |out: &str| -> Vec<u64> {
+        let v: serde_json::Value = serde_json::from_str(out).unwrap();
+        v["windows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["t_w"].as_u64().unwrap())
+            .collect()
+    };
+    let (c, out, e) = run(&[p, "--window", "100", "--stride", "50", "--lags", "log:8"]);
+    assert_eq!(c, 0, "{e}");
+    assert_eq!(starts(&out), [0, 50, 100, 150, 200]);
+    let (c, out, e) = run(&[p, "--window", "100", "--starts", "7,150", "--lags", "log:8"]);
+    assert_eq!(c, 0, "{e}");
+    assert_eq!(starts(&out), [7, 150]);
+    // Default: one window over everything, all lags.
+    let (c, out, e) = run(&[p]);
+    assert_eq!(c, 0, "{e}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["windows"][0]["lags"].as_array().unwrap().len(), 299);
+    // --fit-range narrows the fit: a range of 3 lags still fits.
+    let (c, _, e) = run(&[p, "--lags", "all", "--fit-range", "2,4"]);
+    assert_eq!(c, 0, "{e}");
+}
+
+#[test]
+fn store_directory_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("run");
+    let tr = traj(&brownian(120, 4, 1e-2, &mut rng(5)), 1.0);
+    let mut wtr = StoreWriter::create(&store, StoreOptions::new(4).with_chunk_steps(50)).unwrap();
+    for t in 0..120 {
+        wtr.append(&Step {
+            weights: &tr.weights()[t * 4..(t + 1) * 4],
+            loss: 1.0,
+            gradient: None,
+        })
+        .unwrap();
+    }
+    wtr.finish().unwrap();
+    let (c, out, e) = run(&[store.to_str().unwrap(), "--lags", "log:10"]);
+    assert_eq!(c, 0, "{e}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let m0 = v["windows"][0]["msd"][0].as_f64().unwrap();
+    let r = brute_msd(tr.weights(), 4, 0, 120, 1);
+    assert!((m0 - r).abs() <= 1e-9 * r);
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, mut w) = walk_npy(dir.path(), 100, 3);
+    let ps = p.to_str().unwrap();
+    let (c, _, e) = run(&[ps, "--window", "101"]);
+    assert_error(c, &e, "longer than the trajectory");
+    w[57 * 3 + 1] = f32::NAN;
+    let bad = dir.path().join("nan.npy");
+    write_npy_f32(&bad, 100, 3, &w).unwrap();
+    let (c, _, e) = run(&[bad.to_str().unwrap()]);
+    assert_error(c, &e, "step 57");
+    w[57 * 3 + 1] = f32::INFINITY;
+    write_npy_f32(&bad, 100, 3, &w).unwrap();
+    let (c, _, e) = run(&[bad.to_str().unwrap()]);
+    assert_error(c, &e, "step 57");
+    let one_d = dir.path().join("one_d.npy");
+    anodiff_core::trajectory::npy::write_npy_1d_f64(&one_d, &[1.0, 2.0, 3.0]).unwrap();
+    let (c, _, e) = run(&[one_d.to_str().unwrap()]);
+    assert_error(c, &e, "2-D");
+    let (c, _, e) = run(&[dir.path().join("missing.npy").to_str().unwrap()]);
+    assert_error(c, &e, "missing.npy");
+    let (c, _, e) = run(&[ps, "--lags", "log:x"]);
+    assert_error(c, &e, "--lags");
+    let (c, _, e) = run(&[ps, "--starts", "1,2"]);
+    assert_error(c, &e, "--window");
+    let (c, _, e) = run(&[ps, "--max-lag", "0"]);
+    assert_error(c, &e, "--max-lag");
+    let (c, _, e) = run(&[ps, "--fit-range", "5,2"]);
+    assert_error(c, &e, "--fit-range");
+    let (c, _, e) = run(&[ps, "--window", "50", "--starts", "60"]);
+    assert_error(c, &e, "runs past the end");
+    // A trajectory that never moves has no exponent.
+    let flat = dir.path().join("flat.npy");
+    write_npy_f32(&flat, 20, 2, &[0.25f32; 40]).unwrap();
+    let (c, _, e) = run(&[flat.to_str().unwrap()]);
+    assert_error(c, &e, "positive MSD");
+}
+
+#[test]
+fn help_has_an_example() {
+    let o = Command::new(env!("CARGO_BIN_EXE_anodiff"))
+        .args(["msd", "--help"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains("anodiff msd run.npy"));
+}
