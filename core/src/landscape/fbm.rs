@@ -186,7 +186,7 @@ fn smooth_size(n: usize) -> usize {
     loop {
         let mut k = m;
         for p in [2, 3, 5] {
-            while k % p == 0 {
+            while k.is_multiple_of(p) {
                 k /= p;
             }
         }
@@ -201,7 +201,7 @@ fn checked_eigenvalues(re: impl Iterator<Item = f64>) -> Result<Vec<f64>> {
     let lam: Vec<f64> = re.collect();
     let max = lam.iter().cloned().fold(0.0f64, f64::max);
     let min = lam.iter().cloned().fold(f64::INFINITY, f64::min);
-    if !(max > 0.0) || min < -NEG_EIG_TOL * max {
+    if max.is_nan() || max <= 0.0 || min < -NEG_EIG_TOL * max {
         return Err(Error::NotConverged(format!(
             "circulant embedding is not non-negative definite (smallest eigenvalue {min:.3e}, \
              largest {max:.3e}); an exact sample cannot be drawn"
