@@ -19,7 +19,8 @@
 //! - gradient tails: within one run the gradient components are close to Gaussian (excess
 //!   kurtosis ~ 0); pooled over landscapes they are mildly heavy-tailed (a scale mixture).
 //!   Without a stable MLE in this branch the tail is judged by kurtosis and the quantile ratio
-//!   `(q95 - q05) / (q75 - q25)` (2.439 for a normal law; larger means heavier tails).
+//!   `(q95 - q05) / (q75 - q25)` (2.439 for a normal law; larger means heavier tails), mapped
+//!   to a stability index through McCulloch's (1986) table: ~1.93 pooled, vs the paper's 1.9.
 
 use anodiff_core::landscape::*;
 use anodiff_core::toy::*;
@@ -81,6 +82,19 @@ fn quantile_ratio(v: &[f64]) -> f64 {
     s.sort_by(f64::total_cmp);
     let q = |p: f64| s[((s.len() - 1) as f64 * p).round() as usize];
     (q(0.95) - q(0.05)) / (q(0.75) - q(0.25))
+}
+
+/// McCulloch (1986) quantile estimate of alpha for a symmetric law: linear interpolation in the
+/// beta = 0 column of his Table III (nu_alpha -> alpha), the published table, not this crate's
+/// code. A stand-in for the stable MLE, which is not in this branch.
+fn mcculloch_alpha_symmetric(nu: f64) -> f64 {
+    const NU: [f64; 9] = [2.439, 2.5, 2.6, 2.7, 2.8, 3.0, 3.2, 3.5, 4.0];
+    const ALPHA: [f64; 9] = [2.0, 1.916, 1.808, 1.729, 1.664, 1.563, 1.484, 1.391, 1.279];
+    if nu <= NU[0] {
+        return 2.0;
+    }
+    let k = NU.iter().rposition(|&v| v <= nu).unwrap().min(NU.len() - 2);
+    ALPHA[k] + (nu - NU[k]) / (NU[k + 1] - NU[k]) * (ALPHA[k + 1] - ALPHA[k])
 }
 
 fn pooled_gradients(runs: &[ToyRun]) -> Vec<f64> {
@@ -269,6 +283,7 @@ fn gradient_tails_per_run_and_pooled() {
     let pooled = pooled_gradients(&runs);
     let (sd, kurt) = moments(&pooled);
     let ratio = quantile_ratio(&pooled);
+    let alpha_q = mcculloch_alpha_symmetric(ratio);
     let cone_runs = runs_on(|_| cone(SIZE, 0.5).unwrap(), 1, &ToyConfig::default());
     let sh_runs = runs_on(shuffled, 4, &ToyConfig::default());
     let abs_q = |v: &[f64], p: f64| {
@@ -283,7 +298,7 @@ fn gradient_tails_per_run_and_pooled() {
     );
     println!(
         "fractal gradients: n {}, sd {sd:.3}, pooled excess kurtosis {kurt:.3}, quantile ratio \
-         {ratio:.3} (normal 2.439), median per-run excess kurtosis {:.3}; |g| 99.9%: fractal \
+         {ratio:.3} (normal 2.439) -> McCulloch alpha {alpha_q:.3} (paper 1.9), median per-run excess kurtosis {:.3}; |g| 99.9%: fractal \
          {:.3}, cone {:.3}, shuffled {:.3}",
         g_fr.len(),
         median(per_run.clone()),
@@ -294,10 +309,19 @@ fn gradient_tails_per_run_and_pooled() {
     // Pooled over landscapes the tails are heavier than normal: excess kurtosis > 0.2 with
     // n = 120,000 (its sd under normality is sqrt(24/n) = 0.014) and quantile ratio > 2.439.
     assert!(kurt > 0.2 && ratio > 2.44, "kurtosis {kurt}, ratio {ratio}");
+    // Quantile estimate of the stability index: the paper's 1.9 [1.887, 1.913] (its MLE on
+    // one hand-picked run). Measured here ~1.93 on 60 pooled runs. McCulloch's sd at
+    // alpha = 1.9 is 0.042 for 5000 iid values; these 120,000 values are serially dependent
+    // (effective n of a few thousand), so require alpha in [1.8, 1.98]: below 2, as the paper
+    // says, but not "well below".
+    assert!((1.8..=1.98).contains(&alpha_q), "McCulloch alpha {alpha_q}");
     // Within a run they are close to Gaussian: median per-run excess kurtosis within 0.5 of 0
     // (per-run sd of the estimate ~0.1-0.2).
     assert!(median(per_run).abs() < 0.5);
-    // Paper, Fig. 8(c): gradients on the convex landscape have a far smaller range. The cone's
-    // components are bounded by its slope 0.5.
+    // Paper, Fig. 8(c): gradients on the convex and random landscapes have a far smaller range.
+    // The cone's components are bounded by its slope 0.5.
+    // And on the shuffled-smoothed one (measured 99.9% quantile of |g|: fractal 5.3, cone 0.5,
+    // shuffled 0.8): require a factor of 4 and 3.
     assert!(abs_q(&g_fr, 0.999) > 4.0 * abs_q(&g_cone, 0.999));
+    assert!(abs_q(&g_fr, 0.999) > 3.0 * abs_q(&g_sh, 0.999));
 }

@@ -186,7 +186,7 @@ fn smooth_size(n: usize) -> usize {
     loop {
         let mut k = m;
         for p in [2, 3, 5] {
-            while k % p == 0 {
+            while k.is_multiple_of(p) {
                 k /= p;
             }
         }
@@ -197,11 +197,31 @@ fn smooth_size(n: usize) -> usize {
     }
 }
 
+/// Eigenvalues (as the real parts of the 2-D DFT) of the `n x n` block-circulant embedding of
+/// Stein's covariance on a torus of `n` nodes of spacing `d` per side.
+fn embedding_spectrum(
+    n: usize,
+    d: f64,
+    alpha: f64,
+    consts: (f64, f64, f64, f64),
+) -> Vec<Complex64> {
+    let mut row = vec![Complex64::new(0.0, 0.0); n * n];
+    for k in 0..n {
+        let dk = k.min(n - k) as f64 * d;
+        for l in 0..n {
+            let dl = l.min(n - l) as f64 * d;
+            row[k * n + l] = Complex64::new(stein_cov(dk.hypot(dl), alpha, consts), 0.0);
+        }
+    }
+    fft2_forward(&mut row, n, n);
+    row
+}
+
 fn checked_eigenvalues(re: impl Iterator<Item = f64>) -> Result<Vec<f64>> {
     let lam: Vec<f64> = re.collect();
     let max = lam.iter().cloned().fold(0.0f64, f64::max);
     let min = lam.iter().cloned().fold(f64::INFINITY, f64::min);
-    if !(max > 0.0) || min < -NEG_EIG_TOL * max {
+    if max.is_nan() || max <= 0.0 || min < -NEG_EIG_TOL * max {
         return Err(Error::NotConverged(format!(
             "circulant embedding is not non-negative definite (smallest eigenvalue {min:.3e}, \
              largest {max:.3e}); an exact sample cannot be drawn"
@@ -263,15 +283,7 @@ pub fn fbm_surface<R: Rng + ?Sized>(cfg: &FbmSurfaceConfig, rng: &mut R) -> Resu
     let target = (2.0 * std::f64::consts::SQRT_2 * (m - 1) as f64).ceil() as usize;
     let n = smooth_size(target);
     let d = 2.0 * big_r / n as f64;
-    let mut row = vec![Complex64::new(0.0, 0.0); n * n];
-    for k in 0..n {
-        let dk = k.min(n - k) as f64 * d;
-        for l in 0..n {
-            let dl = l.min(n - l) as f64 * d;
-            row[k * n + l] = Complex64::new(stein_cov(dk.hypot(dl), alpha, consts), 0.0);
-        }
-    }
-    fft2_forward(&mut row, n, n);
+    let mut row = embedding_spectrum(n, d, alpha, consts);
     let lam = checked_eigenvalues(row.iter().map(|c| c.re))?;
     let total = (n * n) as f64;
     for (slot, l) in row.iter_mut().zip(&lam) {
@@ -315,6 +327,28 @@ mod tests {
             let r: f64 = 0.37;
             assert!(((k.2 - stein_cov(r, alpha, k)) - (r.powf(alpha) - k.3 * r * r)).abs() < 1e-14);
         }
+    }
+
+    #[test]
+    fn r1_embedding_fails_above_h_075_and_the_check_catches_it() {
+        // Why H > 0.75 switches to R = 2: Stein's R = 1 covariance (beta = 0, c0 = 1 - H,
+        // c2 = H) is not positive definite for 2H > 1.5, and its circulant has clearly
+        // negative eigenvalues, which the check turns into an error.
+        let n = 96;
+        let d = 2.0 / n as f64;
+        for (alpha, ok) in [(1.4, true), (1.5, true), (1.8, false), (1.95, false)] {
+            let r1 = (1.0, 0.0, 1.0 - alpha / 2.0, alpha / 2.0);
+            let spec = embedding_spectrum(n, d, alpha, r1);
+            let res = checked_eigenvalues(spec.iter().map(|c| c.re));
+            assert_eq!(res.is_ok(), ok, "alpha {alpha}");
+            // Stein's R = 2 embedding passes at the same alpha (with spacing 4 / n).
+            let spec2 = embedding_spectrum(n, 4.0 / n as f64, alpha, stein_constants(alpha));
+            assert!(checked_eigenvalues(spec2.iter().map(|c| c.re)).is_ok());
+        }
+        assert!(matches!(
+            checked_eigenvalues([1.0, -0.5].into_iter()),
+            Err(Error::NotConverged(_))
+        ));
     }
 
     #[test]

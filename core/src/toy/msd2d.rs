@@ -80,7 +80,7 @@ pub fn segment_exponent(positions: &[[f64; 2]]) -> Result<LineFit> {
     }
     let lags = log_lags((n / 4).max(3), 12);
     let msd = tamsd(positions, &lags);
-    if msd.iter().any(|&m| !(m > 0.0)) {
+    if msd.iter().any(|&m| m.is_nan() || m <= 0.0) {
         return Err(Error::InvalidData(
             "the MSD is zero at some lag: the walker did not move".into(),
         ));
