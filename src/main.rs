@@ -38,6 +38,8 @@ enum Command {
     Toy(cmd::toy::Args),
     /// Extreme eigenvalues of a dense symmetric matrix by Lanczos.
     Lanczos(cmd::lanczos::Args),
+    /// The paper's experiments in one command, with a summary of every fitted number.
+    Reproduce(cmd::reproduce::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         Command::Landscape(a) => cmd::landscape::run(a),
         Command::Toy(a) => cmd::toy::run(a),
         Command::Lanczos(a) => cmd::lanczos::run(a),
+        Command::Reproduce(a) => cmd::reproduce::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

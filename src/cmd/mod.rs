@@ -6,6 +6,7 @@ pub mod boxcount;
 pub mod lanczos;
 pub mod landscape;
 pub mod msd;
+pub mod reproduce;
 pub mod stable;
 pub mod stable_fit;
 pub mod surface_dim;
