@@ -169,10 +169,26 @@ pub(crate) fn ln_integral<K: Kernel>(k: &K, kind: Kind) -> f64 {
         v: w_hi.ln(),
         h: h_hi,
     };
-    let mut roots: [(f64, f64); LEVELS.len()] = [(0.0, 0.0); LEVELS.len()];
-    let mut nroots = 0;
+    let mut roots: Vec<(f64, f64)> = Vec::with_capacity(LEVELS.len() + 8);
     // Start at the level nearest the peak, then walk outwards reusing brackets.
-    let inside: Vec<f64> = LEVELS
+    // Where the integrand's maximum sits at a finite end value of h (|beta| = 1 light tails,
+    // where the integrand is squeezed against that end), add levels at which psi has fallen
+    // by fixed amounts from its maximum, so the squeeze is resolved.
+    let mut levels: Vec<f64> = LEVELS.to_vec();
+    const DROPS: [f64; 7] = [0.1, 0.4, 1.2, 3.0, 7.0, 16.0, 36.0];
+    match kind {
+        Kind::Pdf if hmin > 0.0 => {
+            levels.extend(DROPS.iter().map(|d| hmin + (d * (-hmin).exp()).ln_1p()))
+        }
+        Kind::Pdf if hmax < 0.0 => levels.extend(DROPS.iter().map(|d| hmax - d)),
+        Kind::ExpNeg if hmin > -3.0 => {
+            levels.extend(DROPS.iter().map(|d| hmin + (d * (-hmin).exp()).ln_1p()))
+        }
+        Kind::OneMinus if hmax < 3.0 => levels.extend(DROPS.iter().map(|d| hmax - d)),
+        _ => {}
+    }
+    levels.sort_by(f64::total_cmp);
+    let inside: Vec<f64> = levels
         .iter()
         .copied()
         .filter(|&l| l > hmin && l < hmax)
@@ -220,19 +236,13 @@ pub(crate) fn ln_integral<K: Kernel>(k: &K, kind: Kind) -> f64 {
             db = d;
         }
         for (v, l) in found {
-            roots[nroots] = (v.exp().clamp(0.0, len), l);
-            nroots += 1;
+            roots.push((v.exp().clamp(0.0, len), l));
         }
-    }
-    let roots = &mut roots[..nroots];
-    #[cfg(test)]
-    if std::env::var("NOLAN_DEBUG").is_ok() {
-        eprintln!("roots {:?} hlo {h_lo} hhi {h_hi} psimax {psi_max}", roots);
     }
     roots.sort_by(|a, b| a.0.total_cmp(&b.0));
 
     // Pieces with the h value at each end.
-    let mut ends: Vec<(f64, f64)> = Vec::with_capacity(nroots + 2);
+    let mut ends: Vec<(f64, f64)> = Vec::with_capacity(roots.len() + 2);
     ends.push((0.0, h_lo));
     for &(w, l) in roots.iter() {
         if w > ends.last().map_or(0.0, |e| e.0) && w < len {
@@ -265,10 +275,6 @@ pub(crate) fn ln_integral<K: Kernel>(k: &K, kind: Kind) -> f64 {
         if bound > 1e-18 * (biggest + total) {
             pieces.push((a, b));
         }
-    }
-    #[cfg(test)]
-    if std::env::var("NOLAN_DEBUG").is_ok() {
-        eprintln!("pieces {:?} total {total}", pieces);
     }
     total += quad::integrate_pieces(&mut f, &pieces, 1e-11, 1e-17 * total, 400);
     if !(total > 0.0) {
@@ -553,35 +559,4 @@ pub(crate) fn ln_cdf_alpha_one(x: f64, beta: f64, upper: bool) -> f64 {
     let k = AlphaOne::new(x, beta);
     let kind = if upper { Kind::OneMinus } else { Kind::ExpNeg };
     ln_integral(&k, kind) - PI.ln()
-}
-
-#[cfg(test)]
-mod debug_tests {
-    use super::*;
-    #[test]
-    #[ignore]
-    fn dbg_kernel() {
-        let (x, a, b) = (4.9969284289774 + zeta(1.2, -1.0), 1.2, -1.0);
-        let k = General::new(x, a, b);
-        println!("{k:?}");
-        let t = k.len();
-        for &w in &[
-            1e-280 * t,
-            1e-3,
-            0.01,
-            0.05,
-            0.1,
-            0.3,
-            1.0,
-            2.0,
-            t * (1.0 - f64::EPSILON),
-        ] {
-            println!("w={w:e} h={:?}", k.h_dh(w));
-        }
-        println!(
-            "{} {}",
-            ln_integral(&k, Kind::Pdf),
-            ln_integral(&k, Kind::OneMinus)
-        );
-    }
 }
