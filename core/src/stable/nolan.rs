@@ -113,7 +113,10 @@ fn solve_level<K: Kernel>(
         if hi.v - lo.v < 1e-12 * (1.0 + v.abs()) {
             return v;
         }
-        let mut vn = v - (hv - target) / dv;
+        // Newton on asinh(h - target): h behaves like c ln w or like -c/w next to the ends, and
+        // asinh turns both into nearly linear functions of v = ln w.
+        let r = hv - target;
+        let mut vn = v - r.asinh() * (1.0 + r * r).sqrt() / dv;
         if !(vn > lo.v && vn < hi.v) {
             vn = 0.5 * (lo.v + hi.v);
         }
@@ -218,6 +221,10 @@ pub(crate) fn ln_integral<K: Kernel>(k: &K, kind: Kind) -> f64 {
         }
     }
     let roots = &mut roots[..nroots];
+    #[cfg(test)]
+    if std::env::var("NOLAN_DEBUG").is_ok() {
+        eprintln!("roots {:?} hlo {h_lo} hhi {h_hi} psimax {psi_max}", roots);
+    }
     roots.sort_by(|a, b| a.0.total_cmp(&b.0));
 
     // Pieces with the h value at each end.
@@ -254,6 +261,10 @@ pub(crate) fn ln_integral<K: Kernel>(k: &K, kind: Kind) -> f64 {
         if bound > 1e-18 * (biggest + total) {
             pieces.push((a, b));
         }
+    }
+    #[cfg(test)]
+    if std::env::var("NOLAN_DEBUG").is_ok() {
+        eprintln!("pieces {:?} total {total}", pieces);
     }
     total += quad::integrate_pieces(&mut f, &pieces, 1e-11, 1e-17 * total, 400);
     if !(total > 0.0) {
@@ -522,4 +533,29 @@ pub(crate) fn ln_cdf_alpha_one(x: f64, beta: f64, upper: bool) -> f64 {
     let k = AlphaOne::new(x, beta);
     let kind = if upper { Kind::OneMinus } else { Kind::ExpNeg };
     ln_integral(&k, kind) - PI.ln()
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+    #[test]
+    #[ignore]
+    fn dbg_alpha_one() {
+        let k = AlphaOne::new(-10.0, 0.4);
+        for &w in &[
+            1e-280 * PI,
+            1e-3,
+            0.01,
+            0.05,
+            0.1,
+            0.3,
+            1.0,
+            2.0,
+            3.0,
+            PI * (1.0 - f64::EPSILON),
+        ] {
+            println!("w={w:e} h={:?}", k.h_dh(w));
+        }
+        println!("{}", ln_integral(&k, Kind::Pdf));
+    }
 }

@@ -9,7 +9,8 @@
 //! 1e-15 relative because the S0 characteristic function is analytic in alpha at 1.
 
 use super::nolan;
-use statrs::function::erf::{erf, erfc};
+// statrs 0.19's erf/erfc are only good to ~1e-10 relative; puruspe's are good to ~1e-15.
+use puruspe::{erf, erfc};
 use std::f64::consts::PI;
 
 /// Half-width of the band around alpha = 1 that is bridged by interpolation in alpha.
