@@ -241,10 +241,14 @@ fn prepare(
                     let (p, j) = (idx / k, idx % k);
                     let (a, b) = st.pts[p];
                     let v = ln_pdf_std(z[j], a, b);
-                    if v.is_nan() {
+                    // -inf outside the support is floored; NaN or +inf (an evaluator failure)
+                    // stays NaN and makes the whole evaluation unusable (see `evaluate`).
+                    if v == f64::NEG_INFINITY {
                         LN_FLOOR
-                    } else {
+                    } else if v.is_finite() {
                         v.max(LN_FLOOR)
+                    } else {
+                        f64::NAN
                     }
                 })
                 .collect();
@@ -413,7 +417,13 @@ pub(crate) fn evaluate(
             }
         }
     }
-    if out.l.is_nan() {
+    // A non-finite value or derivative makes the point unusable for the search.
+    let derivs_ok = out
+        .g
+        .iter()
+        .chain(out.h.iter().flatten())
+        .all(|v| v.is_finite());
+    if out.l.is_nan() || !derivs_ok {
         out.l = f64::NEG_INFINITY;
     }
     out
