@@ -1,6 +1,8 @@
 //! Maximum-likelihood fits: recovery, agreement of the fast and exact paths, standard errors
 //! against the asymptotic table, interval coverage, efficiency against McCulloch, failures.
 
+#![allow(clippy::needless_range_loop)]
+
 mod fit_support;
 
 use anodiff_core::fit::{Estimator, Evaluation, McCulloch, Mle, Param};

@@ -14,6 +14,9 @@
 //! On the fast path each stencil point is a spline over a tail-adapted grid (see
 //! [`super::spline`]); on the exact path every point is evaluated by quadrature.
 
+// 4 x 4 derivative arrays read most clearly with explicit indices.
+#![allow(clippy::needless_range_loop)]
+
 use super::density::ln_pdf_std;
 use super::spline::{Spline, UGrid};
 use rayon::prelude::*;
