@@ -124,9 +124,21 @@ impl Mle {
     }
 
     /// How the density is evaluated at the data (default: spline with spacing 0.05 in asinh z).
-    pub fn with_evaluation(mut self, eval: Evaluation) -> Mle {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] for a spline spacing outside [0.005, 0.5].
+    pub fn with_evaluation(mut self, eval: Evaluation) -> Result<Mle> {
+        if let Evaluation::Spline { h } = eval {
+            if !(0.005..=0.5).contains(&h) {
+                return Err(Error::param(
+                    "h",
+                    format!("spline spacing must be in [0.005, 0.5], got {h}"),
+                ));
+            }
+        }
         self.eval = eval;
-        self
+        Ok(self)
     }
 
     /// Also compute profile-likelihood 95 % intervals (a few constrained fits per parameter).
