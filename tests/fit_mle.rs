@@ -1,6 +1,8 @@
 //! Maximum-likelihood fits: recovery, agreement of the fast and exact paths, standard errors
 //! against the asymptotic table, interval coverage, efficiency against McCulloch, failures.
 
+#![allow(clippy::needless_range_loop)]
+
 mod fit_support;
 
 use anodiff_core::fit::{Estimator, Evaluation, McCulloch, Mle, Param};
@@ -50,6 +52,7 @@ fn spline_path_agrees_with_exact_path() {
     let fast = Mle::new().fit(&x).unwrap();
     let exact = Mle::new()
         .with_evaluation(Evaluation::Exact)
+        .unwrap()
         .with_start([fast.alpha, fast.beta, fast.scale, fast.loc])
         .fit(&x)
         .unwrap();
@@ -255,4 +258,7 @@ fn bad_input_and_settings_are_rejected() {
     assert!(Mle::new().with_tol(0.0).is_err());
     assert!(Mle::new().with_max_iter(0).is_err());
     assert!(Mle::new().with_loc(f64::NAN).is_err());
+    assert!(Mle::new()
+        .with_evaluation(Evaluation::Spline { h: 0.0 })
+        .is_err());
 }

@@ -143,6 +143,27 @@ impl Histogram {
         self.max = self.max.max(x);
     }
 
+    fn push_bytes(&mut self, c: &[u8], dtype: Dtype) {
+        match dtype {
+            Dtype::F32Le => c
+                .chunks_exact(4)
+                .for_each(|b| self.push(f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64)),
+            Dtype::F32Be => c
+                .chunks_exact(4)
+                .for_each(|b| self.push(f32::from_be_bytes([b[0], b[1], b[2], b[3]]) as f64)),
+            Dtype::F64Le => c.chunks_exact(8).for_each(|b| {
+                self.push(f64::from_le_bytes([
+                    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+                ]))
+            }),
+            Dtype::F64Be => c.chunks_exact(8).for_each(|b| {
+                self.push(f64::from_be_bytes([
+                    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+                ]))
+            }),
+        }
+    }
+
     /// Adds f64 values.
     pub fn extend_f64(&mut self, xs: &[f64]) {
         for &x in xs {
@@ -216,8 +237,9 @@ impl Histogram {
     }
 
     /// Histogram of a `.npy` file of f32 or f64 (any shape, C or Fortran order: read flat),
-    /// streamed through a memory map in parallel, so memory stays bounded by the histogram
-    /// (2^(9+m) x 16 bytes per thread) whatever the file size.
+    /// streamed through memory maps of 64 MiB segments in parallel, so memory stays bounded by
+    /// the histograms (2^(9+m) x 16 bytes per thread, 8 MiB at m = 10) plus one segment, whatever
+    /// the file size.
     ///
     /// # Errors
     ///
@@ -245,43 +267,37 @@ impl Histogram {
                 ),
             ));
         }
-        #[cfg(unix)]
-        let _ = map.advise(memmap2::Advice::Sequential);
-        let data = &map[offset..need];
-        let chunk = (1usize << 20) * size;
-        let h = data
-            .par_chunks(chunk)
-            .fold(
-                || Histogram::empty(mantissa_bits),
-                |mut h, c| {
-                    match dtype {
-                        Dtype::F32Le => c.chunks_exact(4).for_each(|b| {
-                            h.push(f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64)
-                        }),
-                        Dtype::F32Be => c.chunks_exact(4).for_each(|b| {
-                            h.push(f32::from_be_bytes([b[0], b[1], b[2], b[3]]) as f64)
-                        }),
-                        Dtype::F64Le => c.chunks_exact(8).for_each(|b| {
-                            h.push(f64::from_le_bytes([
-                                b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
-                            ]))
-                        }),
-                        Dtype::F64Be => c.chunks_exact(8).for_each(|b| {
-                            h.push(f64::from_be_bytes([
-                                b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
-                            ]))
-                        }),
-                    }
-                    h
-                },
-            )
-            .reduce(
-                || Histogram::empty(mantissa_bits),
-                |mut a, b| {
-                    a.merge_same(&b);
-                    a
-                },
-            );
+        drop(map);
+        // Map and scan the data in 64 MiB segments, so the resident mapped pages stay bounded
+        // too; each thread keeps one histogram across segments.
+        let threads = rayon::current_num_threads().max(1);
+        let mut accs: Vec<Histogram> = (0..threads)
+            .map(|_| Histogram::empty(mantissa_bits))
+            .collect();
+        let seg = ((64usize << 20) / size).max(1);
+        let mut done = 0usize;
+        while done < count {
+            let len = seg.min(count - done);
+            // SAFETY: as above.
+            let part = unsafe {
+                memmap2::MmapOptions::new()
+                    .offset((offset + done * size) as u64)
+                    .len(len * size)
+                    .map(&file)
+            }
+            .map_err(|e| Error::io(path, e))?;
+            #[cfg(unix)]
+            let _ = part.advise(memmap2::Advice::Sequential);
+            let per = len.div_ceil(threads) * size;
+            accs.par_iter_mut()
+                .zip(part.par_chunks(per))
+                .for_each(|(h, c)| h.push_bytes(c, dtype));
+            done += len;
+        }
+        let mut h = Histogram::empty(mantissa_bits);
+        for a in &accs {
+            h.merge_same(a);
+        }
         Ok(h)
     }
 

@@ -72,11 +72,14 @@ fn lstsq2(x1: &[f64], x2: &[f64], y: &[f64]) -> Option<(f64, f64)> {
         b2 += x2[i] * y[i];
     }
     let det = a11 * a22 - a12 * a12;
-    if !(det.abs() > 1e-300) {
+    if det.is_nan() || det.abs() <= 1e-300 {
         return None;
     }
     Some(((a22 * b1 - a12 * b2) / det, (a11 * b2 - a12 * b1) / det))
 }
+
+/// (alpha, beta, scale, S0 loc).
+pub type Estimates = (f64, f64, f64, f64);
 
 /// Koutrouvelis' characteristic-function regression estimator.
 ///
@@ -115,7 +118,7 @@ impl Koutrouvelis {
     /// # Errors
     ///
     /// As [`check_data`].
-    pub fn estimate(&self, data: &[f64]) -> Result<((f64, f64, f64, f64), usize, bool)> {
+    pub fn estimate(&self, data: &[f64]) -> Result<(Estimates, usize, bool)> {
         let (mut alpha, mut beta, mut c, loc0) = McCulloch::estimate(data)?;
         alpha = alpha.clamp(0.3, 2.0);
         let tan = |a: f64| (PI * a / 2.0).tan();

@@ -14,6 +14,9 @@
 //! On the fast path each stencil point is a spline over a tail-adapted grid (see
 //! [`super::spline`]); on the exact path every point is evaluated by quadrature.
 
+// 4 x 4 derivative arrays read most clearly with explicit indices.
+#![allow(clippy::needless_range_loop)]
+
 use super::density::ln_pdf_std;
 use super::spline::{Spline, UGrid};
 use rayon::prelude::*;
@@ -241,10 +244,14 @@ fn prepare(
                     let (p, j) = (idx / k, idx % k);
                     let (a, b) = st.pts[p];
                     let v = ln_pdf_std(z[j], a, b);
-                    if v.is_nan() {
+                    // -inf outside the support is floored; NaN or +inf (an evaluator failure)
+                    // stays NaN and makes the whole evaluation unusable (see `evaluate`).
+                    if v == f64::NEG_INFINITY {
                         LN_FLOOR
-                    } else {
+                    } else if v.is_finite() {
                         v.max(LN_FLOOR)
+                    } else {
+                        f64::NAN
                     }
                 })
                 .collect();
@@ -413,7 +420,13 @@ pub(crate) fn evaluate(
             }
         }
     }
-    if out.l.is_nan() {
+    // A non-finite value or derivative makes the point unusable for the search.
+    let derivs_ok = out
+        .g
+        .iter()
+        .chain(out.h.iter().flatten())
+        .all(|v| v.is_finite());
+    if out.l.is_nan() || !derivs_ok {
         out.l = f64::NEG_INFINITY;
     }
     out

@@ -35,7 +35,7 @@ mod spline;
 
 pub use crate::stable::Param;
 pub use binned::{BinnedMle, Histogram};
-pub use ecf::Koutrouvelis;
+pub use ecf::{Estimates, Koutrouvelis};
 pub use likelihood::Evaluation;
 pub use mle::Mle;
 pub use quantile::McCulloch;

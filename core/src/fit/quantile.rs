@@ -199,7 +199,7 @@ impl McCulloch {
         let mut s = data.to_vec();
         s.sort_by(f64::total_cmp);
         let q = [0.05, 0.25, 0.5, 0.75, 0.95].map(|p| quantile_sorted(&s, p));
-        if !(q[3] > q[1]) {
+        if q[3].partial_cmp(&q[1]) != Some(std::cmp::Ordering::Greater) {
             return Err(crate::Error::InvalidData(
                 "the interquartile range is zero (over half the values are equal)".into(),
             ));

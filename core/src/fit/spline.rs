@@ -16,14 +16,18 @@ pub(crate) struct UGrid {
 
 impl UGrid {
     /// Grid covering [asinh(zlo), asinh(zhi)] with `pad` extra nodes on each side.
+    ///
+    /// Nodes sit at integer multiples of h and the ends are rounded outward to multiples of 8
+    /// nodes, so the nodes (and hence the interpolation error) do not move with the location and
+    /// scale being fitted: the approximate likelihood is one fixed smooth function of them.
     pub fn covering(zlo: f64, zhi: f64, h: f64, pad: usize) -> UGrid {
-        let ulo = zlo.asinh() - pad as f64 * h;
-        let uhi = zhi.asinh() + pad as f64 * h;
-        let len = ((uhi - ulo) / h).ceil() as usize + 1;
+        let jlo = ((zlo.asinh() / h).floor() as i64 - pad as i64).div_euclid(8) * 8;
+        let jhi = ((zhi.asinh() / h).ceil() as i64 + pad as i64 + 7).div_euclid(8) * 8;
+        let len = (jhi - jlo).max(3) as usize + 1;
         UGrid {
-            u0: ulo,
+            u0: jlo as f64 * h,
             h,
-            len: len.max(4),
+            len,
         }
     }
 
