@@ -21,15 +21,16 @@
 //! ANODIFF_BENCH_TRAJ_MB=1024 cargo bench --bench trajectory -- --warm-up-time 2 --measurement-time 10
 //! ```
 //!
-//! Measured 2026-11-27 on the shared 2-core build VM (load average ~19 from other builds; 23 GB
-//! RAM, so the 1 GB file is not larger than RAM: "cold" stands in for that), means of 10 samples:
+//! Measured 2026-11-27 12:02 UTC on the shared 2-core build VM (load average ~19 from other
+//! builds; 23 GB RAM, so the 1 GB file is not larger than RAM: "cold" stands in for that), mean
+//! of 10 samples (criterion's interval in brackets where wide):
 //!
 //! | pass | warm | cold |
 //! |---|---|---|
-//! | `cat` | 7.26 GiB/s | 1.30 GiB/s (1.00-1.83) |
-//! | `npy_rows` | 3.51 GiB/s (2.07x slower) | 0.75 GiB/s (0.51-1.34; 1.7x slower) |
-//! | `store_rows` | 2.95 GiB/s (2.5x slower) | 1.10 GiB/s (0.81-1.57; 1.18x slower) |
-//! | `npy_coord_blocks` | 2.25 GiB/s (3.2x slower) | 0.47 GiB/s (2.8x slower) |
+//! | `cat` | 6.28 GiB/s | 0.96 GiB/s [0.63, 1.73] |
+//! | `npy_rows` | 3.17 GiB/s (cat / this = 1.98) | 1.02 GiB/s [0.67, 1.71] (0.95) |
+//! | `store_rows` | 2.86 GiB/s (2.19) | 1.00 GiB/s [0.71, 1.43] (0.96) |
+//! | `npy_coord_blocks` | 1.69 GiB/s (3.7) | 0.47 GiB/s (2.06) |
 
 use anodiff_core::trajectory::npy::write_npy_f32;
 use anodiff_core::trajectory::store::{StoreOptions, StoreReader, StoreWriter};

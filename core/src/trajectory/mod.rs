@@ -152,7 +152,7 @@ pub trait TrajectorySource: Sync {
 /// file no longer fits in the page cache, every coordinate-major pass re-reads it; there, read a
 /// window of whole steps (or wide coordinate panels, at least 8192 coordinates, which are read
 /// with one `pread` per step) into memory and split it into coordinate blocks there. Measured on
-/// a cold 1 GB file: whole steps 0.76-1.1 GB/s, 4096-coordinate blocks 0.48 GB/s, `cat` 1.3 GB/s.
+/// a cold 1 GB file: whole steps 1.0 GiB/s, 4096-coordinate blocks 0.47 GiB/s, `cat` 0.96 GiB/s.
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] for a zero block size, a `buf` too small or `steps` outside the
