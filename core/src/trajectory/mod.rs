@@ -147,6 +147,13 @@ pub trait TrajectorySource: Sync {
 /// scratch space and must hold `step_block * coord_block` values; choosing it cache-sized (e.g.
 /// 1 x 32768 = 128 KB) makes streaming run near the speed of `cat` (see `benches/trajectory.rs`).
 ///
+/// Access pattern: file-backed sources are row-major (step-major), so whole-step blocks read the
+/// file front to back, while narrow coordinate blocks over many steps are strided reads. Once a
+/// file no longer fits in the page cache, every coordinate-major pass re-reads it; there, read a
+/// window of whole steps (or wide coordinate panels, at least 8192 coordinates, which are read
+/// with one `pread` per step) into memory and split it into coordinate blocks there. Measured on
+/// a cold 1 GB file: whole steps 1.0 GiB/s, 4096-coordinate blocks 0.47 GiB/s, `cat` 0.96 GiB/s.
+///
 /// # Errors
 /// [`Error::InvalidParameter`] for a zero block size, a `buf` too small or `steps` outside the
 /// trajectory; any read error of the source, or the first error `f` returns.
