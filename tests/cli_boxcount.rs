@@ -62,6 +62,8 @@ fn npy<T: ndarray_npy::WritableElement, D: ndarray::Dimension>(
 #[test]
 fn png_sierpinski_contract() {
     let p = fixture("sierpinski_256.png");
+    let (_, out, _) = run(&[p.to_str().unwrap()]);
+    assert!(out.starts_with("{\"dimension\":"), "{out}");
     let v = json(&[p.to_str().unwrap()]);
     let keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
     for k in ["dimension", "se", "ci95", "scales", "counts", "fit_range"] {

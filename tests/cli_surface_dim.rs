@@ -74,6 +74,8 @@ fn fbm_surface_contract() {
         let ci = v["ci95"].as_array().unwrap();
         assert!(ci[0].as_f64().unwrap() < dim(&v) && dim(&v) < ci[1].as_f64().unwrap());
     }
+    let (ok, out, _) = run(&[&p]);
+    assert!(ok && out.starts_with("{\"dimension\":"), "{out}");
     let v = json(&[&p]);
     assert_eq!(v["method"], "variogram");
     let v = json(&[&p, "--method", "dbc"]);

@@ -106,7 +106,8 @@ impl BoxCountConfig {
     }
 
     /// Largest box size, > 0. Default: a quarter of the longest side of the set's bounding
-    /// box, so that the largest boxes still number at least ~4 along that side.
+    /// box, so that the largest boxes still number at least ~4 along that side. Sizes above
+    /// the set's extent are never counted (every such box count is 1 or a few).
     ///
     /// # Errors
     /// A size that is not finite and positive.
@@ -298,7 +299,8 @@ pub fn box_count_image(image: &Bitmap, cfg: &BoxCountConfig) -> Result<BoxCount>
     }
     let mut scales: Vec<usize> = Vec::new();
     let mut s = min_s;
-    while s <= max_s * (1.0 + 1e-12) {
+    // Boxes larger than the set all count 1 (or a few, shifted): they carry no scaling.
+    while s <= max_s.min(extent) * (1.0 + 1e-12) {
         let si = s.round().max(1.0) as usize;
         if scales.last() != Some(&si) {
             scales.push(si);
@@ -383,7 +385,7 @@ pub fn box_count_points(points: ArrayView2<'_, f64>, cfg: &BoxCountConfig) -> Re
             "all {n} points coincide: a single point has no measurable dimension"
         )));
     }
-    let max_s = cfg.max_scale.unwrap_or(extent / 4.0);
+    let max_s = cfg.max_scale.unwrap_or(extent / 4.0).min(extent);
     if let Some(m) = cfg.min_scale {
         if m >= extent {
             return Err(Error::InvalidData(format!(
