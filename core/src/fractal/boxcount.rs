@@ -386,7 +386,16 @@ pub fn box_count_points(points: ArrayView2<'_, f64>, cfg: &BoxCountConfig) -> Re
         )));
     }
     let max_s = cfg.max_scale.unwrap_or(extent / 4.0).min(extent);
+    // Below ~2^-40 of the extent, quantised coordinates no longer fit the integer keys and
+    // f64 coordinates carry no more information.
+    let floor_s = extent * (-40f64).exp2();
     if let Some(m) = cfg.min_scale {
+        if m < floor_s {
+            return Err(Error::param(
+                "min_scale",
+                format!("{m} is below 2^-40 of the cloud's extent {extent}; use a larger size"),
+            ));
+        }
         if m >= extent {
             return Err(Error::InvalidData(format!(
                 "the cloud's extent {extent} is smaller than the smallest box ({m})"
@@ -408,7 +417,7 @@ pub fn box_count_points(points: ArrayView2<'_, f64>, cfg: &BoxCountConfig) -> Re
     let mut scales = Vec::new();
     let mut counts = Vec::new();
     let mut s = max_s;
-    for _ in 0..200 {
+    while s >= floor_s {
         if let Some(m) = cfg.min_scale {
             if s < m * (1.0 - 1e-12) {
                 break;
@@ -602,7 +611,7 @@ fn count_point_boxes(
     offsets: usize,
     aggregate: OffsetAggregate,
 ) -> f64 {
-    let max_q = ((extent + s) / s).floor() as u64 + 1;
+    let max_q = (((extent + s) / s).floor() as u64).saturating_add(1);
     let bits = (64 - max_q.leading_zeros()) as usize;
     let counts: Vec<f64> = (0..offsets)
         .map(|j| {
@@ -699,6 +708,14 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("NaN"));
+        // Many copies of one point and a few others: the ladder must stop, not overflow.
+        let mut lumpy = ndarray::Array2::<f64>::zeros((4000, 2));
+        for i in 0..10 {
+            lumpy[[i, 0]] = i as f64;
+        }
+        let _ = box_count_points(lumpy.view(), &cfg);
+        let tiny = cfg.clone().with_min_scale(1e-300).unwrap();
+        assert!(box_count_points(lumpy.view(), &tiny).is_err());
         assert!(cfg.clone().with_offsets(0).is_err());
         assert!(cfg.clone().with_min_scale(f64::NAN).is_err());
         assert!(cfg

@@ -167,6 +167,13 @@ fn check_surface(z: ArrayView2<'_, f64>, min_side: usize) -> Result<()> {
             "surface of {r} x {c} is too small: both sides must be at least {min_side}"
         )));
     }
+    let zmin = z.iter().copied().fold(f64::INFINITY, f64::min);
+    let zmax = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !(zmax - zmin).is_finite() {
+        return Err(Error::InvalidData(format!(
+            "surface values span [{zmin:e}, {zmax:e}], a range that overflows f64; rescale it"
+        )));
+    }
     let first = z[[0, 0]];
     if z.iter().all(|&v| v == first) {
         return Err(Error::InvalidData(format!(
@@ -218,6 +225,12 @@ fn hurst_by_direction(z: ArrayView2<'_, f64>, p: f64, max_lag: usize) -> Result<
             let v: Vec<f64> = (1..=max_lag)
                 .map(|l| power_variation(z, dr, dc, l, p))
                 .collect();
+            if v.iter().any(|x| !x.is_finite()) {
+                return Err(Error::InvalidData(format!(
+                    "increments along {name} overflow f64 (values near ±1e308); rescale the \
+                     surface"
+                )));
+            }
             if v.iter().any(|&x| x <= 0.0) {
                 return Err(Error::InvalidData(format!(
                     "surface is constant along {name} (zero increments): its roughness is \
@@ -467,6 +480,13 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("too small"));
+        let mut huge = Array2::from_shape_fn((32, 32), |(i, j)| (i + j) as f64);
+        huge[[0, 0]] = -1.7e308;
+        huge[[1, 1]] = 1.7e308;
+        for m in [SurfaceMethod::Variogram, SurfaceMethod::Dbc] {
+            let e = surface_dimension(huge.view(), &SurfaceDimConfig::new(m)).unwrap_err();
+            assert!(e.to_string().contains("overflows"), "{e}");
+        }
         let ridge = Array2::from_shape_fn((32, 32), |(i, _)| i as f64);
         assert!(surface_dimension(ridge.view(), &cfg)
             .unwrap_err()
