@@ -9,7 +9,9 @@ const LOG3_LOG2: f64 = 1.584_962_500_721_156_2; // ln 3 / ln 2
 const LOG8_LOG3: f64 = 1.892_789_260_714_372; // ln 8 / ln 3
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fractal").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/fractal")
+        .join(name)
 }
 
 /// Runs the binary; returns (success, stdout, stderr).
@@ -37,7 +39,10 @@ fn fails(args: &[&str], needle: &str) {
     assert!(!ok, "{args:?} should fail, printed {out}");
     assert!(err.starts_with("error:"), "{args:?}: {err}");
     assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
-    assert!(err.contains(needle), "{args:?}: expected {needle:?} in {err}");
+    assert!(
+        err.contains(needle),
+        "{args:?}: expected {needle:?} in {err}"
+    );
 }
 
 fn f(v: &serde_json::Value) -> f64 {
@@ -57,6 +62,8 @@ fn npy<T: ndarray_npy::WritableElement, D: ndarray::Dimension>(
 #[test]
 fn png_sierpinski_contract() {
     let p = fixture("sierpinski_256.png");
+    let (_, out, _) = run(&[p.to_str().unwrap()]);
+    assert!(out.starts_with("{\"dimension\":"), "{out}");
     let v = json(&[p.to_str().unwrap()]);
     let keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
     for k in ["dimension", "se", "ci95", "scales", "counts", "fit_range"] {
@@ -92,7 +99,10 @@ fn pgm_carpet_on_triadic_ladder() {
         "81",
     ]);
     assert_eq!(v["scales"], serde_json::json!([1.0, 3.0, 9.0, 27.0, 81.0]));
-    assert_eq!(v["counts"], serde_json::json!([32768.0, 4096.0, 512.0, 64.0, 8.0]));
+    assert_eq!(
+        v["counts"],
+        serde_json::json!([32768.0, 4096.0, 512.0, 64.0, 8.0])
+    );
     assert!((f(&v["dimension"]) - LOG8_LOG3).abs() < 1e-9, "{v}");
     assert_eq!(v["fit_range"], serde_json::json!([1.0, 81.0]));
 }
@@ -101,7 +111,9 @@ fn pgm_carpet_on_triadic_ladder() {
 fn npy_images_points_and_user_range() {
     let dir = tempfile::tempdir().unwrap();
     // Filled 300 x 300 square in a bool array.
-    let sq = Array2::from_shape_fn((400, 400), |(i, j)| (50..350).contains(&i) && (20..320).contains(&j));
+    let sq = Array2::from_shape_fn((400, 400), |(i, j)| {
+        (50..350).contains(&i) && (20..320).contains(&j)
+    });
     let p = npy(&dir, "sq.npy", &sq);
     let v = json(&[&p]);
     assert!((f(&v["dimension"]) - 2.0).abs() < 0.02, "{v}");
@@ -124,10 +136,21 @@ fn bad_input_gives_clear_errors() {
     fails(&[&zeros], "all zero");
     let empty = npy(&dir, "empty.npy", &Array2::<f64>::zeros((0, 5)));
     fails(&[&empty], "empty");
-    let dot = npy(&dir, "dot.npy", &Array2::from_shape_fn((64, 64), |(i, j)| i == 5 && j == 9));
+    let dot = npy(
+        &dir,
+        "dot.npy",
+        &Array2::from_shape_fn((64, 64), |(i, j)| i == 5 && j == 9),
+    );
     fails(&[&dot], "at least 3");
-    let small = npy(&dir, "small.npy", &Array2::from_shape_fn((64, 64), |(i, j)| i < 6 && j < 6));
-    fails(&[&small, "--min-scale", "8"], "smaller than the smallest box");
+    let small = npy(
+        &dir,
+        "small.npy",
+        &Array2::from_shape_fn((64, 64), |(i, j)| i < 6 && j < 6),
+    );
+    fails(
+        &[&small, "--min-scale", "8"],
+        "smaller than the smallest box",
+    );
     let three = npy(&dir, "three.npy", &ndarray::Array3::<f64>::ones((4, 4, 4)));
     fails(&[&three], "2-D");
     let mut nan = Array2::<f64>::ones((32, 32));
@@ -135,7 +158,10 @@ fn bad_input_gives_clear_errors() {
     let nan = npy(&dir, "nan.npy", &nan);
     fails(&[&nan], "NaN");
     fails(&[&nan, "--points"], "NaN");
-    fails(&[dir.path().join("missing.png").to_str().unwrap()], "missing.png");
+    fails(
+        &[dir.path().join("missing.png").to_str().unwrap()],
+        "missing.png",
+    );
     let junk = dir.path().join("junk.png");
     std::fs::write(&junk, b"this is not an image").unwrap();
     fails(&[junk.to_str().unwrap()], "Invalid PNG signature");
@@ -148,7 +174,10 @@ fn bad_input_gives_clear_errors() {
     fails(&[cut.to_str().unwrap()], "cannot decode");
     let p = fixture("sierpinski_256.png");
     fails(&[p.to_str().unwrap(), "--ratio", "1"], "ratio");
-    fails(&[p.to_str().unwrap(), "--min-scale", "8", "--max-scale", "4"], "max_scale");
+    fails(
+        &[p.to_str().unwrap(), "--min-scale", "8", "--max-scale", "4"],
+        "max_scale",
+    );
     fails(&[p.to_str().unwrap(), "--min-scale=-1"], "min_scale");
     fails(&[p.to_str().unwrap(), "--min-scale", "0"], "min_scale");
 }

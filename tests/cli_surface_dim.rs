@@ -30,7 +30,10 @@ fn fails(args: &[&str], needle: &str) {
     assert!(!ok, "{args:?} should fail, printed {out}");
     assert!(err.starts_with("error:"), "{args:?}: {err}");
     assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
-    assert!(err.contains(needle), "{args:?}: expected {needle:?} in {err}");
+    assert!(
+        err.contains(needle),
+        "{args:?}: expected {needle:?} in {err}"
+    );
 }
 
 fn npy<T: ndarray_npy::WritableElement, D: ndarray::Dimension>(
@@ -71,6 +74,8 @@ fn fbm_surface_contract() {
         let ci = v["ci95"].as_array().unwrap();
         assert!(ci[0].as_f64().unwrap() < dim(&v) && dim(&v) < ci[1].as_f64().unwrap());
     }
+    let (ok, out, _) = run(&[&p]);
+    assert!(ok && out.starts_with("{\"dimension\":"), "{out}");
     let v = json(&[&p]);
     assert_eq!(v["method"], "variogram");
     let v = json(&[&p, "--method", "dbc"]);
@@ -105,14 +110,21 @@ fn bad_input_gives_clear_errors() {
     fails(&[&npy(&dir, "nan.npy", &z)], "row 4, column 9");
     z[[4, 9]] = f64::NEG_INFINITY;
     fails(&[&npy(&dir, "inf.npy", &z), "--method", "dbc"], "-inf");
-    fails(&[&npy(&dir, "inf2.npy", &z), "--method", "level-set"], "finite");
+    fails(
+        &[&npy(&dir, "inf2.npy", &z), "--method", "level-set"],
+        "finite",
+    );
     let one = npy(&dir, "one.npy", &ndarray::Array1::<f64>::ones(100));
     fails(&[&one], "2-D");
     let three = npy(&dir, "three.npy", &ndarray::Array3::<f64>::ones((8, 8, 8)));
     fails(&[&three], "2-D");
     let flat = npy(&dir, "flat.npy", &Array2::<f64>::from_elem((64, 64), 3.0));
     fails(&[&flat], "constant");
-    let small = npy(&dir, "small.npy", &Array2::from_shape_fn((8, 8), |(i, j)| (i + j) as f64));
+    let small = npy(
+        &dir,
+        "small.npy",
+        &Array2::from_shape_fn((8, 8), |(i, j)| (i + j) as f64),
+    );
     fails(&[&small], "too small");
     let empty = npy(&dir, "empty.npy", &Array2::<f64>::zeros((0, 0)));
     fails(&[&empty], "empty");
@@ -120,7 +132,11 @@ fn bad_input_gives_clear_errors() {
     let junk = dir.path().join("junk.npy");
     std::fs::write(&junk, b"\x93NUMPY garbage").unwrap();
     fails(&[junk.to_str().unwrap()], "npy");
-    let ok = npy(&dir, "ok.npy", &Array2::from_shape_fn((32, 32), |(i, j)| ((i * 7 + j * 3) % 5) as f64));
+    let ok = npy(
+        &dir,
+        "ok.npy",
+        &Array2::from_shape_fn((32, 32), |(i, j)| ((i * 7 + j * 3) % 5) as f64),
+    );
     fails(&[&ok, "--level", "1"], "level-set");
     fails(&[&ok, "--method", "level-set", "--level", "99"], "outside");
     fails(&[&ok, "--max-lag", "1"], "max_lag");

@@ -55,7 +55,9 @@ fn rasterise(pts: &[[f64; 2]], n: usize, scale: f64, off: [f64; 2]) -> Bitmap {
     let mut img = Bitmap::from_fn(n, n, |_, _| false).unwrap();
     for w in pts.windows(2) {
         let (a, b) = (w[0], w[1]);
-        let len = ((b[0] - a[0]).hypot(b[1] - a[1]) * scale * 4.0).ceil().max(1.0) as usize;
+        let len = ((b[0] - a[0]).hypot(b[1] - a[1]) * scale * 4.0)
+            .ceil()
+            .max(1.0) as usize;
         for t in 0..=len {
             let f = t as f64 / len as f64;
             let x = (off[0] + scale * (a[0] + f * (b[0] - a[0]))) as usize;
@@ -77,7 +79,12 @@ fn sierpinski_simplex(vertices: &[Vec<f64>], k: u32) -> Array2<f64> {
             .flat_map(|p| {
                 vertices
                     .iter()
-                    .map(|v| p.iter().zip(v).map(|(a, b)| (a + b) / 2.0).collect::<Vec<f64>>())
+                    .map(|v| {
+                        p.iter()
+                            .zip(v)
+                            .map(|(a, b)| (a + b) / 2.0)
+                            .collect::<Vec<f64>>()
+                    })
                     .collect::<Vec<_>>()
             })
             .collect();
@@ -160,8 +167,10 @@ fn koch_curve() {
 /// (one extra row/column of boxes at each size). Observed -0.009 and -0.012; tolerance 0.02.
 #[test]
 fn square_and_line() {
-    let sq = Bitmap::from_fn(1024, 1024, |x, y| x >= 100 && y >= 50 && x < 900 && y < 1000)
-        .unwrap();
+    let sq = Bitmap::from_fn(1024, 1024, |x, y| {
+        x >= 100 && y >= 50 && x < 900 && y < 1000
+    })
+    .unwrap();
     let bc = box_count_image(&sq, &BoxCountConfig::default()).unwrap();
     assert_dim("filled square", bc.dimension, 2.0, 0.02);
     let line = rasterise(&[[0.0, 0.0], [1.0, 0.37]], 1024, 1000.0, [3.0, 3.0]);
@@ -190,7 +199,10 @@ fn point_clouds() {
     );
     let bc = box_count_points(tet.view(), &BoxCountConfig::default()).unwrap();
     assert_dim("tetrahedron points", bc.dimension, 2.0, 0.03);
-    let seg = Array2::from_shape_fn((4096, 2), |(i, j)| if j == 0 { i as f64 } else { 0.5 * i as f64 });
+    let seg = Array2::from_shape_fn(
+        (4096, 2),
+        |(i, j)| if j == 0 { i as f64 } else { 0.5 * i as f64 },
+    );
     let bc = box_count_points(seg.view(), &BoxCountConfig::default()).unwrap();
     assert_dim("segment points", bc.dimension, 1.0, 0.04);
 }

@@ -63,7 +63,10 @@ fn variogram_interval_coverage() {
             if d.ci95[0] <= 3.0 - h && 3.0 - h <= d.ci95[1] {
                 covered += 1;
             }
-            eprintln!("H={h} seed={seed}: {:.4} [{:.4}, {:.4}]", d.dimension, d.ci95[0], d.ci95[1]);
+            eprintln!(
+                "H={h} seed={seed}: {:.4} [{:.4}, {:.4}]",
+                d.dimension, d.ci95[0], d.ci95[1]
+            );
         }
     }
     assert!(covered >= 9, "covered {covered} of {total}");
@@ -97,7 +100,10 @@ fn level_sets_of_fbm() {
         for seed in 20..24 {
             let z = fbm(513, h, seed);
             let ls = level_set_dimension(z.view(), None, &BoxCountConfig::default()).unwrap();
-            eprintln!("level H={h} seed={seed}: {:.4} range {:?}", ls.boxcount.dimension, ls.boxcount.fit_range);
+            eprintln!(
+                "level H={h} seed={seed}: {:.4} range {:?}",
+                ls.boxcount.dimension, ls.boxcount.fit_range
+            );
             sum += ls.boxcount.dimension;
         }
         let mean = sum / 4.0;
@@ -128,6 +134,10 @@ fn smooth_surfaces() {
     });
     for level in [150.0f64 * 150.0, 250.0 * 250.0] {
         let ls = level_set_dimension(p.view(), Some(level), &BoxCountConfig::default()).unwrap();
-        assert!((ls.boxcount.dimension - 1.0).abs() < 0.03, "{}", ls.boxcount.dimension);
+        assert!(
+            (ls.boxcount.dimension - 1.0).abs() < 0.03,
+            "{}",
+            ls.boxcount.dimension
+        );
     }
 }

@@ -69,45 +69,48 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let ls = level_set_dimension(z.view(), args.level, &BoxCountConfig::default())
                 .with_context(ctx)?;
             let bc = &ls.boxcount;
-            let mut out = serde_json::json!({
-                "dimension": bc.dimension,
-                "ci95": bc.ci95,
-                "method": "level-set",
-            });
+            let mut out = Output {
+                dimension: bc.dimension,
+                ci95: bc.ci95,
+                method: "level-set",
+                details: None,
+            };
             if args.details {
-                let extra = serde_json::json!({
+                out.details = Some(serde_json::json!({
                     "se": bc.se,
                     "level": ls.level,
                     "scales": bc.scales,
                     "counts": bc.counts,
                     "fit_range": bc.fit_range,
                     "local_slopes": bc.local_slopes,
-                });
-                merge(&mut out, extra);
+                }));
             }
             return crate::cmd::print_json(&out);
         }
     };
     let cfg = SurfaceDimConfig::new(method).with_max_lag(args.max_lag)?;
     let d = surface_dimension(z.view(), &cfg).with_context(ctx)?;
-    let mut out = serde_json::json!({
-        "dimension": d.dimension,
-        "ci95": d.ci95,
-        "method": method.name(),
-    });
-    if args.details {
-        let extra = serde_json::json!({
+    let details = args.details.then(|| {
+        serde_json::json!({
             "se": d.se,
             "hurst_by_direction": d.hurst_by_direction,
             "n_estimates": d.n_estimates,
-        });
-        merge(&mut out, extra);
-    }
-    crate::cmd::print_json(&out)
+        })
+    });
+    crate::cmd::print_json(&Output {
+        dimension: d.dimension,
+        ci95: d.ci95,
+        method: method.name(),
+        details,
+    })
 }
 
-fn merge(out: &mut serde_json::Value, extra: serde_json::Value) {
-    if let (Some(o), serde_json::Value::Object(e)) = (out.as_object_mut(), extra) {
-        o.extend(e);
-    }
+/// The contract's three keys, in order, then the optional details.
+#[derive(serde::Serialize)]
+struct Output {
+    dimension: f64,
+    ci95: [f64; 2],
+    method: &'static str,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    details: Option<serde_json::Value>,
 }

@@ -49,7 +49,11 @@ impl Bitmap {
     ///
     /// # Errors
     /// [`Error::InvalidData`] when `width` or `height` is zero.
-    pub fn from_fn(width: usize, height: usize, f: impl Fn(usize, usize) -> bool) -> Result<Bitmap> {
+    pub fn from_fn(
+        width: usize,
+        height: usize,
+        f: impl Fn(usize, usize) -> bool,
+    ) -> Result<Bitmap> {
         check_dims(width, height)?;
         let mut data = Vec::with_capacity(width * height);
         for y in 0..height {
@@ -92,7 +96,10 @@ impl Bitmap {
     /// # Panics
     /// When `(x, y)` is outside the image.
     pub fn get(&self, x: usize, y: usize) -> bool {
-        assert!(x < self.width && y < self.height, "pixel ({x}, {y}) outside the bitmap");
+        assert!(
+            x < self.width && y < self.height,
+            "pixel ({x}, {y}) outside the bitmap"
+        );
         self.data[y * self.width + x] != 0
     }
 
@@ -101,7 +108,10 @@ impl Bitmap {
     /// # Panics
     /// When `(x, y)` is outside the image.
     pub fn set(&mut self, x: usize, y: usize, value: bool) {
-        assert!(x < self.width && y < self.height, "pixel ({x}, {y}) outside the bitmap");
+        assert!(
+            x < self.width && y < self.height,
+            "pixel ({x}, {y}) outside the bitmap"
+        );
         self.data[y * self.width + x] = u8::from(value);
     }
 

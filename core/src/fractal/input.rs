@@ -73,10 +73,12 @@ fn read_as<T: ReadableElement>(bytes: &[u8]) -> std::result::Result<ArrayD<T>, R
 
 fn npy_error(path: &Path, e: ReadNpyError) -> Error {
     let reason = match e {
-        ReadNpyError::WrongDescriptor(d) => format!(
-            "unsupported .npy dtype {d} (expected an integer, float or bool array)"
-        ),
-        ReadNpyError::MissingData => "truncated .npy file (fewer bytes than the header says)".into(),
+        ReadNpyError::WrongDescriptor(d) => {
+            format!("unsupported .npy dtype {d} (expected an integer, float or bool array)")
+        }
+        ReadNpyError::MissingData => {
+            "truncated .npy file (fewer bytes than the header says)".into()
+        }
         other => format!("not a valid .npy file: {other}"),
     };
     Error::format(path, reason)
@@ -129,7 +131,8 @@ mod tests {
         std::fs::write(&junk, b"hello").unwrap();
         assert!(matches!(read_array2_f64(&junk), Err(Error::Format { .. })));
         // Truncated: a valid header with half the data cut off.
-        let bytes = std::fs::read(write(&dir, "t.npy", &arr2(&[[1.0f64, 2.0], [3.0, 4.0]]))).unwrap();
+        let bytes =
+            std::fs::read(write(&dir, "t.npy", &arr2(&[[1.0f64, 2.0], [3.0, 4.0]]))).unwrap();
         std::fs::write(&junk, &bytes[..bytes.len() - 8]).unwrap();
         let e = read_array2_f64(&junk).unwrap_err().to_string();
         assert!(e.contains("truncated"), "{e}");

@@ -66,6 +66,5 @@ pub use boxcount::{
 pub use input::{read_array2_f64, read_bitmap_npy};
 pub use range::select_flat_range;
 pub use surface::{
-    level_set_dimension, surface_dimension, LevelSet, SurfaceDim, SurfaceDimConfig,
-    SurfaceMethod,
+    level_set_dimension, surface_dimension, LevelSet, SurfaceDim, SurfaceDimConfig, SurfaceMethod,
 };
