@@ -1,1 +1,471 @@
-//! Lévy alpha-stable distributions (Nolan's S0 and S1 parameterizations).
+//! Lévy alpha-stable distributions in Nolan's S0 and S1 parameterizations.
+//!
+//! [`Stable`] is a validated value with density, log-density, distribution and survival
+//! functions (each computed directly, never as `1 - other`), quantiles and sampling. The free
+//! functions [`pdf_s0_std`] and [`ln_pdf_s0_std`] are the unchecked fast path used by the
+//! fitters.
+//!
+//! # Parameterizations
+//!
+//! ```text
+//! S1: E e^{iuX} = exp(-g^a |u|^a [1 - i b tan(pi a/2) sgn u] + i d1 u)            (a != 1)
+//!                 exp(-g |u| [1 + i b (2/pi) sgn u ln|u|] + i d1 u)                 (a = 1)
+//! S0: E e^{iuX} = exp(-g^a |u|^a [1 + i b tan(pi a/2) sgn u (|g u|^{1-a} - 1)] + i d0 u)
+//!                 exp(-g |u| [1 + i b (2/pi) sgn u ln(g |u|)] + i d0 u)             (a = 1)
+//! d0 = d1 + b g tan(pi a/2) (a != 1),   d0 = d1 + (2/pi) b g ln g (a = 1)
+//! ```
+//!
+//! S0 is continuous in all four parameters and a location-scale family; S1 is the classical
+//! form (scipy's default).
+//!
+//! # Numerics
+//!
+//! Nolan's (1997) integral, evaluated in log space with split points at fixed levels of
+//! `ln g` and adaptive Gauss-Kronrod quadrature (module `nolan`); closed forms for the Gauss
+//! (alpha = 2), Cauchy (alpha = 1, beta = 0) and Lévy (alpha = 1/2, beta = +-1) laws and at the
+//! mode-shift point x = zeta; interpolation in alpha across alpha = 1 (module `standard`).
+//! Measured accuracy against 40-digit mpmath values is recorded in `fixtures/stable/`.
+//!
+//! # Examples
+//!
+//! ```
+//! use anodiff_core::stable::{Param, Stable};
+//! let s = Stable::new(1.5, 0.5, 2.0, 1.0, Param::S0).unwrap();
+//! let x = s.quantile(0.9).unwrap();
+//! assert!((s.cdf(x) - 0.9).abs() < 1e-12);
+//! // the same law in S1
+//! let s1 = s.to_param(Param::S1);
+//! assert!((s1.pdf(0.3) - s.pdf(0.3)).abs() < 1e-14);
+//! ```
+
+mod nolan;
+mod quad;
+mod quantile;
+mod sample;
+mod standard;
+
+use crate::{Error, Result};
+use standard::Tail;
+use std::f64::consts::PI;
+
+/// Nolan's parameterizations of the stable law. S0 is the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Param {
+    /// Nolan's S0: continuous in all parameters, a true location-scale family.
+    #[default]
+    S0,
+    /// Nolan's S1 (Samorodnitsky-Taqqu): the classical form, discontinuous at alpha = 1.
+    S1,
+}
+
+impl std::str::FromStr for Param {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "s0" => Ok(Param::S0),
+            "s1" => Ok(Param::S1),
+            other => Err(Error::param(
+                "param",
+                format!("expected `s0` or `s1`, got `{other}`"),
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Param {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Param::S0 => "s0",
+            Param::S1 => "s1",
+        })
+    }
+}
+
+/// How the law is evaluated, chosen once in [`Stable::new`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Regime {
+    /// alpha = 2: normal with variance 2 scale^2.
+    Gauss,
+    /// alpha = 1, beta = 0.
+    Cauchy,
+    /// alpha = 1/2, beta = +-1 (closed form in S1 coordinates).
+    Levy,
+    /// alpha = 1, beta != 0.
+    AlphaOne,
+    /// everything else (Nolan integral, bridged across alpha = 1).
+    General,
+}
+
+/// A Lévy alpha-stable distribution.
+///
+/// # Examples
+///
+/// ```
+/// use anodiff_core::stable::{Param, Stable};
+/// // alpha = 2 is the normal law with variance 2 scale^2
+/// let s = Stable::new(2.0, 0.0, 1.0, 0.0, Param::S0).unwrap();
+/// let expected = (-0.25f64).exp() / (2.0 * std::f64::consts::PI.sqrt());
+/// assert!((s.pdf(1.0) - expected).abs() < 1e-15);
+/// assert!(Stable::new(2.5, 0.0, 1.0, 0.0, Param::S0).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stable {
+    alpha: f64,
+    beta: f64,
+    scale: f64,
+    loc: f64,
+    param: Param,
+    /// S0 location.
+    loc0: f64,
+    /// S1 location.
+    loc1: f64,
+    regime: Regime,
+}
+
+/// S0 location from S1 location.
+fn s1_to_s0(alpha: f64, beta: f64, scale: f64, loc1: f64) -> f64 {
+    if alpha == 1.0 {
+        loc1 + 2.0 / PI * beta * scale * scale.ln()
+    } else {
+        loc1 + beta * scale * nolan::tan_pi_alpha_half(alpha)
+    }
+}
+
+/// S1 location from S0 location.
+fn s0_to_s1(alpha: f64, beta: f64, scale: f64, loc0: f64) -> f64 {
+    if alpha == 1.0 {
+        loc0 - 2.0 / PI * beta * scale * scale.ln()
+    } else {
+        loc0 - beta * scale * nolan::tan_pi_alpha_half(alpha)
+    }
+}
+
+impl Stable {
+    /// Creates the law with stability `alpha`, skewness `beta`, `scale` and location `loc`
+    /// in parameterization `param`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] unless `0 < alpha <= 2`, `-1 <= beta <= 1`,
+    /// `scale > 0` and finite, `loc` finite (NaN fails every check).
+    pub fn new(alpha: f64, beta: f64, scale: f64, loc: f64, param: Param) -> Result<Stable> {
+        if !(alpha > 0.0 && alpha <= 2.0) {
+            return Err(Error::param(
+                "alpha",
+                format!("must be in (0, 2], got {alpha}"),
+            ));
+        }
+        if !((-1.0..=1.0).contains(&beta)) {
+            return Err(Error::param(
+                "beta",
+                format!("must be in [-1, 1], got {beta}"),
+            ));
+        }
+        if !(scale > 0.0 && scale.is_finite()) {
+            return Err(Error::param(
+                "scale",
+                format!("must be positive and finite, got {scale}"),
+            ));
+        }
+        if !loc.is_finite() {
+            return Err(Error::param("loc", format!("must be finite, got {loc}")));
+        }
+        let (loc0, loc1) = match param {
+            Param::S0 => (loc, s0_to_s1(alpha, beta, scale, loc)),
+            Param::S1 => (s1_to_s0(alpha, beta, scale, loc), loc),
+        };
+        if !(loc0.is_finite() && loc1.is_finite()) {
+            return Err(Error::param(
+                "loc",
+                "the S0/S1 location shift overflows for these alpha, beta, scale",
+            ));
+        }
+        let regime = if alpha == 2.0 {
+            Regime::Gauss
+        } else if alpha == 1.0 && beta == 0.0 {
+            Regime::Cauchy
+        } else if alpha == 1.0 {
+            Regime::AlphaOne
+        } else if alpha == 0.5 && beta.abs() == 1.0 {
+            Regime::Levy
+        } else {
+            Regime::General
+        };
+        Ok(Stable {
+            alpha,
+            beta,
+            scale,
+            loc,
+            param,
+            loc0,
+            loc1,
+            regime,
+        })
+    }
+
+    /// The standard law (scale 1, location 0) in S0.
+    ///
+    /// # Errors
+    ///
+    /// As [`Stable::new`].
+    pub fn standard(alpha: f64, beta: f64) -> Result<Stable> {
+        Stable::new(alpha, beta, 1.0, 0.0, Param::S0)
+    }
+
+    /// Stability index alpha in (0, 2].
+    pub fn alpha(&self) -> f64 {
+        self.alpha
+    }
+    /// Skewness beta in [-1, 1].
+    pub fn beta(&self) -> f64 {
+        self.beta
+    }
+    /// Scale (gamma > 0).
+    pub fn scale(&self) -> f64 {
+        self.scale
+    }
+    /// Location in this value's parameterization.
+    pub fn loc(&self) -> f64 {
+        self.loc
+    }
+    /// The parameterization `loc` refers to.
+    pub fn param(&self) -> Param {
+        self.param
+    }
+
+    /// The same law expressed in parameterization `p` (only the location changes).
+    pub fn to_param(&self, p: Param) -> Stable {
+        let mut s = *self;
+        s.param = p;
+        s.loc = match p {
+            Param::S0 => self.loc0,
+            Param::S1 => self.loc1,
+        };
+        s
+    }
+
+    /// The standardized S0 argument (x - loc0) / scale.
+    #[inline]
+    fn z0(&self, x: f64) -> f64 {
+        (x - self.loc0) / self.scale
+    }
+
+    /// Natural log of the density; `-inf` outside the support.
+    pub fn ln_pdf(&self, x: f64) -> f64 {
+        let ls = self.scale.ln();
+        match self.regime {
+            Regime::Gauss => standard::gauss_ln_pdf(self.z0(x)) - ls,
+            Regime::Cauchy => standard::cauchy_ln_pdf(self.z0(x)) - ls,
+            Regime::Levy => standard::levy_ln_pdf((x - self.loc1) / self.scale, self.beta) - ls,
+            Regime::AlphaOne | Regime::General => {
+                standard::ln_pdf(self.z0(x), self.alpha, self.beta) - ls
+            }
+        }
+    }
+
+    /// The density.
+    pub fn pdf(&self, x: f64) -> f64 {
+        self.ln_pdf(x).exp()
+    }
+
+    fn ln_tail(&self, x: f64, tail: Tail) -> f64 {
+        match self.regime {
+            Regime::Gauss => standard::gauss_ln_cdf(self.z0(x), tail),
+            Regime::Cauchy => standard::cauchy_ln_cdf(self.z0(x), tail),
+            Regime::Levy => standard::levy_ln_cdf((x - self.loc1) / self.scale, self.beta, tail),
+            Regime::AlphaOne | Regime::General => {
+                standard::ln_cdf(self.z0(x), self.alpha, self.beta, tail)
+            }
+        }
+    }
+
+    /// ln P(X <= x).
+    pub fn ln_cdf(&self, x: f64) -> f64 {
+        self.ln_tail(x, Tail::Lower)
+    }
+    /// ln P(X > x), computed directly (keeps its digits far in the upper tail).
+    pub fn ln_sf(&self, x: f64) -> f64 {
+        self.ln_tail(x, Tail::Upper)
+    }
+    /// P(X <= x).
+    pub fn cdf(&self, x: f64) -> f64 {
+        self.ln_cdf(x).exp()
+    }
+    /// P(X > x), computed directly rather than as 1 - cdf.
+    pub fn sf(&self, x: f64) -> f64 {
+        self.ln_sf(x).exp()
+    }
+
+    /// Lower end of the support (`-inf` unless alpha < 1 and beta = 1).
+    pub fn support_min(&self) -> f64 {
+        if self.alpha < 1.0 && self.beta == 1.0 {
+            self.loc1
+        } else {
+            f64::NEG_INFINITY
+        }
+    }
+    /// Upper end of the support (`+inf` unless alpha < 1 and beta = -1).
+    pub fn support_max(&self) -> f64 {
+        if self.alpha < 1.0 && self.beta == -1.0 {
+            self.loc1
+        } else {
+            f64::INFINITY
+        }
+    }
+
+    /// The p-quantile: the x with P(X <= x) = p (solved on the survival function for p > 1/2).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] if `p` is not in [0, 1]; [`Error::NotConverged`] if no
+    /// bracket is found (does not happen for valid laws).
+    pub fn quantile(&self, p: f64) -> Result<f64> {
+        if !(0.0..=1.0).contains(&p) {
+            return Err(Error::param(
+                "p",
+                format!("probability must be in [0, 1], got {p}"),
+            ));
+        }
+        if p == 0.0 {
+            return Ok(self.support_min());
+        }
+        if p == 1.0 {
+            return Ok(self.support_max());
+        }
+        match self.regime {
+            Regime::Gauss => {
+                // N(loc, 2 scale^2)
+                let z = if p < 0.5 {
+                    -2.0 * statrs::function::erf::erfc_inv(2.0 * p)
+                } else {
+                    2.0 * statrs::function::erf::erfc_inv(2.0 * (1.0 - p))
+                };
+                // polish with Newton on the exact cdf
+                let z = quantile::quantile_std(p, 2.0, 0.0)
+                    .unwrap_or(z / 2.0_f64.sqrt() * 2.0_f64.sqrt());
+                Ok(self.loc0 + self.scale * z)
+            }
+            Regime::Cauchy => Ok(self.loc0 + self.scale * (PI * (p - 0.5)).tan()),
+            _ => quantile::quantile_std(p, self.alpha, self.beta)
+                .map(|z| self.loc0 + self.scale * z)
+                .ok_or_else(|| Error::NotConverged(format!("stable quantile at p = {p}"))),
+        }
+    }
+}
+
+impl statrs::distribution::Continuous<f64, f64> for Stable {
+    fn pdf(&self, x: f64) -> f64 {
+        Stable::pdf(self, x)
+    }
+    fn ln_pdf(&self, x: f64) -> f64 {
+        Stable::ln_pdf(self, x)
+    }
+}
+
+impl statrs::statistics::Min<f64> for Stable {
+    fn min(&self) -> f64 {
+        self.support_min()
+    }
+}
+
+impl statrs::statistics::Max<f64> for Stable {
+    fn max(&self) -> f64 {
+        self.support_max()
+    }
+}
+
+impl statrs::distribution::ContinuousCDF<f64, f64> for Stable {
+    fn cdf(&self, x: f64) -> f64 {
+        Stable::cdf(self, x)
+    }
+    fn sf(&self, x: f64) -> f64 {
+        Stable::sf(self, x)
+    }
+    /// Panics-free: returns NaN for p outside [0, 1].
+    fn inverse_cdf(&self, p: f64) -> f64 {
+        self.quantile(p).unwrap_or(f64::NAN)
+    }
+}
+
+impl rand::distr::Distribution<f64> for Stable {
+    /// Chambers-Mallows-Stuck in a form that gives the S0 variate directly (continuous in
+    /// alpha, no cancellation near alpha = 1); see Weron (1996) and Nolan (2020) s.1.7.
+    fn sample<R: rand::Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        self.loc0 + self.scale * sample::sample_s0(self.alpha, self.beta, rng)
+    }
+}
+
+/// Log-density of the STANDARD S0 law (scale 1, location 0), without parameter checks.
+///
+/// Accurate to about 1e-10 relative in the density over alpha in [0.5, 2], beta in [-1, 1];
+/// returns `-inf` where the density is 0 (outside the support) and NaN for NaN input.
+/// In S0 with scale g and location d: f(x) = pdf_s0_std((x - d)/g, alpha, beta) / g.
+///
+/// # Examples
+///
+/// ```
+/// use anodiff_core::stable::ln_pdf_s0_std;
+/// // Cauchy
+/// let v = ln_pdf_s0_std(2.0, 1.0, 0.0);
+/// assert!((v - (1.0 / (5.0 * std::f64::consts::PI)).ln()).abs() < 1e-14);
+/// ```
+pub fn ln_pdf_s0_std(x: f64, alpha: f64, beta: f64) -> f64 {
+    standard::ln_pdf(x, alpha, beta)
+}
+
+/// Density of the standard S0 law; see [`ln_pdf_s0_std`].
+///
+/// # Examples
+///
+/// ```
+/// use anodiff_core::stable::pdf_s0_std;
+/// let f = pdf_s0_std(0.0, 1.5, 0.0);
+/// // f(0) = Gamma(1 + 1/alpha) / pi for beta = 0
+/// let expected = 0.902_745_292_950_933_6 / std::f64::consts::PI;
+/// assert!((f - expected).abs() < 1e-12);
+/// ```
+pub fn pdf_s0_std(x: f64, alpha: f64, beta: f64) -> f64 {
+    standard::ln_pdf(x, alpha, beta).exp()
+}
+
+/// ln P(X <= x) of the standard S0 law, without parameter checks.
+pub fn ln_cdf_s0_std(x: f64, alpha: f64, beta: f64) -> f64 {
+    standard::ln_cdf(x, alpha, beta, Tail::Lower)
+}
+
+/// ln P(X > x) of the standard S0 law, without parameter checks (computed directly).
+pub fn ln_sf_s0_std(x: f64, alpha: f64, beta: f64) -> f64 {
+    standard::ln_cdf(x, alpha, beta, Tail::Upper)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_bad_parameters() {
+        for &(a, b, g, d) in &[
+            (0.0, 0.0, 1.0, 0.0),
+            (2.1, 0.0, 1.0, 0.0),
+            (f64::NAN, 0.0, 1.0, 0.0),
+            (1.5, 1.5, 1.0, 0.0),
+            (1.5, f64::NAN, 1.0, 0.0),
+            (1.5, 0.0, 0.0, 0.0),
+            (1.5, 0.0, f64::INFINITY, 0.0),
+            (1.5, 0.0, 1.0, f64::NAN),
+        ] {
+            assert!(
+                Stable::new(a, b, g, d, Param::S0).is_err(),
+                "{a} {b} {g} {d}"
+            );
+        }
+    }
+
+    #[test]
+    fn param_parses() {
+        assert_eq!("S1".parse::<Param>().unwrap(), Param::S1);
+        assert!("s2".parse::<Param>().is_err());
+    }
+}
