@@ -92,7 +92,10 @@ fn cone_run_writes_trajectories_and_a_summary() {
         assert!((g - 0.5).abs() < 0.01, "|grad| {g}");
     }
     assert_eq!(v["gradients"]["n"], 4 * 300 * 2);
-    assert!(v["gradients"]["stable_fit"].is_null());
+    // The cone's gradient components are bounded (|g| = 0.5): no heavy tail to find. The fit
+    // may land anywhere in (0, 2] or fail; either way the summary says which.
+    let gsum = &v["gradients"];
+    assert!(gsum["stable_fit"].is_object() || gsum["note"].as_str().unwrap().contains("failed"));
     assert!((v["noise_sd_per_step"].as_f64().unwrap() - 0.01).abs() < 1e-15);
 }
 

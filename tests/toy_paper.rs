@@ -21,9 +21,14 @@
 //!   Without a stable MLE in this branch the tail is judged by kurtosis and the quantile ratio
 //!   `(q95 - q05) / (q75 - q25)` (2.439 for a normal law; larger means heavier tails), mapped
 //!   to a stability index through McCulloch's (1986) table: ~1.93 pooled, vs the paper's 1.9.
+//!   The crate's symmetric stable MLE per landscape (5 walkers, 10,000 values) gives alpha
+//!   1.96-2.0 (LLR vs normal 0-50): mildly heavy at most, not "well below 2".
 
+use anodiff_core::fit::alternatives::{fit as fit_alternative, AltModel};
+use anodiff_core::fit::{Estimator, Mle};
 use anodiff_core::landscape::*;
 use anodiff_core::toy::*;
+use anodiff_core::vuong::vuong;
 use ndarray::Array2;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -264,6 +269,39 @@ fn shuffled_smoothed_landscape_traps_the_walker() {
         fraction(&a_sh, |a| a < 1.0) >= 0.9 && med < 0.8,
         "median {med}"
     );
+}
+
+#[test]
+fn gradient_stable_mle_per_landscape_is_near_gaussian() {
+    // Paper (Fig. 8(c)): symmetric stable fit of the gradients of one run on one hand-picked
+    // landscape, alpha_dist = 1.9 [1.887, 1.913], log-likelihood ratio vs normal 39.37. Here:
+    // the crate's symmetric stable MLE on the gradient components of 5 walkers per landscape
+    // (10,000 values), on 6 landscapes.
+    let mut rows = Vec::new();
+    for l in 0..6 {
+        let land = Landscape::new(fractal(l)).unwrap();
+        let runs = simulate_many(&land, &ToyConfig::default(), &SEEDS).unwrap();
+        let g = pooled_gradients(&runs);
+        let sf = Mle::new().symmetric().fit(&g).unwrap();
+        let nf = fit_alternative(AltModel::Normal, &g).unwrap();
+        let v = vuong(&sf.ln_pdfs(&g), &nf.ln_pdfs(&g)).unwrap();
+        println!(
+            "landscape {l}: alpha {:.4} ci95 {:?} converged {}, LLR vs normal {:.2} (z {:.2})",
+            sf.alpha, sf.ci95.alpha, sf.converged, v.llr, v.statistic
+        );
+        rows.push((sf.alpha, v.llr));
+    }
+    let alphas: Vec<f64> = rows.iter().map(|r| r.0).collect();
+    let med = median(alphas.clone());
+    println!("median alpha {med:.4}");
+    // Measured (seeds of this file): alpha = 2.000, 2.000, 1.994, 1.962, 2.000, 1.993; LLR vs
+    // normal 0, 0, 4.0, 49.5, 0, 4.1. So per landscape the gradients are at most mildly
+    // heavy-tailed: the paper's "alpha_dist = 1.9, well below 2" is NOT reproduced as typical
+    // (one landscape comes close). Pin that finding: every alpha in [1.9, 2], median >= 1.95,
+    // and at least one landscape with alpha < 1.98 and LLR > 10 in favour of the stable law.
+    assert!(alphas.iter().all(|a| (1.9..=2.0).contains(a)), "{alphas:?}");
+    assert!(med >= 1.95, "median alpha {med}");
+    assert!(rows.iter().any(|r| r.0 < 1.98 && r.1 > 10.0));
 }
 
 #[test]

@@ -105,7 +105,11 @@ pub fn diamond_square<R: Rng + ?Sized>(
         // Square step: edge midpoints, i.e. nodes on the `half` lattice with exactly one
         // coordinate an odd multiple of `half`.
         for i in (0..n).step_by(half) {
-            let offset = if (i / half).is_multiple_of(2) { half } else { 0 };
+            let offset = if (i / half).is_multiple_of(2) {
+                half
+            } else {
+                0
+            };
             for j in (offset..n).step_by(step) {
                 let mut sum = 0.0;
                 let mut count = 0.0;

@@ -58,6 +58,7 @@ impl BasinRule {
 /// m  = max(2, ceil(tail_fraction * N)),  tail = points N-m .. N-1
 /// c  = mean(tail),  s = sqrt(mean |w - c|^2 over tail)
 /// t0 = 1 + max{ t : |w_t - c| > radius_factor * s }   (0 if the walker never leaves)
+/// t0 = min(t0, N - 1)
 /// ```
 /// A walker that never settles (still travelling at the end) gets a large tail radius and
 /// hence an early `t0`; read `t0` together with the MSD exponents after it.
@@ -99,7 +100,9 @@ pub fn final_basin_entry(positions: &[[f64; 2]], rule: &BasinRule) -> Result<usi
     Ok(positions
         .iter()
         .rposition(|p| d2(p) > r2)
-        .map_or(0, |t| t + 1))
+        // A final point far from its own tail (a last-step jump) would give t0 = N: clamp to
+        // the last index so that `positions[..=t0]` is always valid.
+        .map_or(0, |t| (t + 1).min(n - 1)))
 }
 
 #[cfg(test)]
@@ -124,6 +127,20 @@ mod tests {
             ..Default::default()
         };
         assert!(final_basin_entry(&path, &rule).is_err());
+    }
+
+    #[test]
+    fn last_step_jump_keeps_t0_a_valid_index() {
+        // 300 points, tail of 30: the jump dominates the tail's RMS radius yet still lies
+        // beyond 4 of them (sum of d^2 = m s^2 allows this once m > 16).
+        let mut path = vec![[0.0, 0.0]; 299];
+        for (t, p) in path.iter_mut().enumerate() {
+            p[0] = 1e-3 * (t % 2) as f64;
+        }
+        path.push([5.0, 5.0]);
+        let t0 = final_basin_entry(&path, &BasinRule::default()).unwrap();
+        assert_eq!(t0, 299);
+        assert_eq!(path[..=t0].len(), 300);
     }
 
     #[test]
