@@ -33,9 +33,8 @@ fn export(op: &PlantedOperator) {
         return;
     }
     let ev = ndarray::Array1::from(op.eigenvalues().to_vec());
-    let r = ndarray::Array2::from_shape_fn((op.reflectors().len(), N), |(i, j)| {
-        op.reflectors()[i][j]
-    });
+    let r =
+        ndarray::Array2::from_shape_fn((op.reflectors().len(), N), |(i, j)| op.reflectors()[i][j]);
     let _ = ndarray_npy::write_npy(dir.join("cifar20000_eigenvalues.npy"), &ev);
     let _ = ndarray_npy::write_npy(dir.join("cifar20000_reflectors.npy"), &r);
 }
@@ -70,7 +69,10 @@ fn report(op: &PlantedOperator) {
             res.matvecs, res.iterations, res.termination, max_rel_res, max_err, wall
         );
     }
-    let res = PowerIteration::new(K).expect("k > 0").run(op).expect("runs");
+    let res = PowerIteration::new(K)
+        .expect("k > 0")
+        .run(op)
+        .expect("runs");
     let errs: Vec<f64> = res
         .eigenvalues
         .iter()
@@ -103,7 +105,12 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.bench_function("power_pyhessian_top20_n20000", |b| {
-        b.iter(|| PowerIteration::new(K).expect("k > 0").run(black_box(&op)).expect("runs"))
+        b.iter(|| {
+            PowerIteration::new(K)
+                .expect("k > 0")
+                .run(black_box(&op))
+                .expect("runs")
+        })
     });
     g.finish();
 }

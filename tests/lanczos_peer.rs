@@ -9,12 +9,17 @@
 //! cargo test --test lanczos_peer -- --ignored --nocapture
 //! ```
 
-use anodiff_core::lanczos::{cifar_like_spectrum, residual_norms, Lanczos, PlantedOperator, Termination};
+use anodiff_core::lanczos::{
+    cifar_like_spectrum, residual_norms, Lanczos, PlantedOperator, Termination,
+};
 
 #[test]
 #[ignore]
 fn basis_sizes() {
-    let n: usize = std::env::var("N").ok().and_then(|x| x.parse().ok()).unwrap_or(3000);
+    let n: usize = std::env::var("N")
+        .ok()
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(3000);
     let lam = cifar_like_spectrum(n).unwrap();
     let op = PlantedOperator::random(lam.clone(), 4, 2021).unwrap();
     let ms: Vec<usize> = std::env::var("MS")
@@ -35,7 +40,8 @@ fn basis_sizes() {
                 .run(&op)
                 .unwrap();
             assert_eq!(r.termination, Termination::Converged);
-            let res = residual_norms(&op, &r.eigenvalues, r.eigenvectors.as_ref().unwrap()).unwrap();
+            let res =
+                residual_norms(&op, &r.eigenvalues, r.eigenvectors.as_ref().unwrap()).unwrap();
             for i in 0..20 {
                 max_res = max_res.max(res[i] / r.eigenvalues[i].abs());
                 max_err = max_err.max(((r.eigenvalues[i] - lam[i]) / lam[i]).abs());
@@ -50,7 +56,10 @@ fn basis_sizes() {
 #[ignore]
 fn export() {
     use ndarray::{Array1, Array2};
-    for (n, dir) in [(3000usize, "fixtures/lanczos"), (20000, "target/lanczos-peer")] {
+    for (n, dir) in [
+        (3000usize, "fixtures/lanczos"),
+        (20000, "target/lanczos-peer"),
+    ] {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
         std::fs::create_dir_all(&dir).unwrap();
         let op = PlantedOperator::random(cifar_like_spectrum(n).unwrap(), 4, 2021).unwrap();

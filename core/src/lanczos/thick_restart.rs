@@ -294,7 +294,9 @@ impl Lanczos {
             // Extend the basis from l towards m vectors, checking convergence after every step
             // (an m x m eigenproblem, negligible next to a Hessian-vector product) so the solver
             // stops as soon as the wanted pairs converge rather than at the end of a cycle.
-            for j in l..m {
+            // A restart (which moves `l`) only happens on the last step of this range.
+            let start = l;
+            for j in start..m {
                 op.apply(basis.col(j), &mut w)?;
                 matvecs += 1;
                 check_finite(&w, matvecs)?;
@@ -361,7 +363,15 @@ impl Lanczos {
                     } else {
                         Termination::MaxOperatorApplications
                     };
-                    return Ok(self.finish(&basis, &ritz, wanted, conv, matvecs, restarts, termination));
+                    return Ok(self.finish(
+                        &basis,
+                        &ritz,
+                        wanted,
+                        conv,
+                        matvecs,
+                        restarts,
+                        termination,
+                    ));
                 }
                 if end == m {
                     // Thick restart: keep the k wanted, a share of the rest, and (against
@@ -371,7 +381,8 @@ impl Lanczos {
                     let sel: Vec<usize> = ritz.order[..keep].to_vec();
                     basis.restart(end, &ritz.y, &sel);
                     if let Some(mask) = &fresh {
-                        let mut next: Vec<bool> = sel.iter().map(|&i| ritz.weight(mask, i) > 0.5).collect();
+                        let mut next: Vec<bool> =
+                            sel.iter().map(|&i| ritz.weight(mask, i) > 0.5).collect();
                         next.resize(m + 1, true);
                         fresh = Some(next);
                     }
@@ -585,7 +596,11 @@ mod tests {
     #[test]
     fn smallest_and_magnitude_orders() {
         let op = DenseOperator::new(3, vec![-4.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 3.0]).unwrap();
-        let s = Lanczos::new(1).unwrap().with_which(Which::Smallest).run(&op).unwrap();
+        let s = Lanczos::new(1)
+            .unwrap()
+            .with_which(Which::Smallest)
+            .run(&op)
+            .unwrap();
         assert!((s.eigenvalues[0] + 4.0).abs() < 1e-12);
         let lm = Lanczos::new(2)
             .unwrap()
