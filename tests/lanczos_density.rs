@@ -144,7 +144,7 @@ fn slq_moments_match_traces_of_powers_within_their_standard_error() {
         let off: f64 = ap.iter().map(|x| x * x).sum::<f64>()
             - ap.diagonal().iter().map(|x| x * x).sum::<f64>();
         let se = (2.0 * off).sqrt() / n as f64 / (probes as f64).sqrt();
-        let got = dens.moment(p as i32);
+        let got = dens.moment(p);
         assert!(
             (got - exact).abs() < 4.0 * se,
             "p = {p}: {got} vs {exact} (se {se})"
