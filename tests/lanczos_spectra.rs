@@ -206,9 +206,11 @@ fn cifar_like_top20_reaches_1e8_with_no_more_products_than_arpack() {
         let explicit =
             residual_norms(&op, &res.eigenvalues, res.eigenvectors.as_ref().unwrap()).unwrap();
         for i in 0..20 {
-            // The target of the issue: relative residual 1e-8, checked explicitly.
+            // The target of the issue: relative residual 1e-8, checked explicitly. The solver
+            // stops on the Lanczos-relation estimate, which agrees with the explicit residual to
+            // a few eps ||A||; 1e-13 ||A|| (||A|| = 200) allows for that rounding.
             assert!(
-                explicit[i] <= 1e-8 * res.eigenvalues[i].abs(),
+                explicit[i] <= 1e-8 * res.eigenvalues[i].abs() + 1e-13 * 200.0,
                 "seed {seed} #{i}: {}",
                 explicit[i]
             );

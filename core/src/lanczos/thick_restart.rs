@@ -81,7 +81,8 @@ pub struct EigenResult {
 /// Gram-Schmidt twice, in f64) to `basis_size` vectors, so that `A V = V T + beta v e^T` with a
 /// small symmetric `T`; nalgebra's `SymmetricEigen` of `T` gives Ritz pairs `(theta, V y)` whose
 /// residual norms are `|beta y_last|`. The solver then keeps the best Ritz vectors (the `k` wanted
-/// plus half of the rest, plus as many as have converged, as ARPACK does against stagnation) and
+/// plus a quarter of the rest, or as many as have converged if more, as ARPACK does against
+/// stagnation) and
 /// the residual vector, so `T` becomes an arrow matrix and Lanczos continues (Wu & Simon 2000).
 /// This is mathematically equivalent to ARPACK's implicitly restarted Lanczos with exact shifts
 /// but keeps more information per restart.
@@ -404,10 +405,11 @@ impl Lanczos {
     /// pairs converged.
     fn keep_count(&self, end: usize, nconv: usize) -> usize {
         let k = self.k;
-        // Half of the unwanted Ritz vectors (Wu & Simon's simple choice), but at least as many as
-        // have converged, as ARPACK does: it keeps the subspace from stagnating once locked
-        // pairs crowd the basis.
-        let extra = ((end - k) / 2).max(nconv.min((end - k).saturating_sub(1)));
+        // A quarter of the unwanted Ritz vectors, but at least as many as have converged, as
+        // ARPACK does: that keeps the subspace from stagnating once locked pairs crowd the
+        // basis. On the CIFAR-like operators (n = 3000 and 20,000, basis 60) a quarter needed
+        // 2-3 % fewer products than Wu & Simon's half, and three quarters 3-5 % more.
+        let extra = ((end - k) / 4).max(nconv.min((end - k).saturating_sub(1)));
         (k + extra).min(end - 1).max(1)
     }
 
