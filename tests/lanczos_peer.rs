@@ -10,7 +10,7 @@
 //! ```
 
 use anodiff_core::lanczos::{
-    cifar_like_spectrum, residual_norms, Lanczos, PlantedOperator, Termination,
+    cifar_like_spectrum, residual_norms, Lanczos, PlantedOperator, PowerIteration, Termination,
 };
 
 #[test]
@@ -27,6 +27,24 @@ fn basis_sizes() {
         .split(',')
         .map(|x| x.parse().unwrap())
         .collect();
+    let p = PowerIteration::new(20).unwrap().run(&op).unwrap();
+    let mut errs: Vec<f64> = p
+        .eigenvalues
+        .iter()
+        .zip(&lam)
+        .map(|(t, l)| ((t - l) / l).abs())
+        .collect();
+    errs.sort_by(f64::total_cmp);
+    let rel_res = p
+        .residuals
+        .iter()
+        .zip(&p.eigenvalues)
+        .map(|(r, t)| r / t.abs())
+        .fold(0.0f64, f64::max);
+    println!(
+        "n={n} power iteration (PyHessian defaults): matvecs {} median rel error {:.1e} max {:.1e} max rel residual {:.1e}",
+        p.matvecs, errs[10], errs[19], rel_res
+    );
     for m in ms {
         let mut counts = vec![];
         let (mut max_res, mut max_err) = (0.0f64, 0.0f64);
