@@ -39,7 +39,11 @@ fn prints_the_contract_json_with_closed_form_eigenvalues() {
     let exact = |j: usize| 2.0 - 2.0 * (j as f64 * std::f64::consts::PI / (n as f64 + 1.0)).cos();
     for (which, js) in [("largest", [60, 59, 58]), ("smallest", [1, 2, 3])] {
         let out = run(&[&path, "--k", "3", "--which", which]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = String::from_utf8(out.stdout).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
@@ -52,10 +56,21 @@ fn prints_the_contract_json_with_closed_form_eigenvalues() {
         for (e, j) in eig.iter().zip(js) {
             // Default tol 1e-8: Bauer-Fike bounds the error by 1e-8 |lambda| (floor ~1e-12).
             let (got, want) = (e.as_f64().unwrap(), exact(j));
-            assert!((got - want).abs() <= 1e-8 * want + 1e-12, "{which}: {got} vs {want}");
+            assert!(
+                (got - want).abs() <= 1e-8 * want + 1e-12,
+                "{which}: {got} vs {want}"
+            );
         }
-        assert!(v["converged"].as_array().unwrap().iter().all(|c| c.as_bool() == Some(true)));
-        assert!(v["residuals"].as_array().unwrap().iter().all(|r| r.as_f64().unwrap() <= 1e-7));
+        assert!(v["converged"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c.as_bool() == Some(true)));
+        assert!(v["residuals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r.as_f64().unwrap() <= 1e-7));
         assert!(v["matvecs"].as_u64().unwrap() <= n as u64);
     }
 }
@@ -67,7 +82,11 @@ fn reads_float32_files() {
     let p = dir.path().join("lap32.npy");
     ndarray_npy::write_npy(&p, &a).unwrap();
     let out = run(&[p.to_str().unwrap(), "--k", "1"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let want = 2.0 - 2.0 * (20.0 * std::f64::consts::PI / 21.0).cos();
     assert!((v["eigenvalues"][0].as_f64().unwrap() - want).abs() < 1e-8);
@@ -107,7 +126,10 @@ fn bad_input_is_rejected_clearly() {
     let garbage = dir.path().join("garbage.npy");
     std::fs::write(&garbage, b"not a numpy file").unwrap();
     fails_with(&[garbage.to_str().unwrap()], "garbage.npy");
-    fails_with(&[dir.path().join("missing.npy").to_str().unwrap()], "missing.npy");
+    fails_with(
+        &[dir.path().join("missing.npy").to_str().unwrap()],
+        "missing.npy",
+    );
     let empty = write(dir.path(), "empty.npy", &Array2::zeros((0, 0)));
     fails_with(&[&empty], "empty");
 }

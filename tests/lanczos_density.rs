@@ -1,8 +1,8 @@
 //! Stochastic Lanczos quadrature and trace estimators against exact spectra and traces.
 
 use anodiff_core::lanczos::{
-    cifar_like_spectrum, DenseOperator, DiagonalOperator, HutchPlusPlus, Hutchinson, PlantedOperator,
-    Slq,
+    cifar_like_spectrum, DenseOperator, DiagonalOperator, HutchPlusPlus, Hutchinson,
+    PlantedOperator, Slq,
 };
 use nalgebra::DMatrix;
 use rand::SeedableRng;
@@ -23,11 +23,20 @@ fn slq_on_a_diagonal_reproduces_every_moment_exactly() {
     // quadrature with 40 nodes is exact up to degree 79: the moments are exact to rounding.
     let d = cifar_like_spectrum(1000).unwrap();
     let op = DiagonalOperator::new(d.clone()).unwrap();
-    let dens = Slq::new().with_probes(3).unwrap().with_steps(40).unwrap().run(&op).unwrap();
+    let dens = Slq::new()
+        .with_probes(3)
+        .unwrap()
+        .with_steps(40)
+        .unwrap()
+        .run(&op)
+        .unwrap();
     for p in 1..=6 {
         let exact = d.iter().map(|x| x.powi(p)).sum::<f64>() / d.len() as f64;
         let got = dens.moment(p);
-        assert!((got - exact).abs() <= 1e-10 * exact.abs().max(1.0), "p = {p}: {got} vs {exact}");
+        assert!(
+            (got - exact).abs() <= 1e-10 * exact.abs().max(1.0),
+            "p = {p}: {got} vs {exact}"
+        );
     }
     for w in &dens.weights {
         assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-12);
@@ -45,8 +54,11 @@ fn slq_density_matches_the_broadened_true_spectrum() {
     let n = 600;
     let lambda = cifar_like_spectrum(n).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(3);
-    let q = DMatrix::<f64>::from_fn(n, n, |_, _| StandardNormal.sample(&mut rng)).qr().q();
-    let a = &q * DMatrix::from_diagonal(&nalgebra::DVector::from_column_slice(&lambda)) * q.transpose();
+    let q = DMatrix::<f64>::from_fn(n, n, |_, _| StandardNormal.sample(&mut rng))
+        .qr()
+        .q();
+    let a =
+        &q * DMatrix::from_diagonal(&nalgebra::DVector::from_column_slice(&lambda)) * q.transpose();
     let op = DenseOperator::from_dmatrix(&((&a + a.transpose()) * 0.5)).unwrap();
     let sigma = 0.5;
     let dens = Slq::new()
@@ -66,7 +78,12 @@ fn slq_density_matches_the_broadened_true_spectrum() {
     let truth: Vec<f64> = dens
         .grid
         .iter()
-        .map(|&x| c * lambda.iter().map(|l| (-0.5 * ((x - l) / sigma).powi(2)).exp()).sum::<f64>())
+        .map(|&x| {
+            c * lambda
+                .iter()
+                .map(|l| (-0.5 * ((x - l) / sigma).powi(2)).exp())
+                .sum::<f64>()
+        })
         .collect();
     let l1: f64 = dens
         .grid
@@ -84,7 +101,13 @@ fn slq_density_matches_the_broadened_true_spectrum() {
         .nodes
         .iter()
         .zip(&dens.weights)
-        .map(|(t, w)| t.iter().zip(w).filter(|(x, _)| **x > 20.0).map(|(_, w)| w).sum::<f64>())
+        .map(|(t, w)| {
+            t.iter()
+                .zip(w)
+                .filter(|(x, _)| **x > 20.0)
+                .map(|(_, w)| w)
+                .sum::<f64>()
+        })
         .sum::<f64>()
         / dens.nodes.len() as f64;
     eprintln!("outlier mass {out} vs {}", 9.0 / 600.0);
@@ -107,15 +130,25 @@ fn slq_moments_match_traces_of_powers_within_their_standard_error() {
     let a = random_symmetric(n, 4);
     let op = DenseOperator::from_dmatrix(&a).unwrap();
     let probes = 30;
-    let dens = Slq::new().with_probes(probes).unwrap().with_steps(20).unwrap().run(&op).unwrap();
+    let dens = Slq::new()
+        .with_probes(probes)
+        .unwrap()
+        .with_steps(20)
+        .unwrap()
+        .run(&op)
+        .unwrap();
     for p in 1..=3 {
         let ap = (0..p - 1).fold(a.clone(), |m, _| &m * &a);
         let exact = ap.trace() / n as f64;
         // Var(z^T B z) = 2 (||B||_F^2 - sum b_ii^2) for Rademacher z (Hutchinson 1990).
-        let off: f64 = ap.iter().map(|x| x * x).sum::<f64>() - ap.diagonal().iter().map(|x| x * x).sum::<f64>();
+        let off: f64 = ap.iter().map(|x| x * x).sum::<f64>()
+            - ap.diagonal().iter().map(|x| x * x).sum::<f64>();
         let se = (2.0 * off).sqrt() / n as f64 / (probes as f64).sqrt();
-        let got = dens.moment(p as i32);
-        assert!((got - exact).abs() < 4.0 * se, "p = {p}: {got} vs {exact} (se {se})");
+        let got = dens.moment(p);
+        assert!(
+            (got - exact).abs() < 4.0 * se,
+            "p = {p}: {got} vs {exact} (se {se})"
+        );
     }
 }
 
@@ -130,11 +163,23 @@ fn hutchinson_interval_covers_the_trace_at_its_level() {
     let mut hit = 0;
     let mut hpp_hit = 0;
     for seed in 0..reps {
-        let t = Hutchinson::new(20).unwrap().with_level(level).unwrap().with_seed(seed).run(&op).unwrap();
+        let t = Hutchinson::new(20)
+            .unwrap()
+            .with_level(level)
+            .unwrap()
+            .with_seed(seed)
+            .run(&op)
+            .unwrap();
         if t.ci[0] <= truth && truth <= t.ci[1] {
             hit += 1;
         }
-        let h = HutchPlusPlus::new(30).unwrap().with_level(level).unwrap().with_seed(seed).run(&op).unwrap();
+        let h = HutchPlusPlus::new(30)
+            .unwrap()
+            .with_level(level)
+            .unwrap()
+            .with_seed(seed)
+            .run(&op)
+            .unwrap();
         assert_eq!(h.matvecs, 30);
         if h.ci[0] <= truth && truth <= h.ci[1] {
             hpp_hit += 1;
@@ -159,8 +204,22 @@ fn hutch_pp_beats_hutchinson_when_outliers_dominate() {
     let op = PlantedOperator::random(lambda, 4, 1).unwrap();
     let (mut e1, mut e2) = (0.0, 0.0);
     for seed in 0..20 {
-        e1 += (Hutchinson::new(60).unwrap().with_seed(seed).run(&op).unwrap().estimate - truth).powi(2);
-        e2 += (HutchPlusPlus::new(60).unwrap().with_seed(seed).run(&op).unwrap().estimate - truth).powi(2);
+        e1 += (Hutchinson::new(60)
+            .unwrap()
+            .with_seed(seed)
+            .run(&op)
+            .unwrap()
+            .estimate
+            - truth)
+            .powi(2);
+        e2 += (HutchPlusPlus::new(60)
+            .unwrap()
+            .with_seed(seed)
+            .run(&op)
+            .unwrap()
+            .estimate
+            - truth)
+            .powi(2);
     }
     // Meyer et al. (2021): error O(1/m) vs O(1/sqrt m); with the outliers inside the sketch the
     // remaining variance is that of the tiny bulk, orders of magnitude below Hutchinson's.

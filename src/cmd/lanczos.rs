@@ -98,8 +98,12 @@ fn read_matrix(path: &PathBuf) -> anyhow::Result<(Vec<f64>, usize, f64)> {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let (entries, n, default_tol) = read_matrix(&args.matrix)?;
     let sym_tol = args.sym_tol.unwrap_or(default_tol);
-    let op = DenseOperator::new_symmetric(n, entries, sym_tol)
-        .with_context(|| format!("{}", args.matrix.display()))?;
+    let op = DenseOperator::new_symmetric(n, entries, sym_tol).with_context(|| {
+        format!(
+            "{} (symmetry tolerance {sym_tol:.1e}, set by --sym-tol)",
+            args.matrix.display()
+        )
+    })?;
     let which = match args.which {
         WhichArg::Largest => Which::Largest,
         WhichArg::Smallest => Which::Smallest,

@@ -22,7 +22,7 @@ mod trace;
 
 pub use operator::{DenseOperator, DiagonalOperator, FnOperator, LinearOperator, SymmetryCheck};
 pub use planted::{cifar_like_spectrum, marchenko_pastur_quantiles, PlantedOperator};
-pub use thick_restart::{residual_norms, EigenResult, Lanczos, Termination, Which, DEFAULT_TOL};
 pub use power::PowerIteration;
 pub use slq::{Slq, SpectralDensity};
+pub use thick_restart::{residual_norms, EigenResult, Lanczos, Termination, Which, DEFAULT_TOL};
 pub use trace::{HutchPlusPlus, Hutchinson, TraceEstimate};

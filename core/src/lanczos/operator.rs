@@ -191,7 +191,7 @@ impl DenseOperator {
     /// Those of [`DenseOperator::new`], a `tol` that is negative or NaN, and a non-symmetric
     /// matrix (the message names the worst pair of entries and the tolerance).
     pub fn new_symmetric(n: usize, data: Vec<f64>, tol: f64) -> Result<Self> {
-        if !(tol >= 0.0) {
+        if tol.is_nan() || tol < 0.0 {
             return Err(Error::param(
                 "tol",
                 format!("symmetry tolerance must be >= 0, got {tol}"),
@@ -294,9 +294,8 @@ impl DiagonalOperator {
         if diag.is_empty() {
             return Err(Error::InvalidData("the diagonal is empty".into()));
         }
-        check_finite(&diag, 0).map_err(|_| {
-            Error::InvalidData("the diagonal has a NaN or infinite entry".into())
-        })?;
+        check_finite(&diag, 0)
+            .map_err(|_| Error::InvalidData("the diagonal has a NaN or infinite entry".into()))?;
         Ok(DiagonalOperator { diag })
     }
 }
@@ -414,8 +413,14 @@ mod tests {
 
     #[test]
     fn dense_rejects_bad_shapes_and_values() {
-        assert!(matches!(DenseOperator::new(0, vec![]), Err(Error::InvalidData(_))));
-        assert!(matches!(DenseOperator::new(2, vec![1.0; 3]), Err(Error::Shape(_))));
+        assert!(matches!(
+            DenseOperator::new(0, vec![]),
+            Err(Error::InvalidData(_))
+        ));
+        assert!(matches!(
+            DenseOperator::new(2, vec![1.0; 3]),
+            Err(Error::Shape(_))
+        ));
         let err = DenseOperator::new(2, vec![1.0, f64::NAN, 0.0, 1.0]).unwrap_err();
         assert!(err.to_string().contains("(0, 1)"), "{err}");
         let err = DenseOperator::new_symmetric(2, vec![1.0, 2.0, 3.0, 1.0], 1e-12).unwrap_err();
@@ -426,7 +431,8 @@ mod tests {
     #[test]
     fn symmetry_probe_separates_symmetric_from_not() {
         let sym = DenseOperator::new(3, vec![1.0, 2.0, 3.0, 2.0, 5.0, 6.0, 3.0, 6.0, 9.0]).unwrap();
-        let asym = DenseOperator::new(3, vec![1.0, 2.0, 3.0, 0.0, 5.0, 6.0, 3.0, 6.0, 9.0]).unwrap();
+        let asym =
+            DenseOperator::new(3, vec![1.0, 2.0, 3.0, 0.0, 5.0, 6.0, 3.0, 6.0, 9.0]).unwrap();
         assert!(sym.check_symmetric(3, 7).unwrap().relative_asymmetry < 1e-15);
         assert!(asym.check_symmetric(3, 7).unwrap().relative_asymmetry > 1e-3);
         assert!(sym.check_symmetric(0, 7).is_err());
@@ -436,7 +442,10 @@ mod tests {
     fn apply_checks_lengths() {
         let d = DiagonalOperator::new(vec![1.0, 2.0]).unwrap();
         let mut out = [0.0; 3];
-        assert!(matches!(d.apply(&[1.0, 2.0, 3.0], &mut out), Err(Error::Shape(_))));
+        assert!(matches!(
+            d.apply(&[1.0, 2.0, 3.0], &mut out),
+            Err(Error::Shape(_))
+        ));
         assert!(DiagonalOperator::new(vec![]).is_err());
         assert!(DiagonalOperator::new(vec![f64::INFINITY]).is_err());
     }

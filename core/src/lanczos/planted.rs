@@ -37,7 +37,10 @@ pub fn marchenko_pastur_quantiles(count: usize, ratio: f64, upper_edge: f64) -> 
         return Err(Error::param("count", "need at least one point"));
     }
     if !(ratio > 0.0 && ratio <= 1.0) {
-        return Err(Error::param("ratio", format!("must be in (0, 1], got {ratio}")));
+        return Err(Error::param(
+            "ratio",
+            format!("must be in (0, 1], got {ratio}"),
+        ));
     }
     if !(upper_edge > 0.0 && upper_edge.is_finite()) {
         return Err(Error::param(
@@ -137,7 +140,9 @@ impl PlantedOperator {
             return Err(Error::InvalidData("no eigenvalues given".into()));
         }
         if lambda.iter().any(|x| !x.is_finite()) {
-            return Err(Error::InvalidData("an eigenvalue is NaN or infinite".into()));
+            return Err(Error::InvalidData(
+                "an eigenvalue is NaN or infinite".into(),
+            ));
         }
         let mut units = Vec::with_capacity(reflectors.len());
         for (i, mut u) in reflectors.into_iter().enumerate() {

@@ -115,7 +115,10 @@ impl PowerIteration {
         if self.k > n {
             return Err(Error::param(
                 "k",
-                format!("asked for {} eigenvalues of an operator of dimension {n}", self.k),
+                format!(
+                    "asked for {} eigenvalues of an operator of dimension {n}",
+                    self.k
+                ),
             ));
         }
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
@@ -133,7 +136,7 @@ impl PowerIteration {
                     v.iter_mut().zip(u).for_each(|(vi, ui)| *vi -= c * ui);
                 }
                 let nv = norm(&v);
-                if !(nv > 0.0) {
+                if nv.is_nan() || nv <= 0.0 {
                     return Err(Error::InvalidData(
                         "power iteration collapsed to the zero vector (the operator's range is \
                          exhausted by the eigenvectors found)"
@@ -206,8 +209,15 @@ mod tests {
         assert!(PowerIteration::new(0).is_err());
         assert!(PowerIteration::new(1).unwrap().with_tol(0.0).is_err());
         assert!(PowerIteration::new(1).unwrap().with_max_iter(0).is_err());
-        let op = FnOperator::new(3, |_: &[f64], _: &mut [f64]| Err(Error::InvalidData("boom".into())));
-        assert!(PowerIteration::new(1).unwrap().run(&op).unwrap_err().to_string().contains("boom"));
+        let op = FnOperator::new(3, |_: &[f64], _: &mut [f64]| {
+            Err(Error::InvalidData("boom".into()))
+        });
+        assert!(PowerIteration::new(1)
+            .unwrap()
+            .run(&op)
+            .unwrap_err()
+            .to_string()
+            .contains("boom"));
         assert!(PowerIteration::new(4).unwrap().run(&op).is_err());
     }
 }

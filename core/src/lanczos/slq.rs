@@ -106,7 +106,10 @@ impl Slq {
     /// Non-positive or non-finite.
     pub fn with_sigma(mut self, sigma: f64) -> Result<Self> {
         if !(sigma > 0.0 && sigma.is_finite()) {
-            return Err(Error::param("sigma", format!("must be positive, got {sigma}")));
+            return Err(Error::param(
+                "sigma",
+                format!("must be positive, got {sigma}"),
+            ));
         }
         self.sigma = Some(sigma);
         Ok(self)
@@ -185,7 +188,10 @@ impl Slq {
             );
         }
         let lo = nodes.iter().flatten().fold(f64::INFINITY, |a, &b| a.min(b));
-        let hi = nodes.iter().flatten().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+        let hi = nodes
+            .iter()
+            .flatten()
+            .fold(f64::NEG_INFINITY, |a, &b| a.max(b));
         let sigma = self.sigma.unwrap_or(if hi > lo {
             0.01 * (hi - lo)
         } else {
@@ -193,7 +199,9 @@ impl Slq {
         });
         let (g0, g1) = (lo - 5.0 * sigma, hi + 5.0 * sigma);
         let step = (g1 - g0) / (self.grid_points - 1) as f64;
-        let grid: Vec<f64> = (0..self.grid_points).map(|i| g0 + i as f64 * step).collect();
+        let grid: Vec<f64> = (0..self.grid_points)
+            .map(|i| g0 + i as f64 * step)
+            .collect();
         let mut out = SpectralDensity {
             nodes,
             weights,
@@ -269,7 +277,9 @@ mod tests {
         assert!(Slq::new().with_steps(0).is_err());
         assert!(Slq::new().with_sigma(-1.0).is_err());
         assert!(Slq::new().with_grid_points(1).is_err());
-        let op = FnOperator::new(5, |_: &[f64], _: &mut [f64]| Err(Error::InvalidData("x".into())));
+        let op = FnOperator::new(5, |_: &[f64], _: &mut [f64]| {
+            Err(Error::InvalidData("x".into()))
+        });
         assert!(Slq::new().run(&op).is_err());
     }
 

@@ -31,7 +31,10 @@ fn rademacher<R: Rng>(rng: &mut R, n: usize) -> Vec<f64> {
 
 fn check_level(level: f64) -> Result<()> {
     if !(level > 0.0 && level < 1.0) {
-        return Err(Error::param("level", format!("must be in (0, 1), got {level}")));
+        return Err(Error::param(
+            "level",
+            format!("must be in (0, 1), got {level}"),
+        ));
     }
     Ok(())
 }
