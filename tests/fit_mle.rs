@@ -52,7 +52,6 @@ fn spline_path_agrees_with_exact_path() {
     let fast = Mle::new().fit(&x).unwrap();
     let exact = Mle::new()
         .with_evaluation(Evaluation::Exact)
-        .unwrap()
         .with_start([fast.alpha, fast.beta, fast.scale, fast.loc])
         .fit(&x)
         .unwrap();
