@@ -1,0 +1,150 @@
+//! End-to-end tests of `anodiff stable pdf|logpdf|cdf|sf|quantile|sample`.
+
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_anodiff"))
+        .arg("stable")
+        .args(args)
+        .output()
+        .expect("binary runs")
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON object on stdout")
+}
+
+fn values(v: &serde_json::Value, key: &str) -> Vec<f64> {
+    v[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("key {key} in {v}"))
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+#[test]
+fn pdf_of_cauchy_with_negative_values() {
+    // alpha = 1, beta = 0 is Cauchy: f(x) = 1/(pi (1 + x^2)); negative positional values work
+    let v = json(&run(&[
+        "pdf", "--alpha", "1", "--beta", "0", "-2", "0", "3",
+    ]));
+    let got = values(&v, "pdf");
+    for (g, x) in got.iter().zip([-2.0f64, 0.0, 3.0]) {
+        let want = 1.0 / (std::f64::consts::PI * (1.0 + x * x));
+        assert!((g - want).abs() < 1e-15, "{g} {want}");
+    }
+}
+
+#[test]
+fn logpdf_cdf_sf_quantile_keys_and_values() {
+    // Gauss (alpha = 2, scale 1): N(0, 2); logpdf(1) = -1/4 - ln(2 sqrt(pi))
+    let v = json(&run(&["logpdf", "--alpha", "2", "--beta", "0", "1"]));
+    let want = -0.25 - (2.0 * std::f64::consts::PI.sqrt()).ln();
+    assert!((values(&v, "logpdf")[0] - want).abs() < 1e-14);
+    let c = values(
+        &json(&run(&[
+            "cdf", "--alpha", "1.5", "--beta", "-0.3", "--scale", "2", "--loc", "-1", "0.5",
+        ])),
+        "cdf",
+    )[0];
+    let s = values(
+        &json(&run(&[
+            "sf", "--alpha", "1.5", "--beta", "-0.3", "--scale", "2", "--loc", "-1", "0.5",
+        ])),
+        "sf",
+    )[0];
+    assert!((c + s - 1.0).abs() < 1e-12);
+    let q = values(
+        &json(&run(&[
+            "quantile",
+            "--alpha",
+            "1.5",
+            "--beta",
+            "-0.3",
+            "--scale",
+            "2",
+            "--loc",
+            "-1",
+            &c.to_string(),
+        ])),
+        "quantile",
+    )[0];
+    assert!((q - 0.5).abs() < 1e-9, "{q}");
+}
+
+#[test]
+fn s1_parameterization_shifts_location() {
+    // Levy: alpha = 1/2, beta = 1 in S1 has f(x) = (2 pi)^{-1/2} x^{-3/2} e^{-1/(2x)}
+    let v = json(&run(&[
+        "pdf", "--alpha", "0.5", "--beta", "1", "--param", "s1", "2",
+    ]));
+    let want = (2.0 * std::f64::consts::PI).powf(-0.5) * 2f64.powf(-1.5) * (-0.25f64).exp();
+    assert!((values(&v, "pdf")[0] - want).abs() < 1e-15 * want * 10.0);
+}
+
+#[test]
+fn sample_prints_n_lines_and_is_seeded() {
+    let a = run(&[
+        "sample", "--alpha", "1.5", "--beta", "0.5", "--n", "50", "--seed", "7",
+    ]);
+    let b = run(&[
+        "sample", "--alpha", "1.5", "--beta", "0.5", "--n", "50", "--seed", "7",
+    ]);
+    assert!(a.status.success());
+    assert_eq!(a.stdout, b.stdout);
+    let text = String::from_utf8(a.stdout).unwrap();
+    let xs: Vec<f64> = text.lines().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(xs.len(), 50);
+    assert!(xs.iter().all(|x| x.is_finite()));
+}
+
+#[test]
+fn bad_parameters_fail_cleanly() {
+    for (args, word) in [
+        (vec!["pdf", "--alpha", "2.5", "--beta", "0", "1"], "alpha"),
+        (vec!["pdf", "--alpha", "1.5", "--beta", "-1.5", "1"], "beta"),
+        (
+            vec!["cdf", "--alpha", "1.5", "--beta", "0", "--scale", "-1", "1"],
+            "scale",
+        ),
+        (
+            vec!["sf", "--alpha", "1.5", "--beta", "0", "--param", "s2", "1"],
+            "param",
+        ),
+        (
+            vec!["quantile", "--alpha", "1.5", "--beta", "0", "1.5"],
+            "probability",
+        ),
+        (
+            vec![
+                "sample", "--alpha", "0", "--beta", "0", "--n", "5", "--seed", "1",
+            ],
+            "alpha",
+        ),
+        (vec!["pdf", "--alpha", "nan", "--beta", "0", "1"], "alpha"),
+    ] {
+        let out = run(&args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(word), "{args:?}: stderr {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn help_has_examples() {
+    for sub in ["pdf", "logpdf", "cdf", "sf", "quantile", "sample"] {
+        let out = run(&[sub, "--help"]);
+        assert!(out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Example"),
+            "{sub}"
+        );
+    }
+}
