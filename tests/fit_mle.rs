@@ -267,7 +267,11 @@ fn bad_input_and_settings_are_rejected() {
     assert!(Mle::new().with_tol(0.0).is_err());
     assert!(Mle::new().with_max_iter(0).is_err());
     assert!(Mle::new().with_loc(f64::NAN).is_err());
-    assert!(Mle::new()
-        .with_evaluation(Evaluation::Spline { h: 0.0 })
-        .is_err());
+    // a spline spacing out of range is clamped to [0.005, 0.5]
+    assert_eq!(
+        Mle::new()
+            .with_evaluation(Evaluation::Spline { h: 0.0 })
+            .evaluation(),
+        Evaluation::Spline { h: 0.005 }
+    );
 }
