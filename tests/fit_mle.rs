@@ -52,7 +52,6 @@ fn spline_path_agrees_with_exact_path() {
     let fast = Mle::new().fit(&x).unwrap();
     let exact = Mle::new()
         .with_evaluation(Evaluation::Exact)
-        .unwrap()
         .with_start([fast.alpha, fast.beta, fast.scale, fast.loc])
         .fit(&x)
         .unwrap();
@@ -89,22 +88,29 @@ fn observed_information_matches_asymptotic_table() {
     }
 }
 
-/// Counts, over `seeds` samples of size n, how often each 95 % interval covers the truth.
-fn coverage(p: [f64; 4], n: usize, seeds: u64) -> [u32; 4] {
+/// Counts, over `seeds` samples of size n, how often each 95 % interval covers the truth, and
+/// how many fits did not converge. A fit that did not converge, or whose estimate sits on a
+/// bound (no interval), counts as a miss for every parameter it lacks an interval for.
+fn coverage(p: [f64; 4], n: usize, seeds: u64) -> ([u32; 4], u32) {
     let mut hits = [0u32; 4];
+    let mut failed = 0;
     for seed in 0..seeds {
         let x = sample(n, 5000 + seed, p);
         let f = Mle::new().fit(&x).unwrap();
-        assert!(f.converged, "seed {seed}");
+        if !f.converged {
+            failed += 1;
+            continue;
+        }
         let ci = f.ci95.to_array();
         for k in 0..4 {
-            let [lo, hi] = ci[k].unwrap();
-            if lo <= p[k] && p[k] <= hi {
-                hits[k] += 1;
+            if let Some([lo, hi]) = ci[k] {
+                if lo <= p[k] && p[k] <= hi {
+                    hits[k] += 1;
+                }
             }
         }
     }
-    hits
+    (hits, failed)
 }
 
 #[test]
@@ -112,8 +118,9 @@ fn wald_intervals_cover_at_the_nominal_rate() {
     // 150 samples of n = 400: coverage count ~ Binomial(150, 0.95), sd 2.67 (mean 142.5).
     // Accept 133..=150, i.e. down to 3.5 sd below nominal (false-alarm probability < 1e-3 per
     // parameter for exact 95 % intervals; Wald intervals at n = 400 run a little low).
-    let hits = coverage([1.5, 0.3, 1.0, 0.0], 400, 150);
-    eprintln!("coverage of 150: {hits:?}");
+    let (hits, failed) = coverage([1.5, 0.3, 1.0, 0.0], 400, 150);
+    eprintln!("coverage of 150: {hits:?}, not converged {failed}");
+    assert_eq!(failed, 0);
     for k in 0..4 {
         assert!(hits[k] >= 133, "param {k}: {} of 150", hits[k]);
     }
@@ -122,9 +129,11 @@ fn wald_intervals_cover_at_the_nominal_rate() {
 #[test]
 #[ignore = "slow (1000 fits); the default test above runs 150"]
 fn wald_intervals_cover_at_the_nominal_rate_1000() {
-    // Binomial(1000, 0.95): sd 6.9; accept >= 929 (3 sd).
-    let hits = coverage([1.5, 0.3, 1.0, 0.0], 400, 1000);
-    eprintln!("coverage of 1000: {hits:?}");
+    // Binomial(1000, 0.95): sd 6.9; accept >= 929 (3 sd), counting the rare fits that stall
+    // next to the beta = +-1 boundary (at most 1 %) as misses.
+    let (hits, failed) = coverage([1.5, 0.3, 1.0, 0.0], 400, 1000);
+    eprintln!("coverage of 1000: {hits:?}, not converged {failed}");
+    assert!(failed <= 10);
     for k in 0..4 {
         assert!(hits[k] >= 929, "param {k}: {} of 1000", hits[k]);
     }
@@ -258,7 +267,11 @@ fn bad_input_and_settings_are_rejected() {
     assert!(Mle::new().with_tol(0.0).is_err());
     assert!(Mle::new().with_max_iter(0).is_err());
     assert!(Mle::new().with_loc(f64::NAN).is_err());
-    assert!(Mle::new()
-        .with_evaluation(Evaluation::Spline { h: 0.0 })
-        .is_err());
+    // a spline spacing out of range is clamped to [0.005, 0.5]
+    assert_eq!(
+        Mle::new()
+            .with_evaluation(Evaluation::Spline { h: 0.0 })
+            .evaluation(),
+        Evaluation::Spline { h: 0.005 }
+    );
 }

@@ -105,7 +105,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         mle = mle.with_loc(loc).context("--fix-loc")?;
     }
     if args.exact {
-        mle = mle.with_evaluation(Evaluation::Exact)?;
+        mle = mle.with_evaluation(Evaluation::Exact);
     }
     let quantile_only = matches!(args.method, MethodArg::Mcculloch | MethodArg::Koutrouvelis);
     if quantile_only && (args.symmetric || args.fix_loc.is_some() || args.profile || args.sandwich)

@@ -124,21 +124,19 @@ impl Mle {
     }
 
     /// How the density is evaluated at the data (default: spline with spacing 0.05 in asinh z).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidParameter`] for a spline spacing outside [0.005, 0.5].
-    pub fn with_evaluation(mut self, eval: Evaluation) -> Result<Mle> {
-        if let Evaluation::Spline { h } = eval {
-            if !(0.005..=0.5).contains(&h) {
-                return Err(Error::param(
-                    "h",
-                    format!("spline spacing must be in [0.005, 0.5], got {h}"),
-                ));
-            }
-        }
-        self.eval = eval;
-        Ok(self)
+    /// A spline spacing outside [0.005, 0.5] (or NaN) is clamped into that range.
+    pub fn with_evaluation(mut self, eval: Evaluation) -> Mle {
+        self.eval = match eval {
+            Evaluation::Spline { h } => Evaluation::Spline {
+                h: if h.is_nan() {
+                    0.05
+                } else {
+                    h.clamp(0.005, 0.5)
+                },
+            },
+            e => e,
+        };
+        self
     }
 
     /// Also compute profile-likelihood 95 % intervals (a few constrained fits per parameter).
