@@ -343,8 +343,20 @@ pub fn msd_with_blocks<S: TrajectorySource + ?Sized>(
     compute(src, window, lags, n_blocks, true)
 }
 
-/// Smallest `n >= min` of the form `2^a 3^b 5^c`, for which rustfft is fast.
+/// FFT length for a zero-padded correlation of `min` points: the next power of two, unless a
+/// `2^a 3^b 5^c` length is more than 20 % shorter (rustfft is fastest on powers of two).
 fn fft_len(min: usize) -> usize {
+    let p2 = min.max(1).next_power_of_two();
+    let smooth = smooth_len(min);
+    if (smooth as f64) < 0.8 * p2 as f64 {
+        smooth
+    } else {
+        p2
+    }
+}
+
+/// Smallest `n >= min` of the form `2^a 3^b 5^c`.
+fn smooth_len(min: usize) -> usize {
     let mut n = min.max(1);
     loop {
         let mut m = n;
@@ -823,7 +835,9 @@ pub(crate) mod tests {
         .is_err());
         assert_eq!(Lags::All.resolve(10, Some(3)).unwrap(), vec![1, 2, 3]);
         assert!(Lags::Log(1).resolve(10, None).is_err());
-        assert_eq!(fft_len(1999), 2000);
+        assert_eq!(fft_len(1999), 2048);
+        assert_eq!(fft_len(2100), 2160);
+        assert_eq!(smooth_len(1999), 2000);
         assert_eq!(fft_len(7), 8);
     }
 
