@@ -361,7 +361,7 @@ fn smooth_len(min: usize) -> usize {
     loop {
         let mut m = n;
         for p in [2, 3, 5] {
-            while m % p == 0 {
+            while m.is_multiple_of(p) {
                 m /= p;
             }
         }
@@ -803,10 +803,10 @@ pub(crate) mod tests {
         let lags: Vec<usize> = (1..90).collect();
         let a = msd(&m, win, &lags).unwrap();
         let b = msd_with_blocks(&m, win, &lags, 7).unwrap();
-        for i in 0..lags.len() {
-            let r = brute(&m, win, lags[i]);
-            assert!((a.msd[i] - r).abs() <= 1e-10 * r, "lag {}", lags[i]);
-            assert!((b.msd[i] - r).abs() <= 1e-10 * r, "blocks, lag {}", lags[i]);
+        for (i, &tau) in lags.iter().enumerate() {
+            let r = brute(&m, win, tau);
+            assert!((a.msd[i] - r).abs() <= 1e-10 * r, "lag {tau}");
+            assert!((b.msd[i] - r).abs() <= 1e-10 * r, "blocks, lag {tau}");
         }
         // Resampling every block once reproduces the MSD.
         let bl = b.blocks.unwrap();
