@@ -139,3 +139,96 @@ fn our_writer_is_read_back() {
     t.read_weights(0..7, 0..10, &mut back).unwrap();
     assert_eq!(back, data);
 }
+
+/// Wide rows take the `pread` path (runs of at least 32 KiB), narrow blocks the map: both must
+/// return the same values and report a NaN at the same step and coordinate.
+#[test]
+fn wide_rows_pread_path_agrees_with_map_path() {
+    use anodiff_core::trajectory::npy::write_npy_f64;
+    let dir = tempfile::tempdir().unwrap();
+    let (n, d) = (6, 10_000);
+    let data: Vec<f32> = (0..n * d).map(|i| (i % 9973) as f32 * 0.5).collect();
+    let p32 = dir.path().join("wide32.npy");
+    write_npy_f32(&p32, n, d, &data).unwrap();
+    let p64 = dir.path().join("wide64.npy");
+    let data64: Vec<f64> = data.iter().map(|&v| v as f64).collect();
+    write_npy_f64(&p64, n, d, &data64).unwrap();
+    for p in [&p32, &p64] {
+        let t = NpyTrajectory::open(p).unwrap();
+        for (s, c) in [(0..6, 0..d), (1..5, 500..9_800), (2..6, 9_000..9_100)] {
+            let mut out = vec![0.0f32; s.len() * c.len()];
+            t.read_weights(s.clone(), c.clone(), &mut out).unwrap();
+            for (i, row) in s.clone().enumerate() {
+                assert_eq!(
+                    &out[i * c.len()..(i + 1) * c.len()],
+                    &data[row * d + c.start..row * d + c.end]
+                );
+            }
+        }
+    }
+    let mut bad = data.clone();
+    bad[4 * d + 9_500] = f32::NEG_INFINITY;
+    let pb = dir.path().join("wide_bad.npy");
+    write_npy_f32(&pb, n, d, &bad).unwrap();
+    let t = NpyTrajectory::open(&pb).unwrap();
+    for (s, c) in [(0..6, 0..d), (3..6, 1_000..10_000), (4..5, 9_400..9_600)] {
+        let mut out = vec![0.0f32; s.len() * c.len()];
+        let e = t.read_weights(s, c, &mut out).unwrap_err().to_string();
+        assert!(
+            e.contains("wide_bad.npy")
+                && e.contains("step 4, coordinate 9500")
+                && e.contains("-inf"),
+            "{e}"
+        );
+    }
+}
+
+/// Every prefix of a valid file, and random bytes after the magic string, give an error or a
+/// readable trajectory: never a panic.
+#[test]
+fn every_truncation_is_an_error_not_a_panic() {
+    let full = std::fs::read(fixture("w_f64.npy")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("cut.npy");
+    std::fs::write(&p, &full).unwrap();
+    // Cut from the end with set_len (rewriting from zero length makes ext4 flush every time).
+    let f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
+    for len in (0..full.len()).rev() {
+        f.set_len(len as u64).unwrap();
+        let e = NpyTrajectory::open(&p).unwrap_err().to_string();
+        assert!(e.contains("cut.npy"), "length {len}: {e}");
+    }
+}
+
+mod fuzz {
+    use super::*;
+    use anodiff_core::trajectory::npy::parse_header;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn random_headers_never_panic(tail in proptest::collection::vec(any::<u8>(), 0..200),
+                                      dict in "\\{'descr': '[<>=|]?[fiu][248]', 'fortran_order': (True|False|x), 'shape': \\(([0-9]{1,4}, ?){0,3}[0-9]{0,4}\\), \\}") {
+            let p = std::path::Path::new("fuzz.npy");
+            let mut b = b"\x93NUMPY\x01\x00".to_vec();
+            b.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+            b.extend_from_slice(dict.as_bytes());
+            let _ = parse_header(&b, p);
+            b.extend_from_slice(&tail);
+            let _ = parse_header(&b, p);
+            let mut raw = b"\x93NUMPY".to_vec();
+            raw.extend_from_slice(&tail);
+            let _ = parse_header(&raw, p);
+            let dir = tempfile::tempdir().unwrap();
+            let f = dir.path().join("f.npy");
+            std::fs::write(&f, &b).unwrap();
+            if let Ok(t) = NpyTrajectory::open(&f) {
+                let n = t.n_steps().min(4);
+                let d = t.dim().min(4);
+                let mut out = vec![0.0f32; n * d];
+                let _ = t.read_weights(0..n, 0..d, &mut out);
+            }
+        }
+    }
+}

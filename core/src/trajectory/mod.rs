@@ -16,6 +16,10 @@
 //!   a directory of `.npy` chunks plus a JSON manifest that numpy reads without this crate;
 //! - [`sketch::Sketch`]: a Johnson-Lindenstrauss random projection of another source to k << d
 //!   coordinates that keeps all pairwise distances (hence MSD) within a stated relative error.
+//!
+//! [`for_each_block`] streams any source in blocks of steps x coordinates. Every source in this
+//! module checks values as it reads them: a NaN or infinite weight is an error naming the step,
+//! the coordinate and (for files) the file; [`TrajectorySource::validate`] reads everything once.
 
 pub mod memory;
 pub mod npy;
@@ -134,6 +138,77 @@ pub trait TrajectorySource: Sync {
         }
         Ok(())
     }
+}
+
+/// Streams `steps` of `source` in blocks of at most `step_block` steps x `coord_block`
+/// coordinates, calling `f(steps, coords, values)` for each (values row-major, as
+/// [`TrajectorySource::read_weights`] writes them). Blocks go step block by step block, and within
+/// one, coordinate block by coordinate block, so a file is read front to back. `buf` is the
+/// scratch space and must hold `step_block * coord_block` values; choosing it cache-sized (e.g.
+/// 1 x 32768 = 128 KB) makes streaming run near the speed of `cat` (see `benches/trajectory.rs`).
+///
+/// Access pattern: file-backed sources are row-major (step-major), so whole-step blocks read the
+/// file front to back, while narrow coordinate blocks over many steps are strided reads. Once a
+/// file no longer fits in the page cache, every coordinate-major pass re-reads it; there, read a
+/// window of whole steps (or wide coordinate panels, at least 8192 coordinates, which are read
+/// with one `pread` per step) into memory and split it into coordinate blocks there. Measured on
+/// a cold 1 GB file: whole steps 1.0 GiB/s, 4096-coordinate blocks 0.47 GiB/s, `cat` 0.96 GiB/s.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for a zero block size, a `buf` too small or `steps` outside the
+/// trajectory; any read error of the source, or the first error `f` returns.
+///
+/// # Examples
+/// ```
+/// use anodiff_core::trajectory::{for_each_block, InMemoryTrajectory};
+/// let traj = InMemoryTrajectory::from_weights(3, (0..12).map(|v| v as f32).collect(), None).unwrap();
+/// let mut total = 0.0;
+/// let mut buf = vec![0.0f32; 4];
+/// for_each_block(&traj, 1..4, 2, 2, &mut buf, |_, _, v| {
+///     total += v.iter().map(|&x| x as f64).sum::<f64>();
+///     Ok(())
+/// })
+/// .unwrap();
+/// assert_eq!(total, (3..12).sum::<i32>() as f64);
+/// ```
+pub fn for_each_block<S, F>(
+    source: &S,
+    steps: Range<usize>,
+    step_block: usize,
+    coord_block: usize,
+    buf: &mut [f32],
+    mut f: F,
+) -> Result<()>
+where
+    S: TrajectorySource + ?Sized,
+    F: FnMut(Range<usize>, Range<usize>, &[f32]) -> Result<()>,
+{
+    if step_block == 0 || coord_block == 0 {
+        return Err(Error::param("block", "block sizes must be at least 1"));
+    }
+    let need = step_block.saturating_mul(coord_block);
+    if buf.len() < need {
+        return Err(Error::param(
+            "buf",
+            format!("holds {} values, blocks need {need}", buf.len()),
+        ));
+    }
+    check_block(&steps, &(0..0), source.n_steps(), source.dim(), 0)?;
+    let d = source.dim();
+    let mut t = steps.start;
+    while t < steps.end {
+        let te = (t + step_block).min(steps.end);
+        let mut c = 0;
+        while c < d {
+            let ce = (c + coord_block).min(d);
+            let out = &mut buf[..(te - t) * (ce - c)];
+            source.read_weights(t..te, c..ce, out)?;
+            f(t..te, c..ce, out)?;
+            c = ce;
+        }
+        t = te;
+    }
+    Ok(())
 }
 
 /// A shared reference reads like the source itself, so adapters such as [`Sketch`] can wrap a

@@ -340,39 +340,61 @@ pub(crate) fn map_file(file: &File, path: &Path, file_len: u64) -> Result<Option
     // process truncating the file while it is mapped; the store's writer only ever extends files
     // or rewrites rows that readers are not yet allowed to see.
     let map = unsafe { Mmap::map(file) }.map_err(|e| Error::io(path, e))?;
-    #[cfg(unix)]
-    {
-        // Trajectories are mostly streamed front to back; a failed hint is harmless.
-        let _ = map.advise(memmap2::Advice::Sequential);
-    }
+    // No access-pattern advice: the map serves strided coordinate blocks, for which the default
+    // read-around keeps neighbouring pages (the next blocks) cached, whereas "sequential" would
+    // drop them; whole-row streaming goes through `pread` and the kernel's read-ahead instead.
     Ok(Some(map))
 }
 
 /// Decodes little-endian `dtype` values from `src` into `dst`, returning the index of the first
-/// non-finite value, if any. One fused pass: the finiteness check costs nothing next to the read.
+/// non-finite value, if any. Works in L1-sized pieces: decode, then check the piece while it is
+/// still in cache, so the finiteness check costs next to nothing beside the read itself.
 pub(crate) fn decode_f32(src: &[u8], dtype: Dtype, dst: &mut [f32]) -> Option<usize> {
-    let mut all_finite = true;
-    match dtype {
-        Dtype::F32 => {
-            for (d, s) in dst.iter_mut().zip(src.chunks_exact(4)) {
-                let v = f32::from_le_bytes([s[0], s[1], s[2], s[3]]);
-                all_finite &= v.is_finite();
-                *d = v;
+    const PIECE: usize = 2048;
+    let es = dtype.size();
+    let mut any_bad = false;
+    for (d, s) in dst.chunks_mut(PIECE).zip(src.chunks(PIECE * es)) {
+        match dtype {
+            Dtype::F32 => {
+                for (x, b) in d.iter_mut().zip(s.chunks_exact(4)) {
+                    *x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                }
+            }
+            Dtype::F64 => {
+                for (x, b) in d.iter_mut().zip(s.chunks_exact(8)) {
+                    *x =
+                        f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32;
+                }
             }
         }
-        Dtype::F64 => {
-            for (d, s) in dst.iter_mut().zip(src.chunks_exact(8)) {
-                let v = f64::from_le_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]) as f32;
-                all_finite &= v.is_finite();
-                *d = v;
-            }
-        }
+        any_bad |= any_non_finite(d);
     }
-    if all_finite {
-        None
-    } else {
+    if any_bad {
         dst.iter().position(|v| !v.is_finite())
+    } else {
+        None
     }
+}
+
+/// Whether `values` holds a NaN or an infinity. NaN and infinities are exactly the values whose
+/// exponent bits are all ones; an OR of those comparisons vectorises on baseline x86-64 (SSE2),
+/// where `position(!is_finite)` or an unsigned max would not (measured 1.5-2x cheaper).
+fn any_non_finite(values: &[f32]) -> bool {
+    values.iter().fold(0u32, |acc, v| {
+        acc | u32::from(v.to_bits() & 0x7f80_0000 == 0x7f80_0000)
+    }) != 0
+}
+
+/// Index of the first NaN or infinity in `values`, checked in L1-sized pieces.
+fn first_non_finite(values: &[f32]) -> Option<usize> {
+    let mut start = 0;
+    for piece in values.chunks(2048) {
+        if any_non_finite(piece) {
+            return piece.iter().position(|v| !v.is_finite()).map(|j| start + j);
+        }
+        start += piece.len();
+    }
+    None
 }
 
 /// Reads a whole 1-D `.npy` of `f32` or `f64` as `f64` values.
@@ -449,9 +471,7 @@ fn decode_f64(bytes: &[u8], dtype: Dtype) -> Vec<f64> {
 /// ```
 #[derive(Debug)]
 pub struct NpyTrajectory {
-    path: PathBuf,
-    map: Option<Mmap>,
-    header: NpyHeader,
+    array: MappedArray,
     n_steps: usize,
     dim: usize,
     losses: Option<Vec<f64>>,
@@ -487,11 +507,8 @@ impl NpyTrajectory {
             let row = (dim * header.dtype.size()) as u64;
             return Err(truncated(&path, &header, file_len, row, 0));
         }
-        let map = map_file(&file, &path, file_len)?;
         Ok(Self {
-            path,
-            map,
-            header,
+            array: MappedArray::new(file, path, header, file_len)?,
             n_steps,
             dim,
             losses: None,
@@ -511,7 +528,7 @@ impl NpyTrajectory {
                 format!(
                     "holds {} losses but {} has {} steps",
                     losses.len(),
-                    self.path.display(),
+                    self.array.path.display(),
                     self.n_steps
                 ),
             ));
@@ -522,60 +539,158 @@ impl NpyTrajectory {
 
     /// The file this trajectory was opened from.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.array.path
     }
 
     /// Element type stored in the file.
     pub fn dtype(&self) -> Dtype {
-        self.header.dtype
+        self.array.header.dtype
     }
 }
 
-/// Copies `steps` x `coords` out of a row-major matrix of `dim` columns stored at `data_offset`
-/// in `bytes`, validating finiteness. `first_step` is the global index of row 0 (for messages).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn read_rows(
-    bytes: &[u8],
-    data_offset: usize,
-    dtype: Dtype,
-    dim: usize,
-    rows: Range<usize>,
-    coords: Range<usize>,
-    out: &mut [f32],
-    path: &Path,
-    first_step: usize,
-    what: &str,
-) -> Result<()> {
-    let width = coords.len();
-    if width == 0 {
-        return Ok(());
+/// Rows are read with `pread` rather than through the map when each row's run of requested
+/// bytes is at least this long: the kernel's read-ahead then works exactly as for `cat`, and no
+/// page faults are taken. Narrow coordinate blocks (strided access) use the map.
+const PREAD_MIN_RUN: usize = 32 << 10;
+/// Bytes per `pread` when whole rows are requested (several adjacent rows per call).
+const PREAD_BUF: usize = 1 << 20;
+
+/// One `.npy` array on disk: the open file, its header and a read-only map of it.
+#[derive(Debug)]
+pub(crate) struct MappedArray {
+    pub(crate) path: PathBuf,
+    pub(crate) header: NpyHeader,
+    #[cfg_attr(not(unix), allow(dead_code))]
+    file: File,
+    map: Option<Mmap>,
+}
+
+impl MappedArray {
+    pub(crate) fn new(file: File, path: PathBuf, header: NpyHeader, file_len: u64) -> Result<Self> {
+        let map = map_file(&file, &path, file_len)?;
+        Ok(Self {
+            path,
+            header,
+            file,
+            map,
+        })
     }
-    let es = dtype.size();
-    for (i, row) in rows.clone().enumerate() {
-        let start = data_offset + (row * dim + coords.start) * es;
-        let src = bytes.get(start..start + width * es).ok_or_else(|| {
+
+    /// The mapped bytes (empty for an empty file).
+    pub(crate) fn bytes(&self) -> &[u8] {
+        self.map.as_deref().unwrap_or(&[])
+    }
+
+    /// Copies `rows` x `coords` of the row-major matrix of `dim` columns into `out`, validating
+    /// finiteness. `first_step` is the global step of row 0 (for messages); `what` names the
+    /// values ("weight", "gradient").
+    pub(crate) fn read_rows(
+        &self,
+        dim: usize,
+        rows: Range<usize>,
+        coords: Range<usize>,
+        out: &mut [f32],
+        first_step: usize,
+        what: &str,
+    ) -> Result<()> {
+        let width = coords.len();
+        if width == 0 || rows.is_empty() {
+            return Ok(());
+        }
+        let dtype = self.header.dtype;
+        let es = dtype.size();
+        let run = width * es;
+        let report = |row: usize, j: usize, v: f32| {
             Error::format(
-                path,
+                &self.path,
                 format!(
-                    "step {}: data ends before this step (file shrank while mapped?)",
-                    first_step + row
+                    "step {}, coordinate {}: {what} is {v}",
+                    first_step + row,
+                    coords.start + j
                 ),
             )
-        })?;
-        let dst = &mut out[i * width..(i + 1) * width];
-        if let Some(j) = decode_f32(src, dtype, dst) {
-            return Err(Error::format(
-                path,
-                format!(
-                    "step {}, coordinate {}: {what} is {}",
-                    first_step + row,
-                    coords.start + j,
-                    dst[j]
-                ),
-            ));
+        };
+        #[cfg(unix)]
+        if run >= PREAD_MIN_RUN {
+            use std::os::unix::fs::FileExt;
+            thread_local! {
+                static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+            }
+            // Whole rows are adjacent in the file: read several per call.
+            let per_read = if width == dim {
+                (PREAD_BUF / run).max(1)
+            } else {
+                1
+            };
+            return BUF.with(|buf| {
+                let mut buf = buf.borrow_mut();
+                let mut row = rows.start;
+                while row < rows.end {
+                    let n = per_read.min(rows.end - row);
+                    let len = n * run;
+                    let offset = (self.header.data_offset + (row * dim + coords.start) * es) as u64;
+                    let eof = |e: std::io::Error| {
+                        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                            Error::format(
+                                &self.path,
+                                format!(
+                                    "step {}: data ends before this step (file shrank?)",
+                                    first_step + row
+                                ),
+                            )
+                        } else {
+                            Error::io(&self.path, e)
+                        }
+                    };
+                    let o = (row - rows.start) * width;
+                    let dst = &mut out[o..o + n * width];
+                    if dtype == Dtype::F32 && cfg!(target_endian = "little") {
+                        // The file's bytes are the f32 values: read them straight into `out`
+                        // (saves a copy), then check them in place.
+                        // SAFETY: any bytes are a valid f32, u8 has alignment 1, and the byte
+                        // view covers exactly `dst`, which it borrows mutably and exclusively.
+                        let raw = unsafe {
+                            std::slice::from_raw_parts_mut(dst.as_mut_ptr().cast::<u8>(), len)
+                        };
+                        self.file.read_exact_at(raw, offset).map_err(eof)?;
+                        if let Some(j) = first_non_finite(dst) {
+                            return Err(report(row + j / width, j % width, dst[j]));
+                        }
+                    } else {
+                        if buf.len() < len {
+                            buf.resize(len, 0);
+                        }
+                        self.file
+                            .read_exact_at(&mut buf[..len], offset)
+                            .map_err(eof)?;
+                        if let Some(j) = decode_f32(&buf[..len], dtype, dst) {
+                            return Err(report(row + j / width, j % width, dst[j]));
+                        }
+                    }
+                    row += n;
+                }
+                Ok(())
+            });
         }
+        let bytes = self.bytes();
+        for (i, row) in rows.enumerate() {
+            let start = self.header.data_offset + (row * dim + coords.start) * es;
+            let src = bytes.get(start..start + run).ok_or_else(|| {
+                Error::format(
+                    &self.path,
+                    format!(
+                        "step {}: data ends before this step (file shrank?)",
+                        first_step + row
+                    ),
+                )
+            })?;
+            let dst = &mut out[i * width..(i + 1) * width];
+            if let Some(j) = decode_f32(src, dtype, dst) {
+                return Err(report(row, j, dst[j]));
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 impl TrajectorySource for NpyTrajectory {
@@ -594,21 +709,8 @@ impl TrajectorySource for NpyTrajectory {
         out: &mut [f32],
     ) -> Result<()> {
         check_block(&steps, &coords, self.n_steps, self.dim, out.len())?;
-        let Some(map) = &self.map else {
-            return Ok(());
-        };
-        read_rows(
-            map,
-            self.header.data_offset,
-            self.header.dtype,
-            self.dim,
-            steps,
-            coords,
-            out,
-            &self.path,
-            0,
-            "weight",
-        )
+        self.array
+            .read_rows(self.dim, steps, coords, out, 0, "weight")
     }
 
     fn losses(&self, steps: Range<usize>) -> Result<Option<Vec<f64>>> {

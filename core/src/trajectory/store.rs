@@ -90,10 +90,9 @@
 //! assert_eq!(store.losses(3..5).unwrap(), Some(vec![0.25, 0.2]));
 //! ```
 
-use super::npy::{header_bytes, map_file, parse_header, read_rows, truncated, Dtype, NpyHeader};
+use super::npy::{header_bytes, parse_header, truncated, Dtype, MappedArray, NpyHeader};
 use super::{check_block, Step, TrajectorySink, TrajectorySource};
 use crate::error::{Error, Result};
-use memmap2::Mmap;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -733,14 +732,6 @@ impl TrajectorySink for StoreWriter {
     }
 }
 
-/// One chunk file, mapped.
-#[derive(Debug)]
-struct MappedArray {
-    path: PathBuf,
-    header: NpyHeader,
-    map: Option<Mmap>,
-}
-
 /// Opens a chunk file and checks it against the manifest: dtype, 1-D/2-D shape with `cols`
 /// columns, at least `steps` rows, and a file long enough for the committed rows.
 fn open_chunk_file(
@@ -819,8 +810,7 @@ fn open_chunk_file(
         };
         return Err(truncated(&path, &committed, file_len, row, first_step));
     }
-    let map = map_file(&file, &path, file_len)?;
-    Ok(MappedArray { path, header, map })
+    MappedArray::new(file, path, header, file_len)
 }
 
 /// A store opened for reading: a [`TrajectorySource`] over the steps committed when it was
@@ -881,9 +871,9 @@ impl StoreReader {
                 c.steps,
                 first,
             )?;
-            if let Some(map) = &l.map {
+            {
                 let es = l.header.dtype.size();
-                let bytes = &map[l.header.data_offset..l.header.data_offset + c.steps * es];
+                let bytes = &l.bytes()[l.header.data_offset..l.header.data_offset + c.steps * es];
                 for (i, s) in bytes.chunks_exact(es).enumerate() {
                     let v = if es == 8 {
                         f64::from_le_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]])
@@ -913,6 +903,15 @@ impl StoreReader {
     /// The store directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Opens the store again, to see the steps a running writer has committed since this reader
+    /// was opened (a reader is a snapshot of the manifest it read).
+    ///
+    /// # Errors
+    /// As [`StoreReader::open`].
+    pub fn reopen(&self) -> Result<Self> {
+        Self::open(&self.dir)
     }
 
     /// The manifest as read at open.
@@ -945,20 +944,14 @@ impl StoreReader {
             let a = &arrays[k];
             let o = (t - steps.start) * w;
             let dst = &mut out[o..o + (end - t) * w];
-            if let Some(map) = &a.map {
-                read_rows(
-                    map,
-                    a.header.data_offset,
-                    a.header.dtype,
-                    width,
-                    t - k * c..end - k * c,
-                    coords.clone(),
-                    dst,
-                    &a.path,
-                    k * c,
-                    what,
-                )?;
-            }
+            a.read_rows(
+                width,
+                t - k * c..end - k * c,
+                coords.clone(),
+                dst,
+                k * c,
+                what,
+            )?;
             t = end;
         }
         Ok(())
