@@ -21,6 +21,9 @@
 //! - C. Pilgrim, "piecewise-regression", J. Open Source Softw. 6 (2021) 3859.
 //! - H. Qian, M. P. Sheetz, E. L. Elson, "Single particle tracking", Biophys. J. 60 (1991) 910.
 
+// Checks are written `!(x > 0.0)` (the style guide's form) so that NaN fails them too.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 use crate::error::{Error, Result};
 use crate::msd::{Msd, OriginBlocks};
 use crate::regress::{t_quantile, LineFit};
