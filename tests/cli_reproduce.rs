@@ -58,9 +58,16 @@ fn demo_writes_a_complete_summary_and_resumes() {
     let second = reproduce(dir.path(), &[]);
     assert!(second.status.success());
     let err = String::from_utf8_lossy(&second.stderr);
-    assert!(err.contains("stage toy-fractal: finished earlier, skipped"), "{err}");
+    assert!(
+        err.contains("stage toy-fractal: finished earlier, skipped"),
+        "{err}"
+    );
     assert!(err.contains("stage dimensions: done"), "{err}");
-    assert_eq!(summary(dir.path()), s, "a resumed run must give the same summary");
+    assert_eq!(
+        summary(dir.path()),
+        s,
+        "a resumed run must give the same summary"
+    );
 }
 
 #[test]

@@ -55,7 +55,8 @@ impl LineFit {
             return Err(Error::Shape(format!(
                 "line fit: x has {n} values, y {}{}",
                 y.len(),
-                w.map(|w| format!(", weights {}", w.len())).unwrap_or_default()
+                w.map(|w| format!(", weights {}", w.len()))
+                    .unwrap_or_default()
             )));
         }
         if n < 3 {
@@ -84,7 +85,8 @@ impl LineFit {
         let sxx: f64 = (0..n).map(|i| wt(i) * (x[i] - mx).powi(2)).sum();
         let sxy: f64 = (0..n).map(|i| wt(i) * (x[i] - mx) * (y[i] - my)).sum();
         let syy: f64 = (0..n).map(|i| wt(i) * (y[i] - my).powi(2)).sum();
-        if !(sxx > 0.0) {
+        // Inputs are finite (checked above), so sxx cannot be NaN.
+        if sxx <= 0.0 {
             return Err(Error::InvalidData(
                 "line fit: all x values are equal".into(),
             ));
@@ -115,7 +117,10 @@ impl LineFit {
     /// of freedom (valid only when the residuals are independent).
     pub fn slope_ci(&self, level: f64) -> [f64; 2] {
         let q = t_quantile(0.5 + level / 2.0, self.n as f64 - 2.0);
-        [self.slope - q * self.slope_se, self.slope + q * self.slope_se]
+        [
+            self.slope - q * self.slope_se,
+            self.slope + q * self.slope_se,
+        ]
     }
 }
 

@@ -111,7 +111,7 @@ fn fit_stable(x: &[f64], symmetric: bool, exact: bool) -> anyhow::Result<StableS
         mle = mle.symmetric();
     }
     if exact {
-        mle = mle.with_evaluation(Evaluation::Exact)?;
+        mle = mle.with_evaluation(Evaluation::Exact);
     }
     let fit = mle.fit(x)?;
     ensure_converged(&fit)?;
