@@ -239,3 +239,34 @@ fn density_at_the_mode_shift_point() {
         assert!(rel(f, want) <= 1e-6, "{d}: {f}");
     }
 }
+
+/// The evaluator must return a number (or -inf outside the support) everywhere, never panic or
+/// NaN: the fitters call it at whatever (alpha, beta) their steps reach. The grid is dense near
+/// alpha = 2 and beta = +-1, where an earlier version's root bracketing failed (alpha 1.998,
+/// beta 1, z <= -1.5: "min > max, or either was NaN").
+#[test]
+fn ln_pdf_is_defined_on_a_wide_grid() {
+    use anodiff_core::stable::ln_pdf_s0_std;
+    let mut alphas: Vec<f64> = (0..=60).map(|i| 0.5 + 0.025 * i as f64).collect();
+    alphas.extend([0.999, 1.0005, 1.99, 1.995, 1.998, 1.999, 1.9999]);
+    let betas = [-1.0, -0.999, -0.75, -0.3, 0.0, 0.3, 0.75, 0.999, 1.0];
+    let mut zs = vec![0.0];
+    for k in -3..=6 {
+        let m = 10f64.powi(k);
+        zs.extend([m, -m, 1.5 * m, -1.5 * m]);
+    }
+    for &a in &alphas {
+        for &b in &betas {
+            for &z in &zs {
+                let l = ln_pdf_s0_std(z, a, b);
+                assert!(
+                    l.is_finite() || l == f64::NEG_INFINITY,
+                    "ln f({z}; {a}, {b}) = {l}"
+                );
+                // Standard-scale stable densities with alpha >= 1/2 stay below 1 (the largest
+                // peak on this grid is the Levy-like alpha = 1/2, beta = +-1 one, about 0.48).
+                assert!(l < 0.0 || l.is_infinite(), "ln f({z}; {a}, {b}) = {l} >= 0");
+            }
+        }
+    }
+}
