@@ -286,6 +286,12 @@ pub struct Msd {
     pub pairs: Vec<usize>,
     /// Per-origin-block pieces, when computed by [`msd_with_blocks`].
     pub blocks: Option<OriginBlocks>,
+    /// Effective number of independent, equally noisy coordinates,
+    /// `(sum_c s_c^2)^2 / sum_c s_c^4` with `s_c^2` the mean squared one-step increment of
+    /// coordinate `c` (the participation ratio; `d` for isotropic motion, 1 when one coordinate
+    /// dominates). The variance of a log-MSD estimate scales as `1 / d_eff`; [`crate::exponent::fit_msd`]
+    /// uses it to size its model-based standard error.
+    pub d_eff: f64,
 }
 
 /// Computes the time-averaged MSD of `window` at `lags` (each in `1..window.len`).
@@ -423,6 +429,9 @@ struct Acc {
     z: Vec<f64>,
     /// `sum_c b_c^2`.
     bb: f64,
+    /// `sum_c s_c^2` and `sum_c s_c^4`, `s_c^2` the mean squared one-step increment.
+    s2: f64,
+    s4: f64,
 }
 
 fn compute<S: TrajectorySource + ?Sized>(
@@ -456,6 +465,8 @@ fn compute<S: TrajectorySource + ?Sized>(
         q: vec![0.0; n],
         z: vec![0.0; n],
         bb: 0.0,
+        s2: 0.0,
+        s4: 0.0,
     };
     let acc = (0..n_tasks)
         .into_par_iter()
@@ -479,6 +490,10 @@ fn compute<S: TrajectorySource + ?Sized>(
                     // the FFT then works on the residual y, whose rounding error is relative to
                     // |y|^2 instead of |w|^2 (offset) or (v T)^2 (drift). The trend's exact
                     // contribution is added back below from `z` and `bb`.
+                    let sc2 =
+                        x.windows(2).map(|p| (p[1] - p[0]).powi(2)).sum::<f64>() / (n - 1) as f64;
+                    acc.s2 += sc2;
+                    acc.s4 += sc2 * sc2;
                     let mean = x.iter().sum::<f64>() / n as f64;
                     let slope = x
                         .iter()
@@ -534,6 +549,8 @@ fn compute<S: TrajectorySource + ?Sized>(
                 *x += y;
             }
             a.bb += b.bb;
+            a.s2 += b.s2;
+            a.s4 += b.s4;
             Ok(a)
         })?;
 
@@ -589,6 +606,11 @@ fn compute<S: TrajectorySource + ?Sized>(
         msd,
         pairs,
         blocks: keep_blocks.then_some(OriginBlocks { sums, counts }),
+        d_eff: if acc.s4 > 0.0 {
+            acc.s2 * acc.s2 / acc.s4
+        } else {
+            dim as f64
+        },
     })
 }
 
