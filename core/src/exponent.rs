@@ -10,8 +10,8 @@
 //! small (typically 5-20x). [`fit_msd`] therefore weights lags by their effective number of
 //! independent displacements, takes the exponent's error from the covariance of the MSD across
 //! lags under an fBm model (by simulation) or a block bootstrap over time origins (from the
-//! [`OriginBlocks`] kept by [`crate::msd::msd_with_blocks`]), whichever is larger, takes the
-//! `tau0` interval from the block bootstrap, and calibrates the one-vs-two-segment test by simulation under an fBm null. The generic [`Segmented`] and [`davies_test`] assume independent residuals, as
+//! [`OriginBlocks`] kept by [`crate::msd::msd_with_blocks`], or over coordinate groups when
+//! there are enough), whichever is larger, takes the `tau0` interval from the bootstrap, and calibrates the one-vs-two-segment test by simulation under an fBm null. The generic [`Segmented`] and [`davies_test`] assume independent residuals, as
 //! the R package `segmented` and the Python package `piecewise-regression` do.
 //!
 //! # References
@@ -765,14 +765,22 @@ pub struct MsdFit {
 ///   across lags, which for Brownian motion Qian et al. (1991) give in closed form, including
 ///   the window-scale fluctuations a resampling of origins inside one window cannot see; it is
 ///   exact for Gaussian fBm-like motion and cheaper than a formula-based GLS for general `H`.
-/// - **block bootstrap** over origin blocks (from [`crate::msd::msd_with_blocks`]): the
-///   standard deviation of the slope over `n_boot` resampled curves. It sees non-Gaussian and
-///   non-stationary noise the model ignores, but is optimistic for fits reaching into the window
-///   (true sd / bootstrap SE = 1.4 for lags up to T/10, 1.8 up to T/4, 2.9 up to T/2).
+/// - **bootstrap**: the standard deviation of the slope over `n_boot` resampled curves. With
+///   at least 8 coordinate groups ([`Msd::coord_groups`](crate::msd::Msd::coord_groups)) the
+///   groups are resampled (`"coordinate-bootstrap"`; independent replicates of the whole window
+///   when coordinates are independent); otherwise blocks of time origins
+///   (`"block-bootstrap"`, from [`crate::msd::msd_with_blocks`]). It sees non-Gaussian and
+///   non-stationary noise the model ignores; the origin-block version is optimistic for fits
+///   reaching into the window (true sd / bootstrap SE = 1.4 for lags up to T/10, 1.8 up to
+///   T/4, 2.9 up to T/2), since resampling origins inside one window cannot see fluctuations on
+///   the window's scale.
 ///
 /// The larger is reported (`se_method` says which); without either, the classical OLS error.
-/// The `tau0` interval is the 2.5 and 97.5 % percentiles of the breakpoint over the
-/// block-bootstrap replicates (else the delta method).
+/// The `tau0` interval is the 2.5 and 97.5 % percentiles of the breakpoint over the same
+/// bootstrap replicates (else the delta method); each replicate's breakpoint is found by a
+/// global profile search (200 candidates) refined by Muggeo's iteration, since the broken
+/// line's RSS has a local minimum between every pair of lags. Measured coverage on a planted
+/// crossover (fBm H = 0.3 plus drift, T = 1000, d = 16): 93 / 100.
 ///
 /// The one-vs-two-segment p-value is Davies' statistic `max |b(theta)/se(theta)|` (slope change
 /// at 10 candidate breakpoints), calibrated by Monte Carlo under the null of a single power law:
@@ -838,11 +846,18 @@ pub fn fit_msd(m: &Msd, opts: &MsdFitOptions) -> Result<MsdFit> {
     let thetas = (sel.len() >= 8).then(|| davies_grid(&lx, 10));
 
     // Bootstrap replicates of the curve at the selected lags.
-    let reps: Vec<Vec<f64>> = match &m.blocks {
-        Some(b) if b.n_blocks() >= 2 && opts.n_boot >= 2 => {
-            replicates(b, &sel, opts.n_boot, &mut rng)
-        }
-        _ => Vec::new(),
+    // Over coordinate groups when there are enough (independent replicates of the whole
+    // window, so window-scale fluctuations are seen), else over blocks of time origins.
+    let (reps, boot_method): (Vec<Vec<f64>>, &str) = match (&m.coord_groups, &m.blocks) {
+        (Some(g), _) if g.len() >= crate::msd::MIN_COORD_GROUPS && opts.n_boot >= 2 => (
+            coord_replicates(g, &sel, opts.n_boot, &mut rng),
+            "coordinate-bootstrap",
+        ),
+        (_, Some(b)) if b.n_blocks() >= 2 && opts.n_boot >= 2 => (
+            replicates(b, &sel, opts.n_boot, &mut rng),
+            "block-bootstrap",
+        ),
+        _ => (Vec::new(), "ols"),
     };
     let boot = !reps.is_empty();
     let mut slopes = Vec::new();
@@ -869,7 +884,12 @@ pub fn fit_msd(m: &Msd, opts: &MsdFitOptions) -> Result<MsdFit> {
                     ..Segmented::default()
                 };
                 let (lo, hi) = sf.bounds(&lx);
-                if let Some(mg) = sf.muggeo(&xs, &ys, ws.as_deref(), s.breakpoint, lo, hi) {
+                // A global profile search first: the broken line's RSS has a local minimum
+                // between every pair of lags, and a Muggeo run from the data's breakpoint
+                // stays in its basin, which made the interval far too narrow.
+                let start = profile_breakpoint(&xs, &ys, ws.as_deref(), lo, hi, 200)
+                    .unwrap_or(s.breakpoint);
+                if let Some(mg) = sf.muggeo(&xs, &ys, ws.as_deref(), start, lo, hi) {
                     psis.push(mg.psi);
                 }
             }
@@ -902,9 +922,9 @@ pub fn fit_msd(m: &Msd, opts: &MsdFitOptions) -> Result<MsdFit> {
     // The larger of the two: the model sees the window-scale fluctuations the block bootstrap
     // misses, the bootstrap sees non-Gaussian or non-fBm noise the model ignores.
     let (alpha_se, se_method) = match (model_se, boot_se) {
-        (Some(a), Some(b)) if b > a => (b, "block-bootstrap"),
+        (Some(a), Some(b)) if b > a => (b, boot_method),
         (Some(a), _) => (a, "fbm-model"),
-        (None, Some(b)) => (b, "block-bootstrap"),
+        (None, Some(b)) => (b, boot_method),
         (None, None) => (line.slope_se, "ols"),
     };
     let power_law = PowerLawFit {
@@ -994,6 +1014,31 @@ pub fn fit_msd(m: &Msd, opts: &MsdFitOptions) -> Result<MsdFit> {
         two_power,
         local,
     })
+}
+
+/// The breakpoint in `[lo, hi]` of least residual sum of squares over a grid of `n + 1`
+/// candidates (each a linear fit with columns 1, x, (x - psi)+).
+fn profile_breakpoint(
+    x: &[f64],
+    y: &[f64],
+    w: Option<&[f64]>,
+    lo: f64,
+    hi: f64,
+    n: usize,
+) -> Option<f64> {
+    let ones = vec![1.0; x.len()];
+    (0..=n)
+        .map(|k| lo + (hi - lo) * k as f64 / n as f64)
+        .filter_map(|psi| {
+            let cols = [
+                ones.clone(),
+                x.to_vec(),
+                x.iter().map(|&v| (v - psi).max(0.0)).collect(),
+            ];
+            ols(&cols, y, w).map(|f| (f.rss, psi))
+        })
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, psi)| psi)
 }
 
 /// Davies' statistic `max |b(theta) / se(theta)|` over the grid, with classical (weighted)
@@ -1190,6 +1235,29 @@ impl FgnGenerator {
             z[..self.m].iter().map(|c| c.im).collect(),
         )
     }
+}
+
+/// `n_boot` resampled MSD curves at the lag indices `sel`: each picks as many coordinate groups
+/// as there are, with replacement, and sums their MSDs.
+fn coord_replicates<R: Rng + ?Sized>(
+    groups: &[Vec<f64>],
+    sel: &[usize],
+    n_boot: usize,
+    rng: &mut R,
+) -> Vec<Vec<f64>> {
+    let ng = groups.len();
+    (0..n_boot)
+        .map(|_| {
+            let mut rep = vec![0.0; sel.len()];
+            for _ in 0..ng {
+                let g = &groups[rng.random_range(0..ng)];
+                for (r, &i) in rep.iter_mut().zip(sel) {
+                    *r += g[i];
+                }
+            }
+            rep
+        })
+        .collect()
 }
 
 /// `n_boot` resampled MSD curves at the lag indices `sel`: each picks as many origin blocks as

@@ -292,6 +292,47 @@ pub struct Msd {
     /// dominates). The variance of a log-MSD estimate scales as `1 / d_eff`; [`crate::exponent::fit_msd`]
     /// uses it to size its model-based standard error.
     pub d_eff: f64,
+    /// `coord_groups[g][i]`: the MSD at `lags[i]` of the `g`-th of up to [`MAX_COORD_GROUPS`]
+    /// contiguous groups of coordinates (summed over the group's coordinates, so the groups add
+    /// up to `msd`), for bootstraps over coordinates. Kept by [`msd_with_blocks`] when the
+    /// trajectory has at least [`MIN_COORD_GROUPS`] coordinates.
+    pub coord_groups: Option<Vec<Vec<f64>>>,
+}
+
+/// Fewest coordinates for which [`msd_with_blocks`] keeps coordinate groups.
+pub const MIN_COORD_GROUPS: usize = 8;
+/// Most coordinate groups kept by [`msd_with_blocks`].
+pub const MAX_COORD_GROUPS: usize = 32;
+
+/// The coordinates `start..start + dim` of another source.
+struct CoordSubset<'a, S: ?Sized> {
+    src: &'a S,
+    start: usize,
+    dim: usize,
+}
+
+impl<S: TrajectorySource + ?Sized> TrajectorySource for CoordSubset<'_, S> {
+    fn n_steps(&self) -> usize {
+        self.src.n_steps()
+    }
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn read_weights(
+        &self,
+        steps: Range<usize>,
+        coords: Range<usize>,
+        out: &mut [f32],
+    ) -> Result<()> {
+        self.src.read_weights(
+            steps,
+            self.start + coords.start..self.start + coords.end,
+            out,
+        )
+    }
+    fn losses(&self, _steps: Range<usize>) -> Result<Option<Vec<f64>>> {
+        Ok(None)
+    }
 }
 
 /// Computes the time-averaged MSD of `window` at `lags` (each in `1..window.len`).
@@ -326,8 +367,10 @@ pub fn msd<S: TrajectorySource + ?Sized>(src: &S, window: Window, lags: &[usize]
 }
 
 /// As [`msd`], also keeping the contribution of `n_blocks` contiguous blocks of time origins
-/// (see [`OriginBlocks`]) for block-bootstrap errors. Costs about `n_blocks` times as much as
-/// [`msd`] (one forward FFT per coordinate and block).
+/// (see [`OriginBlocks`]) for block-bootstrap errors, and with at least [`MIN_COORD_GROUPS`]
+/// coordinates the MSD of contiguous coordinate groups ([`Msd::coord_groups`]) for bootstraps
+/// over coordinates. Costs about `n_blocks + 1` times as much as [`msd`] (one forward FFT per
+/// coordinate and block, and one pass per coordinate group).
 ///
 /// # Errors
 /// As [`msd`], plus `n_blocks` of 0 or more than the window length.
@@ -346,7 +389,24 @@ pub fn msd_with_blocks<S: TrajectorySource + ?Sized>(
             ),
         ));
     }
-    compute(src, window, lags, n_blocks, true)
+    let mut m = compute(src, window, lags, n_blocks, true)?;
+    let dim = src.dim();
+    if dim >= MIN_COORD_GROUPS {
+        let bounds = block_bounds(dim, dim.min(MAX_COORD_GROUPS));
+        let groups = bounds
+            .windows(2)
+            .map(|b| {
+                let sub = CoordSubset {
+                    src,
+                    start: b[0],
+                    dim: b[1] - b[0],
+                };
+                compute(&sub, window, lags, 1, false).map(|g| g.msd)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        m.coord_groups = Some(groups);
+    }
+    Ok(m)
 }
 
 /// FFT length for a zero-padded correlation of `min` points: the next power of two, unless a
@@ -611,6 +671,7 @@ fn compute<S: TrajectorySource + ?Sized>(
         } else {
             dim as f64
         },
+        coord_groups: None,
     })
 }
 
