@@ -46,7 +46,12 @@ fn brownian_alpha_is_one() {
             "alpha {a} se {se}"
         );
         assert_eq!(f.regime, Regime::Normal, "{f:?}");
-        assert_eq!(f.power_law.se_method, "block-bootstrap");
+        assert!(
+            ["fbm-model", "coordinate-bootstrap", "block-bootstrap"]
+                .contains(&f.power_law.se_method.as_str()),
+            "{}",
+            f.power_law.se_method
+        );
     }
 }
 
@@ -114,42 +119,77 @@ fn planted_crossover_is_found() {
     assert!(s.tau_equal > 25.0 && s.tau_equal < 100.0, "{s:?}");
 }
 
-/// The block-bootstrap SE against the true spread: over 150 independent Brownian walks
-/// (T = 1000, d = 2, 20 log lags up to T/10) the spread of alpha-hat is compared with the mean
-/// reported SE. Measured: sd / mean(bootstrap SE) = 1.37, sd / mean(OLS SE) = 5.8. Accept a
-/// ratio in [0.6, 1.6] for the bootstrap (the sd of a 150-sample sd is ~6 %); the OLS SE must be
-/// below half the true spread. The bootstrap cannot see fluctuations on scales longer than the
-/// window, so it is optimistic when the fit reaches far into the window (ratio 1.8 with lags up
-/// to T/4 and 2.9 up to T/2, measured with unweighted fits): the docs of `fit_msd` say so.
-#[test]
-fn bootstrap_se_is_calibrated() {
+/// A walk generator: seed to per-coordinate paths.
+type Walks = Box<dyn Fn(u64) -> Vec<Vec<f64>>>;
+
+/// Spread of alpha-hat over `n` independent walks made by `gen(seed)` (T = 1000, d = 2, 20 log
+/// lags up to T/10, the weighted default fit) against the mean reported SE: returns
+/// (mean alpha, true sd, mean reported SE, mean OLS SE).
+fn se_calibration(n: u64, gen: impl Fn(u64) -> Vec<Vec<f64>>) -> (f64, f64, f64, f64) {
     let mut alphas = Vec::new();
-    let mut se_boot = 0.0;
-    let mut se_ols = 0.0;
-    for seed in 0..150 {
-        let tr = traj(&brownian(1000, 2, 1.0, &mut rng(100 + seed)), 0.0);
+    let (mut se, mut se_ols) = (0.0, 0.0);
+    for seed in 0..n {
+        let tr = traj(&gen(seed), 0.0);
         // Only alpha's error is checked here: skip the (costly) null simulations.
         let opts = MsdFitOptions {
             seed,
+            // 50 model simulations per walk: each SE is noisy (10 %) but their mean is not.
+            n_boot: 50,
             null_sims: 0,
-            restarts: 2,
+            restarts: 1,
             ..MsdFitOptions::default()
         };
         let f = analyse_with(&tr, Lags::Log(20), Some(100), opts);
         alphas.push(f.power_law.alpha);
-        se_boot += f.power_law.alpha_se / 150.0;
-        se_ols += f.power_law.alpha_se_ols / 150.0;
+        se += f.power_law.alpha_se / n as f64;
+        se_ols += f.power_law.alpha_se_ols / n as f64;
     }
-    let mu = alphas.iter().sum::<f64>() / 150.0;
-    let sd = (alphas.iter().map(|a| (a - mu).powi(2)).sum::<f64>() / 149.0).sqrt();
-    eprintln!("alpha mean {mu:.4} sd {sd:.4}; mean bootstrap SE {se_boot:.4}, OLS SE {se_ols:.4}");
-    assert!((mu - 1.0).abs() < 0.05, "mean alpha {mu}");
-    let r = sd / se_boot;
-    assert!(
-        (0.6..=1.6).contains(&r),
-        "sd {sd} vs bootstrap SE {se_boot} (ratio {r})"
-    );
-    assert!(se_ols < 0.5 * sd, "OLS SE {se_ols} vs sd {sd}");
+    let nf = n as f64;
+    let mu = alphas.iter().sum::<f64>() / nf;
+    let sd = (alphas.iter().map(|a| (a - mu).powi(2)).sum::<f64>() / (nf - 1.0)).sqrt();
+    (mu, sd, se, se_ols)
+}
+
+/// The reported `alpha_se` against the true spread of alpha-hat, for Brownian motion and exact
+/// fBm with H = 0.3 and 0.7 (Hosking's method, independent of the code under test), each over
+/// 200 independent walks (T = 1000, d = 2, 20 log lags up to T/10). The ratio true sd / mean
+/// reported SE must lie in [0.8, 1.25]. Monte Carlo uncertainty: the sd of a 200-sample sd is
+/// 1/sqrt(2 * 199) = 5 % (Gaussian alpha-hat), the mean SE's is under 1 %, so the band is about
+/// +-4 sigma around 1. The classical OLS SE must be below half the true spread (it is 5-6x too
+/// small). Measured ratios are printed (`cargo test --test exponent_processes se_is -- --nocapture`).
+#[test]
+fn alpha_se_is_calibrated() {
+    let n = 200;
+    let cases: [(&str, f64, Walks); 3] = [
+        (
+            "brownian",
+            1.0,
+            Box::new(|s| brownian(1000, 2, 1.0, &mut rng(100 + s))),
+        ),
+        (
+            "fbm H=0.3",
+            0.6,
+            Box::new(|s| fbm(1000, 2, 0.3, &mut rng(5000 + s))),
+        ),
+        (
+            "fbm H=0.7",
+            1.4,
+            Box::new(|s| fbm(1000, 2, 0.7, &mut rng(9000 + s))),
+        ),
+    ];
+    for (name, want, gen) in cases {
+        let (mu, sd, se, se_ols) = se_calibration(n, gen);
+        let r = sd / se;
+        eprintln!(
+            "{name}: alpha mean {mu:.4} sd {sd:.4}; mean SE {se:.4} (ratio sd/SE {r:.3}), OLS SE {se_ols:.4}"
+        );
+        assert!((mu - want).abs() < 0.05, "{name}: mean alpha {mu}");
+        assert!(
+            (0.8..=1.25).contains(&r),
+            "{name}: sd {sd} vs reported SE {se} (ratio {r})"
+        );
+        assert!(se_ols < 0.5 * sd, "{name}: OLS SE {se_ols} vs sd {sd}");
+    }
 }
 
 /// False alarms of the two-regime test on pure Brownian motion with every lag 1..T-1 fitted
@@ -178,4 +218,104 @@ fn brownian_all_lags_rarely_two_regimes() {
     }
     eprintln!("two regimes reported for {alarms} / 40 Brownian walks (all lags)");
     assert!(alarms <= 6, "{alarms} / 40");
+}
+
+/// The breakpoint (ln tau) of the best weighted broken line through the exact expected curve
+/// `ln(tau^0.6 + v^2 tau^2)` at the lags `taus` with weights `(T - tau) / tau`: the value the
+/// segmented fit estimates. Brute force over a grid of 4000 breakpoints, each a weighted linear
+/// least-squares fit with columns (1, x, (x - psi)+) solved by Cramer's rule.
+fn population_breakpoint(taus: &[f64], v: f64, t_len: f64) -> f64 {
+    let x: Vec<f64> = taus.iter().map(|t| t.ln()).collect();
+    let y: Vec<f64> = taus
+        .iter()
+        .map(|t| (t.powf(0.6) + v * v * t * t).ln())
+        .collect();
+    let w: Vec<f64> = taus.iter().map(|t| (t_len - t) / t).collect();
+    let det3 = |m: [[f64; 3]; 3]| {
+        m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+    };
+    let (lo, hi) = (x[1], x[x.len() - 2]);
+    let mut best = (f64::INFINITY, lo);
+    for g in 0..=4000 {
+        let psi = lo + (hi - lo) * g as f64 / 4000.0;
+        let mut a = [[0.0; 3]; 3];
+        let mut b = [0.0; 3];
+        for i in 0..x.len() {
+            let c = [1.0, x[i], (x[i] - psi).max(0.0)];
+            for r in 0..3 {
+                b[r] += w[i] * c[r] * y[i];
+                for s in 0..3 {
+                    a[r][s] += w[i] * c[r] * c[s];
+                }
+            }
+        }
+        let d = det3(a);
+        let beta: Vec<f64> = (0..3)
+            .map(|k| {
+                let mut m = a;
+                for r in 0..3 {
+                    m[r][k] = b[r];
+                }
+                det3(m) / d
+            })
+            .collect();
+        let rss: f64 = (0..x.len())
+            .map(|i| {
+                let f = beta[0] + beta[1] * x[i] + beta[2] * (x[i] - psi).max(0.0);
+                w[i] * (y[i] - f).powi(2)
+            })
+            .sum();
+        if rss < best.0 {
+            best = (rss, psi);
+        }
+    }
+    best.1
+}
+
+/// Coverage of the 95 % `tau0` interval on walks with a planted crossover (fBm H = 0.3 plus a
+/// drift, T = 1000, d = 4, 30 log lags up to 250): the target is the breakpoint of the best
+/// broken line through the exact expected curve (`population_breakpoint`, brute force; 19.9,
+/// not the 50 where the two terms are equal). Over 100 walks the interval must contain it in
+/// at least 89 (binomial at the nominal 95 %: mean 95, sd 2.2, so 89 is 2.75 sd below;
+/// P(X <= 88) ~ 1 %). Measured: 93 / 100 (before the bootstrap used a global profile search
+/// for each replicate's breakpoint: 18 / 34 of the walks where two regimes were reported).
+#[test]
+fn tau0_interval_covers() {
+    let (t_len, n) = (1000usize, 100u64);
+    let v = 50f64.powf(-0.7);
+    let lags = Lags::Log(30).resolve(t_len, Some(250)).unwrap();
+    let taus: Vec<f64> = lags.iter().map(|&l| l as f64).collect();
+    let target = population_breakpoint(&taus, v, t_len as f64).exp();
+    let (mut covered, mut found) = (0, 0);
+    for seed in 0..n {
+        let mut paths = fbm(t_len, 16, 0.3, &mut rng(20_000 + seed));
+        for p in paths.iter_mut() {
+            for (t, x) in p.iter_mut().enumerate() {
+                *x += v * t as f64;
+            }
+        }
+        let opts = MsdFitOptions {
+            seed,
+            n_boot: 100,
+            restarts: 5,
+            // The interval is what is tested, not the test of one segment against two (which,
+            // calibrated, finds this mild crossover in about a third of the walks): report two
+            // regimes whatever the p-value, and skip the null simulations.
+            null_sims: 0,
+            test_level: 0.999_999,
+            ..MsdFitOptions::default()
+        };
+        let f = analyse_with(&traj(&paths, 0.0), Lags::Log(30), Some(250), opts);
+        if let Some(tr) = &f.two_regime {
+            found += 1;
+            if tr.tau0_ci95[0] <= target && target <= tr.tau0_ci95[1] {
+                covered += 1;
+            }
+        }
+    }
+    eprintln!("target tau0 {target:.2}: two regimes in {found} / {n}, interval covers in {covered} / {found}");
+    assert!(found >= 95, "{found}");
+    assert!(covered as f64 >= 0.89 * found as f64, "{covered} / {found}");
 }

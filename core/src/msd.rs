@@ -286,6 +286,53 @@ pub struct Msd {
     pub pairs: Vec<usize>,
     /// Per-origin-block pieces, when computed by [`msd_with_blocks`].
     pub blocks: Option<OriginBlocks>,
+    /// Effective number of independent, equally noisy coordinates,
+    /// `(sum_c s_c^2)^2 / sum_c s_c^4` with `s_c^2` the mean squared one-step increment of
+    /// coordinate `c` (the participation ratio; `d` for isotropic motion, 1 when one coordinate
+    /// dominates). The variance of a log-MSD estimate scales as `1 / d_eff`; [`crate::exponent::fit_msd`]
+    /// uses it to size its model-based standard error.
+    pub d_eff: f64,
+    /// `coord_groups[g][i]`: the MSD at `lags[i]` of the `g`-th of up to [`MAX_COORD_GROUPS`]
+    /// contiguous groups of coordinates (summed over the group's coordinates, so the groups add
+    /// up to `msd`), for bootstraps over coordinates. Kept by [`msd_with_blocks`] when the
+    /// trajectory has at least [`MIN_COORD_GROUPS`] coordinates.
+    pub coord_groups: Option<Vec<Vec<f64>>>,
+}
+
+/// Fewest coordinates for which [`msd_with_blocks`] keeps coordinate groups.
+pub const MIN_COORD_GROUPS: usize = 8;
+/// Most coordinate groups kept by [`msd_with_blocks`].
+pub const MAX_COORD_GROUPS: usize = 32;
+
+/// The coordinates `start..start + dim` of another source.
+struct CoordSubset<'a, S: ?Sized> {
+    src: &'a S,
+    start: usize,
+    dim: usize,
+}
+
+impl<S: TrajectorySource + ?Sized> TrajectorySource for CoordSubset<'_, S> {
+    fn n_steps(&self) -> usize {
+        self.src.n_steps()
+    }
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn read_weights(
+        &self,
+        steps: Range<usize>,
+        coords: Range<usize>,
+        out: &mut [f32],
+    ) -> Result<()> {
+        self.src.read_weights(
+            steps,
+            self.start + coords.start..self.start + coords.end,
+            out,
+        )
+    }
+    fn losses(&self, _steps: Range<usize>) -> Result<Option<Vec<f64>>> {
+        Ok(None)
+    }
 }
 
 /// Computes the time-averaged MSD of `window` at `lags` (each in `1..window.len`).
@@ -320,8 +367,10 @@ pub fn msd<S: TrajectorySource + ?Sized>(src: &S, window: Window, lags: &[usize]
 }
 
 /// As [`msd`], also keeping the contribution of `n_blocks` contiguous blocks of time origins
-/// (see [`OriginBlocks`]) for block-bootstrap errors. Costs about `n_blocks` times as much as
-/// [`msd`] (one forward FFT per coordinate and block).
+/// (see [`OriginBlocks`]) for block-bootstrap errors, and with at least [`MIN_COORD_GROUPS`]
+/// coordinates the MSD of contiguous coordinate groups ([`Msd::coord_groups`]) for bootstraps
+/// over coordinates. Costs about `n_blocks + 1` times as much as [`msd`] (one forward FFT per
+/// coordinate and block, and one pass per coordinate group).
 ///
 /// # Errors
 /// As [`msd`], plus `n_blocks` of 0 or more than the window length.
@@ -340,7 +389,24 @@ pub fn msd_with_blocks<S: TrajectorySource + ?Sized>(
             ),
         ));
     }
-    compute(src, window, lags, n_blocks, true)
+    let mut m = compute(src, window, lags, n_blocks, true)?;
+    let dim = src.dim();
+    if dim >= MIN_COORD_GROUPS {
+        let bounds = block_bounds(dim, dim.min(MAX_COORD_GROUPS));
+        let groups = bounds
+            .windows(2)
+            .map(|b| {
+                let sub = CoordSubset {
+                    src,
+                    start: b[0],
+                    dim: b[1] - b[0],
+                };
+                compute(&sub, window, lags, 1, false).map(|g| g.msd)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        m.coord_groups = Some(groups);
+    }
+    Ok(m)
 }
 
 /// FFT length for a zero-padded correlation of `min` points: the next power of two, unless a
@@ -423,6 +489,9 @@ struct Acc {
     z: Vec<f64>,
     /// `sum_c b_c^2`.
     bb: f64,
+    /// `sum_c s_c^2` and `sum_c s_c^4`, `s_c^2` the mean squared one-step increment.
+    s2: f64,
+    s4: f64,
 }
 
 fn compute<S: TrajectorySource + ?Sized>(
@@ -456,6 +525,8 @@ fn compute<S: TrajectorySource + ?Sized>(
         q: vec![0.0; n],
         z: vec![0.0; n],
         bb: 0.0,
+        s2: 0.0,
+        s4: 0.0,
     };
     let acc = (0..n_tasks)
         .into_par_iter()
@@ -479,6 +550,10 @@ fn compute<S: TrajectorySource + ?Sized>(
                     // the FFT then works on the residual y, whose rounding error is relative to
                     // |y|^2 instead of |w|^2 (offset) or (v T)^2 (drift). The trend's exact
                     // contribution is added back below from `z` and `bb`.
+                    let sc2 =
+                        x.windows(2).map(|p| (p[1] - p[0]).powi(2)).sum::<f64>() / (n - 1) as f64;
+                    acc.s2 += sc2;
+                    acc.s4 += sc2 * sc2;
                     let mean = x.iter().sum::<f64>() / n as f64;
                     let slope = x
                         .iter()
@@ -534,6 +609,8 @@ fn compute<S: TrajectorySource + ?Sized>(
                 *x += y;
             }
             a.bb += b.bb;
+            a.s2 += b.s2;
+            a.s4 += b.s4;
             Ok(a)
         })?;
 
@@ -589,6 +666,12 @@ fn compute<S: TrajectorySource + ?Sized>(
         msd,
         pairs,
         blocks: keep_blocks.then_some(OriginBlocks { sums, counts }),
+        d_eff: if acc.s4 > 0.0 {
+            acc.s2 * acc.s2 / acc.s4
+        } else {
+            dim as f64
+        },
+        coord_groups: None,
     })
 }
 
