@@ -36,12 +36,10 @@
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 use crate::error::{Error, Result};
+use crate::npy::truncate;
 use std::fmt;
 use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
-
-/// The 6-byte magic string that starts every `.npy` file.
-const NPY_MAGIC: &[u8] = b"\x93NUMPY";
 
 /// The name used in messages for data read from standard input.
 pub const STDIN_NAME: &str = "<stdin>";
@@ -101,61 +99,14 @@ impl NpyHeader {
     /// a NumPy header dictionary, a dtype other than float32/float64, or a data size that differs
     /// from the header's (truncated file or trailing bytes).
     pub fn parse(bytes: &[u8], file_len: u64, path: &Path) -> Result<NpyHeader> {
-        let fail = |reason: String| Error::format(path, reason);
-        if bytes.len() < 10 || !bytes.starts_with(NPY_MAGIC) {
-            return Err(fail(
-                "not a .npy file: it does not start with the NumPy magic string \\x93NUMPY \
-                 (write it with numpy.save, or give a text file with one number per line)"
-                    .into(),
-            ));
-        }
-        let (major, minor) = (bytes[6], bytes[7]);
-        let (header_len, start): (usize, usize) = match major {
-            1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-            2 | 3 => {
-                if bytes.len() < 12 {
-                    return Err(fail("truncated .npy header".into()));
-                }
-                let len = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-                (len as usize, 12)
-            }
-            _ => {
-                return Err(fail(format!(
-                    "unsupported .npy format version {major}.{minor} (1.0, 2.0 and 3.0 are read)"
-                )))
-            }
-        };
-        let end = start
-            .checked_add(header_len)
-            .ok_or_else(|| fail("corrupt .npy header length".into()))?;
-        if bytes.len() < end {
-            return Err(fail(format!(
-                "truncated .npy header: it announces {header_len} header bytes, the file holds {}",
-                bytes.len() - start
-            )));
-        }
-        let text = std::str::from_utf8(&bytes[start..end])
-            .map_err(|_| fail("corrupt .npy header: not ASCII/UTF-8 text".into()))?;
-        let dict =
-            parse_header_dict(text).map_err(|r| fail(format!("corrupt .npy header: {r}")))?;
-        let (dtype, big_endian) = parse_descr(&dict.descr).map_err(fail)?;
-        let len = dict
-            .shape
-            .iter()
-            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-            .ok_or_else(|| {
-                fail(format!(
-                    "corrupt .npy header: shape {:?} overflows",
-                    dict.shape
-                ))
-            })?;
+        let h = crate::npy::parse(bytes, path)?;
         let header = NpyHeader {
-            dtype,
-            big_endian,
-            fortran_order: dict.fortran_order,
-            shape: dict.shape,
-            data_offset: end,
-            len,
+            dtype: h.dtype,
+            big_endian: h.big_endian,
+            fortran_order: h.fortran_order,
+            shape: h.shape,
+            data_offset: h.data_offset,
+            len: h.len,
         };
         header.check_size(file_len, path)?;
         Ok(header)
@@ -199,17 +150,7 @@ impl NpyHeader {
 
     /// The shape written as NumPy would print it, e.g. `(3, 4)` or `(5,)`.
     pub fn shape_string(&self) -> String {
-        match self.shape.len() {
-            1 => format!("({},)", self.shape[0]),
-            _ => format!(
-                "({})",
-                self.shape
-                    .iter()
-                    .map(|d| d.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        }
+        crate::npy::shape_string(&self.shape)
     }
 
     /// Decodes elements `[start, start + out.len())` of the data section `data` (which starts at
@@ -254,125 +195,6 @@ impl NpyHeader {
     }
 }
 
-#[derive(Debug)]
-struct HeaderDict {
-    descr: String,
-    fortran_order: bool,
-    shape: Vec<usize>,
-}
-
-/// Parses NumPy's header, a Python dict literal such as
-/// `{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }`.
-fn parse_header_dict(text: &str) -> std::result::Result<HeaderDict, String> {
-    let t = text.trim_end_matches(['\n', ' ', '\0']).trim();
-    if !(t.starts_with('{') && t.ends_with('}')) {
-        return Err(format!(
-            "expected a Python dict, found {:?}",
-            truncate(t, 80)
-        ));
-    }
-    let value_after = |key: &str| -> std::result::Result<&str, String> {
-        let pat_sq = format!("'{key}'");
-        let pat_dq = format!("\"{key}\"");
-        let pos = t
-            .find(&pat_sq)
-            .or_else(|| t.find(&pat_dq))
-            .ok_or_else(|| format!("key '{key}' missing in {:?}", truncate(t, 120)))?;
-        let rest = t[pos + pat_sq.len()..].trim_start();
-        let rest = rest
-            .strip_prefix(':')
-            .ok_or_else(|| format!("no ':' after key '{key}'"))?;
-        Ok(rest.trim_start())
-    };
-    let d = value_after("descr")?;
-    let descr = if let Some(q) = d.chars().next().filter(|c| *c == '\'' || *c == '"') {
-        let body = &d[1..];
-        let close = body
-            .find(q)
-            .ok_or_else(|| "unterminated 'descr' string".to_string())?;
-        body[..close].to_string()
-    } else {
-        // Structured dtypes are lists of fields; report what we saw rather than a parse error.
-        return Err(format!(
-            "'descr' is {:?}, not a simple dtype string (structured arrays are not supported)",
-            truncate(d, 60)
-        ));
-    };
-    let f = value_after("fortran_order")?;
-    let fortran_order = if f.starts_with("True") {
-        true
-    } else if f.starts_with("False") {
-        false
-    } else {
-        return Err(format!(
-            "'fortran_order' is {:?}, expected True or False",
-            truncate(f, 20)
-        ));
-    };
-    let s = value_after("shape")?;
-    let s = s
-        .strip_prefix('(')
-        .ok_or_else(|| format!("'shape' is {:?}, expected a tuple", truncate(s, 40)))?;
-    let close = s
-        .find(')')
-        .ok_or_else(|| "unterminated 'shape' tuple".to_string())?;
-    let mut shape = Vec::new();
-    for part in s[..close].split(',') {
-        let p = part.trim().trim_end_matches('L');
-        if p.is_empty() {
-            continue;
-        }
-        shape.push(
-            p.parse::<usize>()
-                .map_err(|_| format!("'shape' entry {p:?} is not a non-negative integer"))?,
-        );
-    }
-    Ok(HeaderDict {
-        descr,
-        fortran_order,
-        shape,
-    })
-}
-
-fn parse_descr(descr: &str) -> std::result::Result<(Dtype, bool), String> {
-    let native_big = cfg!(target_endian = "big");
-    let (order, code) = match descr.chars().next() {
-        Some('<') => (Some(false), &descr[1..]),
-        Some('>') => (Some(true), &descr[1..]),
-        Some('=') => (Some(native_big), &descr[1..]),
-        Some('|') => (None, &descr[1..]),
-        _ => (Some(native_big), descr),
-    };
-    let dtype = match code {
-        "f8" => Dtype::F64,
-        "f4" => Dtype::F32,
-        _ => {
-            let what = match code.chars().next() {
-                Some('O') => "Python objects (pickled)",
-                Some('U') | Some('S') | Some('a') => "text (a string array)",
-                Some('i') | Some('u') => "integers",
-                Some('b') => "booleans",
-                Some('f') => "floating point of an unsupported width",
-                Some('c') => "complex numbers",
-                _ => "an unsupported type",
-            };
-            return Err(format!(
-                "non-numeric or unsupported .npy dtype '{descr}' ({what}): only float32 and \
-                 float64 are read; convert with numpy.save(path, a.astype(numpy.float64))"
-            ));
-        }
-    };
-    let big = order.ok_or_else(|| format!("dtype '{descr}' gives no byte order"))?;
-    Ok((dtype, big))
-}
-
-fn truncate(s: &str, n: usize) -> String {
-    match s.char_indices().nth(n) {
-        Some((i, _)) => format!("{}...", &s[..i]),
-        None => s.to_string(),
-    }
-}
-
 /// Reads a sample from a text or `.npy` file (see the [module docs](self) for the format).
 ///
 /// # Errors
@@ -400,7 +222,7 @@ pub fn read_values(path: &Path) -> Result<Vec<f64>> {
         // straight into the output (no second in-memory copy of its bytes).
         let mut head = [0u8; 6];
         let got = read_up_to(&mut file, &mut head).map_err(|e| Error::io(path, e))?;
-        if is_npy_name || head[..got] == *NPY_MAGIC {
+        if is_npy_name || head[..got] == *crate::npy::MAGIC {
             drop(file);
             return NpyValues::open(path)?.to_vec();
         }
@@ -412,7 +234,7 @@ pub fn read_values(path: &Path) -> Result<Vec<f64>> {
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)
         .map_err(|e| Error::io(path, e))?;
-    if is_npy_name || bytes.starts_with(NPY_MAGIC) {
+    if is_npy_name || bytes.starts_with(crate::npy::MAGIC) {
         parse_npy(&bytes, path)
     } else {
         parse_text(&bytes, path)
@@ -462,7 +284,7 @@ pub fn read_values_from(source: &str) -> Result<Vec<f64>> {
 /// assert_eq!(x, vec![1.0, 2.5]);
 /// ```
 pub fn read_values_bytes(bytes: &[u8], name: &Path) -> Result<Vec<f64>> {
-    if bytes.starts_with(NPY_MAGIC) {
+    if bytes.starts_with(crate::npy::MAGIC) {
         parse_npy(bytes, name)
     } else {
         parse_text(bytes, name)
@@ -820,38 +642,6 @@ impl NpyValues {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn header_dict_variants() {
-        let d =
-            parse_header_dict("{'descr': '>f4', 'fortran_order': True, 'shape': (2, 3, 4), }   \n")
-                .unwrap();
-        assert_eq!(d.descr, ">f4");
-        assert!(d.fortran_order);
-        assert_eq!(d.shape, vec![2, 3, 4]);
-        let d =
-            parse_header_dict("{'descr': '<f8', 'fortran_order': False, 'shape': (), }").unwrap();
-        assert!(d.shape.is_empty());
-        assert!(parse_header_dict(
-            "{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (1,), }"
-        )
-        .unwrap_err()
-        .contains("structured"));
-        assert!(parse_header_dict("not a dict").is_err());
-        assert!(parse_header_dict("{'descr': '<f8', 'shape': (1,), }")
-            .unwrap_err()
-            .contains("fortran_order"));
-    }
-
-    #[test]
-    fn descr_codes() {
-        assert_eq!(parse_descr("<f8").unwrap(), (Dtype::F64, false));
-        assert_eq!(parse_descr(">f4").unwrap(), (Dtype::F32, true));
-        assert!(parse_descr("<i8").unwrap_err().contains("integers"));
-        assert!(parse_descr("|O").unwrap_err().contains("objects"));
-        assert!(parse_descr("<U5").unwrap_err().contains("string"));
-        assert!(parse_descr("<f2").unwrap_err().contains("width"));
-    }
 
     #[test]
     fn validate_messages() {

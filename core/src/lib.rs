@@ -24,6 +24,7 @@ pub mod io;
 pub mod lanczos;
 pub mod landscape;
 pub mod msd;
+mod npy;
 pub mod pathstats;
 pub mod prec;
 pub mod regress;

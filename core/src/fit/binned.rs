@@ -244,7 +244,8 @@ impl Histogram {
     /// # Errors
     ///
     /// [`Error::Io`] if the file cannot be opened or mapped; [`Error::Format`] if it is not a
-    /// `.npy` file, its dtype is not f32/f64, or it is shorter than its header says.
+    /// `.npy` file, its dtype is not f32/f64, or it is shorter or longer than its header says
+    /// (the same checks and messages as [`crate::io::NpyValues::open`]).
     pub fn from_npy(path: impl AsRef<Path>, mantissa_bits: u32) -> Result<Histogram> {
         let path = path.as_ref();
         Histogram::new(mantissa_bits)?;
@@ -252,21 +253,17 @@ impl Histogram {
         // SAFETY: the map is read-only and the file is not modified by this process; a file
         // truncated underneath by another process is outside what any reader can guard against.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
-        let (offset, dtype, count) = parse_npy_header(&map, path)?;
+        // The crate's one `.npy` parser checks the header and that the file holds exactly the
+        // data it announces (truncation reported with both counts), as every reader does.
+        let header = crate::io::NpyHeader::parse(&map, map.len() as u64, path)?;
+        let dtype = match (header.dtype, header.big_endian) {
+            (crate::io::Dtype::F32, false) => Dtype::F32Le,
+            (crate::io::Dtype::F32, true) => Dtype::F32Be,
+            (crate::io::Dtype::F64, false) => Dtype::F64Le,
+            (crate::io::Dtype::F64, true) => Dtype::F64Be,
+        };
+        let (offset, count) = (header.data_offset, header.len);
         let size = dtype.size();
-        let need = count
-            .checked_mul(size)
-            .and_then(|b| b.checked_add(offset))
-            .ok_or_else(|| Error::format(path, "shape too large"))?;
-        if map.len() < need {
-            return Err(Error::format(
-                path,
-                format!(
-                    "truncated: header promises {count} values ({need} bytes) but the file has {} bytes",
-                    map.len()
-                ),
-            ));
-        }
         drop(map);
         // Map and scan the data in 64 MiB segments, so the resident mapped pages stay bounded
         // too; each thread keeps one histogram across segments.
@@ -398,80 +395,6 @@ impl Dtype {
             _ => 8,
         }
     }
-}
-
-/// Parses a `.npy` header: (data offset, dtype, number of values).
-fn parse_npy_header(b: &[u8], path: &Path) -> Result<(usize, Dtype, usize)> {
-    if b.len() < 10 || &b[..6] != b"\x93NUMPY" {
-        return Err(Error::format(path, "not a .npy file (bad magic string)"));
-    }
-    let major = b[6];
-    let (hlen, start) = match major {
-        1 => (u16::from_le_bytes([b[8], b[9]]) as usize, 10),
-        2 | 3 => {
-            if b.len() < 12 {
-                return Err(Error::format(path, "truncated .npy header"));
-            }
-            (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12)
-        }
-        v => return Err(Error::format(path, format!("unsupported .npy version {v}"))),
-    };
-    let end = start + hlen;
-    if b.len() < end {
-        return Err(Error::format(path, "truncated .npy header"));
-    }
-    let h = std::str::from_utf8(&b[start..end])
-        .map_err(|_| Error::format(path, "the .npy header is not text"))?;
-    let field = |name: &str| -> Option<&str> {
-        let i = h.find(&format!("'{name}'"))?;
-        let rest = &h[i + name.len() + 2..];
-        let rest = rest.trim_start().strip_prefix(':')?.trim_start();
-        Some(rest)
-    };
-    let descr =
-        field("descr").ok_or_else(|| Error::format(path, "no 'descr' in the .npy header"))?;
-    let descr = descr.trim_start_matches(['\'', '"']);
-    let dtype = if descr.starts_with("<f4") || descr.starts_with("=f4") {
-        Dtype::F32Le
-    } else if descr.starts_with(">f4") {
-        Dtype::F32Be
-    } else if descr.starts_with("<f8") || descr.starts_with("=f8") {
-        Dtype::F64Le
-    } else if descr.starts_with(">f8") {
-        Dtype::F64Be
-    } else {
-        let d: String = descr
-            .chars()
-            .take_while(|c| *c != '\'' && *c != '"')
-            .collect();
-        return Err(Error::format(
-            path,
-            format!("dtype '{d}' is not float32 or float64"),
-        ));
-    };
-    let shape =
-        field("shape").ok_or_else(|| Error::format(path, "no 'shape' in the .npy header"))?;
-    let close = shape
-        .find(')')
-        .ok_or_else(|| Error::format(path, "malformed 'shape' in the .npy header"))?;
-    let dims = shape[1..close]
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<usize>().map_err(|_| {
-                Error::format(
-                    path,
-                    format!("malformed dimension '{s}' in the .npy header"),
-                )
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let count = dims
-        .iter()
-        .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .ok_or_else(|| Error::format(path, "shape too large"))?;
-    Ok((end, dtype, count))
 }
 
 /// Maximum likelihood on a [`Histogram`] (grouped data), with the configuration of an [`Mle`].

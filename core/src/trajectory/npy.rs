@@ -4,8 +4,9 @@
 //! Only what trajectories need is supported: little-endian `f32` (`<f4`) or `f64` (`<f8`) data in
 //! C order, 1-D (losses) or 2-D (weights, gradients). Anything else (Fortran order, integers,
 //! big-endian, 3-D arrays, a file shorter than its header promises) is rejected with an error that
-//! names the file and the problem. The header is parsed here rather than through ndarray-npy so
-//! that a truncated file can be reported as "holds N bytes, header needs M" with the first
+//! names the file and the problem. The header is parsed by the crate's one `.npy` header parser
+//! (shared with [`crate::io`] and the binned fit, so a malformed file reads the same everywhere),
+//! not through ndarray-npy, so that a truncated file can be reported as "holds N bytes, header needs M" with the first
 //! missing step, and so that the on-disk store can preallocate chunk files whose header is later
 //! rewritten in place (see [`super::store`]).
 
@@ -17,7 +18,7 @@ use std::io::{Read, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8; 6] = b"\x93NUMPY";
+use crate::npy::MAGIC;
 
 /// Element type of an `.npy` array this crate reads or writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -90,114 +91,37 @@ impl NpyHeader {
 ///
 /// # Errors
 /// [`Error::Format`] naming `path` for a missing magic string, an unsupported version, a header
-/// that is not a dict with `descr`, `fortran_order` and `shape`, Fortran order, or a dtype other
-/// than little-endian `f4`/`f8`.
+/// that is not a dict with `descr`, `fortran_order` and `shape`, a shape that overflows, Fortran
+/// order, or a dtype other than little-endian `f4`/`f8`.
 pub fn parse_header(bytes: &[u8], path: &Path) -> Result<NpyHeader> {
-    let fmt = |reason: String| Error::format(path, reason);
-    if bytes.len() < 10 || &bytes[..6] != MAGIC {
-        return Err(fmt(
-            "not a .npy file (missing the \\x93NUMPY magic string)".into()
+    let h = crate::npy::parse(bytes, path)?;
+    // The structure is checked by the crate's one parser; what is left is this reader's policy:
+    // rows must be contiguous little-endian values, so that a step is one slice of the map.
+    if h.big_endian {
+        return Err(Error::format(
+            path,
+            format!(
+                "unsupported dtype '{}': expected little-endian float32 ('<f4') or float64                  ('<f8'); convert with a.astype('<f4')",
+                h.descr
+            ),
         ));
     }
-    let (major, minor) = (bytes[6], bytes[7]);
-    let (len_bytes, header_start) = match major {
-        1 => (2, 10),
-        2 | 3 => (4, 12),
-        _ => {
-            return Err(fmt(format!(
-                "unsupported .npy format version {major}.{minor}"
-            )))
-        }
+    if h.fortran_order {
+        return Err(Error::format(
+            path,
+            "array is in Fortran (column-major) order; save it in C order \
+             (np.ascontiguousarray) so that each step is one contiguous row",
+        ));
+    }
+    let dtype = match h.dtype {
+        crate::io::Dtype::F32 => Dtype::F32,
+        crate::io::Dtype::F64 => Dtype::F64,
     };
-    if bytes.len() < header_start {
-        return Err(fmt(format!(
-            "truncated .npy header: file holds {} bytes, the header length field needs {header_start}",
-            bytes.len()
-        )));
-    }
-    let header_len = if len_bytes == 2 {
-        u16::from_le_bytes([bytes[8], bytes[9]]) as usize
-    } else {
-        u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize
-    };
-    let data_offset = header_start + header_len;
-    if bytes.len() < data_offset {
-        return Err(fmt(format!(
-            "truncated .npy header: file holds {} bytes, the header needs {data_offset}",
-            bytes.len()
-        )));
-    }
-    let text = std::str::from_utf8(&bytes[header_start..data_offset])
-        .map_err(|_| fmt("the .npy header is not valid text".into()))?;
-    let descr = dict_value(text, "descr")
-        .ok_or_else(|| fmt(format!("the .npy header has no 'descr': {}", text.trim())))?;
-    let descr = descr.trim().trim_matches(|c| c == '\'' || c == '"');
-    let dtype = Dtype::from_descr(descr).ok_or_else(|| {
-        fmt(format!(
-            "unsupported dtype '{descr}': expected little-endian float32 ('<f4') or float64 ('<f8')"
-        ))
-    })?;
-    let fortran = dict_value(text, "fortran_order")
-        .ok_or_else(|| fmt("the .npy header has no 'fortran_order'".into()))?;
-    match fortran.trim() {
-        "False" => {}
-        "True" => {
-            return Err(fmt(
-                "array is in Fortran (column-major) order; save it in C order \
-                 (np.ascontiguousarray) so that each step is one contiguous row"
-                    .into(),
-            ))
-        }
-        other => return Err(fmt(format!("bad 'fortran_order' value '{other}'"))),
-    }
-    let shape_text =
-        dict_value(text, "shape").ok_or_else(|| fmt("the .npy header has no 'shape'".into()))?;
-    let inner = shape_text
-        .trim()
-        .strip_prefix('(')
-        .and_then(|s| s.strip_suffix(')'))
-        .ok_or_else(|| fmt(format!("bad 'shape' value '{}'", shape_text.trim())))?;
-    let shape = inner
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.trim_end_matches('L').parse::<usize>())
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|_| fmt(format!("bad 'shape' value '({inner})'")))?;
     Ok(NpyHeader {
         dtype,
-        shape,
-        data_offset,
+        shape: h.shape,
+        data_offset: h.data_offset,
     })
-}
-
-/// The raw text of the value of `key` in a Python dict literal: up to the next top-level comma or
-/// closing brace, with parentheses balanced (so `(3, 4)` stays whole).
-fn dict_value<'a>(text: &'a str, key: &str) -> Option<&'a str> {
-    let mut search = 0;
-    let start = loop {
-        let rel = text[search..].find(key)?;
-        let pos = search + rel;
-        let before = text[..pos].chars().next_back();
-        let after = text[pos + key.len()..].chars().next();
-        if matches!(before, Some('\'') | Some('"')) && matches!(after, Some('\'') | Some('"')) {
-            let rest = &text[pos + key.len() + 1..];
-            let colon = rest.find(':')?;
-            break pos + key.len() + 1 + colon + 1;
-        }
-        search = pos + key.len();
-    };
-    let rest = &text[start..];
-    let mut depth = 0i32;
-    for (i, c) in rest.char_indices() {
-        match c {
-            '(' | '[' => depth += 1,
-            ')' | ']' => depth -= 1,
-            ',' | '}' if depth == 0 => return Some(&rest[..i]),
-            _ => {}
-        }
-    }
-    Some(rest)
 }
 
 /// Builds a version 1.0 `.npy` header for `dtype` and `shape`, padded with spaces so that its
