@@ -1,9 +1,10 @@
 //! End-to-end tests of `anodiff boxcount` (fixtures: fixtures/fractal/README.md).
 
+mod common;
+
+use common::{anodiff_sub, assert_fails, npy, Exit};
 use ndarray::Array2;
-use ndarray_npy::WriteNpyExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const LOG3_LOG2: f64 = 1.584_962_500_721_156_2; // ln 3 / ln 2
 const LOG8_LOG3: f64 = 1.892_789_260_714_372; // ln 8 / ln 3
@@ -16,11 +17,7 @@ fn fixture(name: &str) -> PathBuf {
 
 /// Runs the binary; returns (success, stdout, stderr).
 fn run(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_anodiff"))
-        .arg("boxcount")
-        .args(args)
-        .output()
-        .unwrap();
+    let out = anodiff_sub("boxcount", args);
     (
         out.status.success(),
         String::from_utf8(out.stdout).unwrap(),
@@ -29,34 +26,15 @@ fn run(args: &[&str]) -> (bool, String, String) {
 }
 
 fn json(args: &[&str]) -> serde_json::Value {
-    let (ok, out, err) = run(args);
-    assert!(ok, "anodiff boxcount {args:?} failed: {err}");
-    serde_json::from_str(&out).unwrap()
+    common::json(&anodiff_sub("boxcount", args))
 }
 
 fn fails(args: &[&str], needle: &str) {
-    let (ok, out, err) = run(args);
-    assert!(!ok, "{args:?} should fail, printed {out}");
-    assert!(err.starts_with("error:"), "{args:?}: {err}");
-    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
-    assert!(
-        err.contains(needle),
-        "{args:?}: expected {needle:?} in {err}"
-    );
+    assert_fails(&anodiff_sub("boxcount", args), Exit::Failure, &[needle]);
 }
 
 fn f(v: &serde_json::Value) -> f64 {
     v.as_f64().unwrap()
-}
-
-fn npy<T: ndarray_npy::WritableElement, D: ndarray::Dimension>(
-    dir: &tempfile::TempDir,
-    name: &str,
-    a: &ndarray::Array<T, D>,
-) -> String {
-    let p = dir.path().join(name);
-    a.write_npy(std::fs::File::create(&p).unwrap()).unwrap();
-    p.to_str().unwrap().to_owned()
 }
 
 #[test]
@@ -114,7 +92,7 @@ fn npy_images_points_and_user_range() {
     let sq = Array2::from_shape_fn((400, 400), |(i, j)| {
         (50..350).contains(&i) && (20..320).contains(&j)
     });
-    let p = npy(&dir, "sq.npy", &sq);
+    let p = npy(dir.path(), "sq.npy", &sq);
     let v = json(&[&p]);
     assert!((f(&v["dimension"]) - 2.0).abs() < 0.02, "{v}");
     // A user range fixes the scales and the fit range.
@@ -124,7 +102,7 @@ fn npy_images_points_and_user_range() {
     assert_eq!(v["local_slopes"].as_array().unwrap().len(), 4);
     // Points on a segment in 3-D: dimension 1 (see tests/fractal_oracles.rs for the tolerance).
     let pts = Array2::from_shape_fn((4096, 3), |(i, j)| i as f64 * [1.0, 0.3, -0.2][j]);
-    let p = npy(&dir, "pts.npy", &pts);
+    let p = npy(dir.path(), "pts.npy", &pts);
     let v = json(&[&p, "--points"]);
     assert!((f(&v["dimension"]) - 1.0).abs() < 0.04, "{v}");
 }
@@ -132,18 +110,18 @@ fn npy_images_points_and_user_range() {
 #[test]
 fn bad_input_gives_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let zeros = npy(&dir, "zeros.npy", &Array2::<u8>::zeros((64, 64)));
+    let zeros = npy(dir.path(), "zeros.npy", &Array2::<u8>::zeros((64, 64)));
     fails(&[&zeros], "all zero");
-    let empty = npy(&dir, "empty.npy", &Array2::<f64>::zeros((0, 5)));
+    let empty = npy(dir.path(), "empty.npy", &Array2::<f64>::zeros((0, 5)));
     fails(&[&empty], "empty");
     let dot = npy(
-        &dir,
+        dir.path(),
         "dot.npy",
         &Array2::from_shape_fn((64, 64), |(i, j)| i == 5 && j == 9),
     );
     fails(&[&dot], "at least 3");
     let small = npy(
-        &dir,
+        dir.path(),
         "small.npy",
         &Array2::from_shape_fn((64, 64), |(i, j)| i < 6 && j < 6),
     );
@@ -151,11 +129,15 @@ fn bad_input_gives_clear_errors() {
         &[&small, "--min-scale", "8"],
         "smaller than the smallest box",
     );
-    let three = npy(&dir, "three.npy", &ndarray::Array3::<f64>::ones((4, 4, 4)));
+    let three = npy(
+        dir.path(),
+        "three.npy",
+        &ndarray::Array3::<f64>::ones((4, 4, 4)),
+    );
     fails(&[&three], "2-D");
     let mut nan = Array2::<f64>::ones((32, 32));
     nan[[3, 4]] = f64::NAN;
-    let nan = npy(&dir, "nan.npy", &nan);
+    let nan = npy(dir.path(), "nan.npy", &nan);
     fails(&[&nan], "NaN");
     fails(&[&nan, "--points"], "NaN");
     fails(

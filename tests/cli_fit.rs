@@ -1,26 +1,14 @@
 //! End-to-end tests of `anodiff stable fit`.
 
+mod common;
 mod fit_support;
 
 use anodiff_core::stable::{Param, Stable};
 use serde_json::Value;
-use std::io::Write;
-use std::process::{Command, Stdio};
 
+/// Runs the binary; returns (exit code, stdout, stderr).
 fn anodiff(args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_anodiff"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(b) = stdin {
-        child.stdin.take().unwrap().write_all(b).unwrap();
-    } else {
-        drop(child.stdin.take());
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = common::anodiff_stdin(args, stdin);
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

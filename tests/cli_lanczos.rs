@@ -1,15 +1,14 @@
 //! End-to-end tests of `anodiff lanczos`.
 
+mod common;
+
+use common::{assert_fails, Exit};
 use ndarray::Array2;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_anodiff"))
-        .arg("lanczos")
-        .args(args)
-        .output()
-        .expect("binary runs")
+    common::anodiff_sub("lanczos", args)
 }
 
 /// The 1-D Laplacian tridiag(-1, 2, -1), eigenvalues 2 - 2 cos(j pi / (n + 1)).
@@ -26,9 +25,7 @@ fn laplacian(n: usize) -> Array2<f64> {
 }
 
 fn write(dir: &Path, name: &str, a: &Array2<f64>) -> String {
-    let p = dir.join(name);
-    ndarray_npy::write_npy(&p, a).unwrap();
-    p.to_str().unwrap().to_string()
+    common::npy(dir, name, a)
 }
 
 #[test]
@@ -93,12 +90,7 @@ fn reads_float32_files() {
 }
 
 fn fails_with(args: &[&str], needle: &str) {
-    let out = run(args);
-    assert!(!out.status.success());
-    assert!(out.stdout.is_empty());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(needle), "expected `{needle}` in: {err}");
-    assert!(!err.contains("panicked"), "{err}");
+    assert_fails(&run(args), Exit::Failure, &[needle]);
 }
 
 #[test]

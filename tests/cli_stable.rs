@@ -1,22 +1,12 @@
 //! End-to-end tests of `anodiff stable pdf|logpdf|cdf|sf|quantile|sample`.
 
-use std::process::{Command, Output};
+mod common;
+
+use common::{assert_fails, json, Exit};
+use std::process::Output;
 
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_anodiff"))
-        .arg("stable")
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("one JSON object on stdout")
+    common::anodiff_sub("stable", args)
 }
 
 fn values(v: &serde_json::Value, key: &str) -> Vec<f64> {
@@ -129,11 +119,7 @@ fn bad_parameters_fail_cleanly() {
         ),
         (vec!["pdf", "--alpha", "nan", "--beta", "0", "1"], "alpha"),
     ] {
-        let out = run(&args);
-        assert!(!out.status.success(), "{args:?} should fail");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(word), "{args:?}: stderr {err}");
-        assert!(!err.contains("panicked"), "{err}");
+        assert_fails(&run(&args), Exit::Failure, &[word]);
     }
 }
 

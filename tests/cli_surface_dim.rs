@@ -1,17 +1,15 @@
 //! End-to-end tests of `anodiff surface-dim`.
 
-use anodiff_core::landscape::{fbm_surface, FbmSurfaceConfig};
-use ndarray::Array2;
-use ndarray_npy::WriteNpyExt;
-use rand::SeedableRng;
-use std::process::Command;
+mod common;
 
+use anodiff_core::landscape::{fbm_surface, FbmSurfaceConfig};
+use common::{anodiff_sub, assert_fails, npy, Exit};
+use ndarray::Array2;
+use rand::SeedableRng;
+
+/// Runs the binary; returns (success, stdout, stderr).
 fn run(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_anodiff"))
-        .arg("surface-dim")
-        .args(args)
-        .output()
-        .unwrap();
+    let out = anodiff_sub("surface-dim", args);
     (
         out.status.success(),
         String::from_utf8(out.stdout).unwrap(),
@@ -20,30 +18,11 @@ fn run(args: &[&str]) -> (bool, String, String) {
 }
 
 fn json(args: &[&str]) -> serde_json::Value {
-    let (ok, out, err) = run(args);
-    assert!(ok, "anodiff surface-dim {args:?} failed: {err}");
-    serde_json::from_str(&out).unwrap()
+    common::json(&anodiff_sub("surface-dim", args))
 }
 
 fn fails(args: &[&str], needle: &str) {
-    let (ok, out, err) = run(args);
-    assert!(!ok, "{args:?} should fail, printed {out}");
-    assert!(err.starts_with("error:"), "{args:?}: {err}");
-    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
-    assert!(
-        err.contains(needle),
-        "{args:?}: expected {needle:?} in {err}"
-    );
-}
-
-fn npy<T: ndarray_npy::WritableElement, D: ndarray::Dimension>(
-    dir: &tempfile::TempDir,
-    name: &str,
-    a: &ndarray::Array<T, D>,
-) -> String {
-    let p = dir.path().join(name);
-    a.write_npy(std::fs::File::create(&p).unwrap()).unwrap();
-    p.to_str().unwrap().to_owned()
+    assert_fails(&anodiff_sub("surface-dim", args), Exit::Failure, &[needle]);
 }
 
 fn dim(v: &serde_json::Value) -> f64 {
@@ -65,7 +44,7 @@ fn fbm_surface_contract() {
         &mut rng,
     )
     .unwrap();
-    let p = npy(&dir, "fbm.npy", &z);
+    let p = npy(dir.path(), "fbm.npy", &z);
     for method in ["variogram", "madogram"] {
         let v = json(&[&p, "--method", method]);
         assert_eq!(v.as_object().unwrap().len(), 3, "{v}");
@@ -91,13 +70,13 @@ fn fbm_surface_contract() {
 fn smooth_surfaces_from_float32_and_ints() {
     let dir = tempfile::tempdir().unwrap();
     let plane = Array2::from_shape_fn((64, 80), |(i, j)| (2 * i + 3 * j) as i32);
-    let p = npy(&dir, "plane.npy", &plane);
+    let p = npy(dir.path(), "plane.npy", &plane);
     assert!((dim(&json(&[&p])) - 2.0).abs() < 1e-9);
     let bowl = Array2::from_shape_fn((300, 300), |(i, j)| {
         let (x, y) = (i as f32 - 150.0, j as f32 - 150.0);
         x * x + y * y
     });
-    let p = npy(&dir, "bowl.npy", &bowl);
+    let p = npy(dir.path(), "bowl.npy", &bowl);
     let v = json(&[&p, "--method", "level-set", "--level", "10000"]);
     assert!((dim(&v) - 1.0).abs() < 0.05, "circle contour: {v}");
 }
@@ -107,33 +86,44 @@ fn bad_input_gives_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let mut z = Array2::from_shape_fn((32, 32), |(i, j)| (i * j) as f64);
     z[[4, 9]] = f64::NAN;
-    fails(&[&npy(&dir, "nan.npy", &z)], "row 4, column 9");
+    fails(&[&npy(dir.path(), "nan.npy", &z)], "row 4, column 9");
     z[[4, 9]] = f64::NEG_INFINITY;
-    fails(&[&npy(&dir, "inf.npy", &z), "--method", "dbc"], "-inf");
     fails(
-        &[&npy(&dir, "inf2.npy", &z), "--method", "level-set"],
+        &[&npy(dir.path(), "inf.npy", &z), "--method", "dbc"],
+        "-inf",
+    );
+    fails(
+        &[&npy(dir.path(), "inf2.npy", &z), "--method", "level-set"],
         "finite",
     );
-    let one = npy(&dir, "one.npy", &ndarray::Array1::<f64>::ones(100));
+    let one = npy(dir.path(), "one.npy", &ndarray::Array1::<f64>::ones(100));
     fails(&[&one], "2-D");
-    let three = npy(&dir, "three.npy", &ndarray::Array3::<f64>::ones((8, 8, 8)));
+    let three = npy(
+        dir.path(),
+        "three.npy",
+        &ndarray::Array3::<f64>::ones((8, 8, 8)),
+    );
     fails(&[&three], "2-D");
-    let flat = npy(&dir, "flat.npy", &Array2::<f64>::from_elem((64, 64), 3.0));
+    let flat = npy(
+        dir.path(),
+        "flat.npy",
+        &Array2::<f64>::from_elem((64, 64), 3.0),
+    );
     fails(&[&flat], "constant");
     let small = npy(
-        &dir,
+        dir.path(),
         "small.npy",
         &Array2::from_shape_fn((8, 8), |(i, j)| (i + j) as f64),
     );
     fails(&[&small], "too small");
-    let empty = npy(&dir, "empty.npy", &Array2::<f64>::zeros((0, 0)));
+    let empty = npy(dir.path(), "empty.npy", &Array2::<f64>::zeros((0, 0)));
     fails(&[&empty], "empty");
     fails(&[dir.path().join("nope.npy").to_str().unwrap()], "nope.npy");
     let junk = dir.path().join("junk.npy");
     std::fs::write(&junk, b"\x93NUMPY garbage").unwrap();
     fails(&[junk.to_str().unwrap()], "npy");
     let ok = npy(
-        &dir,
+        dir.path(),
         "ok.npy",
         &Array2::from_shape_fn((32, 32), |(i, j)| ((i * 7 + j * 3) % 5) as f64),
     );

@@ -1,50 +1,12 @@
 //! End-to-end tests of `anodiff tails hill`: output contract and every bad-input case.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn anodiff(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_anodiff"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stdin.take().unwrap();
-    pipe.write_all(stdin.unwrap_or(b"")).unwrap();
-    drop(pipe);
-    child.wait_with_output().unwrap()
-}
+use common::{anodiff_stdin as anodiff, assert_fails, json, write, Exit};
+use std::path::Path;
 
-fn json(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn fails_with(out: &Output, needles: &[&str]) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success(),
-        "expected failure, got {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    assert!(out.stdout.is_empty(), "nothing on stdout on error");
-    assert!(!err.contains("panicked"), "{err}");
-    for n in needles {
-        assert!(err.contains(n), "stderr {err:?} lacks {n:?}");
-    }
-}
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, bytes).unwrap();
-    p
+fn fails_with(out: &std::process::Output, needles: &[&str]) {
+    assert_fails(out, Exit::Failure, needles);
 }
 
 /// Exact Pareto(alpha) quantiles x_i = (i/n)^(-1/alpha), i = 1..n, as text.

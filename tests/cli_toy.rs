@@ -1,39 +1,13 @@
 //! End-to-end tests of `anodiff toy run`.
 
+mod common;
+
+use common::{anodiff, assert_fails, json, Exit};
 use ndarray::{Array2, Array3};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn anodiff(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_anodiff"))
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("one JSON object on stdout")
-}
 
 fn fails_with(args: &[&str], needle: &str) {
-    let out = anodiff(args);
-    // 1: our error; 2: clap's usage error (a value it cannot parse).
-    assert!(
-        matches!(out.status.code(), Some(1 | 2)),
-        "args {args:?} should fail cleanly, got {:?}",
-        out.status.code()
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains(needle),
-        "args {args:?}: stderr {err:?} lacks {needle:?}"
-    );
-    assert!(!err.contains("panicked"), "{err}");
+    assert_fails(&anodiff(args), Exit::ErrorOrUsage, &[needle]);
 }
 
 /// The authors' convex landscape: a cone of slope 0.5 on [-1, 1]^2, written independently of

@@ -8,8 +8,7 @@
 //! re-standardized by the current estimates until they settle. K and L follow Koutrouvelis'
 //! Tables 1 and 2 (nearest tabulated alpha and sample size).
 
-use super::likelihood::{evaluate, Evaluation, Obs, Order};
-use super::{check_data, Estimator, McCulloch, Method, Param, PerParam, StableFit};
+use super::{check_data, Estimator, McCulloch, Method, Param, StableFit};
 use crate::Result;
 use rayon::prelude::*;
 use std::f64::consts::PI;
@@ -211,34 +210,13 @@ impl Estimator for Koutrouvelis {
     fn fit(&self, data: &[f64]) -> Result<StableFit> {
         check_data(data)?;
         let ((alpha, beta, scale, loc), iterations, converged) = self.estimate(data)?;
-        let obs = Obs::points(data);
-        let theta = [alpha, beta, scale.ln(), loc];
-        let loglik = evaluate(
-            &obs,
-            &theta,
-            &[false; 4],
-            Order::Value,
-            Evaluation::default(),
-        )
-        .l;
-        let fit = StableFit {
-            alpha,
-            beta,
-            scale,
-            loc,
-            param: Param::S0,
-            method: Method::Koutrouvelis,
-            n: data.len() as u64,
-            loglik,
-            se: PerParam::default(),
-            ci95: PerParam::default(),
+        let fit = super::point_estimate_fit(
+            data,
+            (alpha, beta, scale, loc),
+            Method::Koutrouvelis,
             converged,
             iterations,
-            cov: None,
-            sandwich_se: None,
-            profile_ci95: None,
-            zeros: None,
-        };
+        );
         Ok(super::report(fit, self.param))
     }
 }

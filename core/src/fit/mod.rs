@@ -265,6 +265,45 @@ pub(crate) fn wald_ci(est: [f64; 4], se: [Option<f64>; 4]) -> PerParam<[f64; 2]>
     PerParam::from_array(out)
 }
 
+/// An S0 fit from a point estimator without standard errors (quantile, ECF): the estimates,
+/// the data's log-likelihood at them, and how the estimator's iteration ended.
+pub(crate) fn point_estimate_fit(
+    data: &[f64],
+    (alpha, beta, scale, loc): (f64, f64, f64, f64),
+    method: Method,
+    converged: bool,
+    iterations: usize,
+) -> StableFit {
+    use likelihood::{evaluate, Evaluation, Obs, Order};
+    let theta = [alpha, beta, scale.ln(), loc];
+    let loglik = evaluate(
+        &Obs::points(data),
+        &theta,
+        &[false; 4],
+        Order::Value,
+        Evaluation::default(),
+    )
+    .l;
+    StableFit {
+        alpha,
+        beta,
+        scale,
+        loc,
+        param: Param::S0,
+        method,
+        n: data.len() as u64,
+        loglik,
+        se: PerParam::default(),
+        ci95: PerParam::default(),
+        converged,
+        iterations,
+        cov: None,
+        sandwich_se: None,
+        profile_ci95: None,
+        zeros: None,
+    }
+}
+
 /// Converts an S0 fit (estimates, covariance) to `param`.
 pub(crate) fn report(mut fit: StableFit, param: Param) -> StableFit {
     if param == fit.param || param == Param::S0 {

@@ -6,8 +6,7 @@
 //! interpolation (clamped at the table edges, as FITPACK's `bispev` does) and numpy's default
 //! (linear) sample quantiles, so that results agree with scipy's `_fitstart_S0` to rounding.
 
-use super::likelihood::{evaluate, Evaluation, Obs, Order};
-use super::{check_data, Estimator, Method, Param, PerParam, StableFit};
+use super::{check_data, Estimator, Method, Param, StableFit};
 use crate::Result;
 use std::f64::consts::PI;
 
@@ -211,34 +210,8 @@ impl McCulloch {
 impl Estimator for McCulloch {
     fn fit(&self, data: &[f64]) -> Result<StableFit> {
         let (alpha, beta, scale, loc) = Self::estimate(data)?;
-        let obs = Obs::points(data);
-        let theta = [alpha, beta, scale.ln(), loc];
-        let loglik = evaluate(
-            &obs,
-            &theta,
-            &[false; 4],
-            Order::Value,
-            Evaluation::default(),
-        )
-        .l;
-        let fit = StableFit {
-            alpha,
-            beta,
-            scale,
-            loc,
-            param: Param::S0,
-            method: Method::Mcculloch,
-            n: data.len() as u64,
-            loglik,
-            se: PerParam::default(),
-            ci95: PerParam::default(),
-            converged: true,
-            iterations: 0,
-            cov: None,
-            sandwich_se: None,
-            profile_ci95: None,
-            zeros: None,
-        };
+        let fit =
+            super::point_estimate_fit(data, (alpha, beta, scale, loc), Method::Mcculloch, true, 0);
         Ok(super::report(fit, self.param.unwrap_or(Param::S0)))
     }
 }

@@ -370,6 +370,14 @@ pub(crate) fn check_len(n: usize, v: &[f64], out: &[f64]) -> Result<()> {
     Ok(())
 }
 
+/// The operator's dimension, or an error for an empty operator.
+pub(crate) fn nonempty_dim<O: LinearOperator + ?Sized>(op: &O) -> Result<usize> {
+    match op.dim() {
+        0 => Err(Error::InvalidData("the operator has dimension 0".into())),
+        n => Ok(n),
+    }
+}
+
 /// Fails on the first non-finite entry of an operator's output; `count` is the application number
 /// reported in the message.
 pub(crate) fn check_finite(out: &[f64], count: usize) -> Result<()> {

@@ -1,7 +1,7 @@
 //! Trace estimates from operator applications: Hutchinson and Hutch++.
 
 use super::krylov::Basis;
-use super::operator::{check_finite, dot, norm, LinearOperator};
+use super::operator::{check_finite, dot, nonempty_dim, norm, LinearOperator};
 use crate::regress::t_quantile;
 use crate::{Error, Result};
 use rand::{Rng, SeedableRng};
@@ -120,10 +120,7 @@ impl Hutchinson {
     ///
     /// A zero-dimensional, failing or non-finite operator.
     pub fn run<O: LinearOperator + ?Sized>(&self, op: &O) -> Result<TraceEstimate> {
-        let n = op.dim();
-        if n == 0 {
-            return Err(Error::InvalidData("the operator has dimension 0".into()));
-        }
+        let n = nonempty_dim(op)?;
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         let mut az = vec![0.0; n];
         let mut terms = Vec::with_capacity(self.probes);
@@ -221,10 +218,7 @@ impl HutchPlusPlus {
     ///
     /// A zero-dimensional, failing or non-finite operator.
     pub fn run<O: LinearOperator + ?Sized>(&self, op: &O) -> Result<TraceEstimate> {
-        let n = op.dim();
-        if n == 0 {
-            return Err(Error::InvalidData("the operator has dimension 0".into()));
-        }
+        let n = nonempty_dim(op)?;
         let s = self.matvecs / 3;
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         let mut count = 0usize;
