@@ -211,83 +211,53 @@ where
     Ok(())
 }
 
-/// A shared reference reads like the source itself, so adapters such as [`Sketch`] can wrap a
-/// borrowed source.
-impl<T: TrajectorySource + ?Sized> TrajectorySource for &T {
-    fn n_steps(&self) -> usize {
-        (**self).n_steps()
-    }
-    fn dim(&self) -> usize {
-        (**self).dim()
-    }
-    fn read_weights(
-        &self,
-        steps: Range<usize>,
-        coords: Range<usize>,
-        out: &mut [f32],
-    ) -> Result<()> {
-        (**self).read_weights(steps, coords, out)
-    }
-    fn losses(&self, steps: Range<usize>) -> Result<Option<Vec<f64>>> {
-        (**self).losses(steps)
-    }
-    fn gradient_dim(&self) -> usize {
-        (**self).gradient_dim()
-    }
-    fn read_gradients(
-        &self,
-        steps: Range<usize>,
-        coords: Range<usize>,
-        out: &mut [f32],
-    ) -> Result<()> {
-        (**self).read_gradients(steps, coords, out)
-    }
-    fn read_step(&self, t: usize, out: &mut [f32]) -> Result<()> {
-        (**self).read_step(t, out)
-    }
-    fn validate(&self) -> Result<()> {
-        (**self).validate()
-    }
+/// Implements [`TrajectorySource`] for pointer types by forwarding every method to the source
+/// they point to.
+macro_rules! forward_source {
+    ($($ptr:ty),*) => {$(
+        impl<T: TrajectorySource + ?Sized> TrajectorySource for $ptr {
+            fn n_steps(&self) -> usize {
+                (**self).n_steps()
+            }
+            fn dim(&self) -> usize {
+                (**self).dim()
+            }
+            fn read_weights(
+                &self,
+                steps: Range<usize>,
+                coords: Range<usize>,
+                out: &mut [f32],
+            ) -> Result<()> {
+                (**self).read_weights(steps, coords, out)
+            }
+            fn losses(&self, steps: Range<usize>) -> Result<Option<Vec<f64>>> {
+                (**self).losses(steps)
+            }
+            fn gradient_dim(&self) -> usize {
+                (**self).gradient_dim()
+            }
+            fn read_gradients(
+                &self,
+                steps: Range<usize>,
+                coords: Range<usize>,
+                out: &mut [f32],
+            ) -> Result<()> {
+                (**self).read_gradients(steps, coords, out)
+            }
+            fn read_step(&self, t: usize, out: &mut [f32]) -> Result<()> {
+                (**self).read_step(t, out)
+            }
+            fn validate(&self) -> Result<()> {
+                (**self).validate()
+            }
+        }
+    )*};
 }
 
-/// Boxed sources (e.g. `Box<dyn TrajectorySource>` chosen at run time from a path) read like the
-/// source inside.
-impl<T: TrajectorySource + ?Sized> TrajectorySource for Box<T> {
-    fn n_steps(&self) -> usize {
-        (**self).n_steps()
-    }
-    fn dim(&self) -> usize {
-        (**self).dim()
-    }
-    fn read_weights(
-        &self,
-        steps: Range<usize>,
-        coords: Range<usize>,
-        out: &mut [f32],
-    ) -> Result<()> {
-        (**self).read_weights(steps, coords, out)
-    }
-    fn losses(&self, steps: Range<usize>) -> Result<Option<Vec<f64>>> {
-        (**self).losses(steps)
-    }
-    fn gradient_dim(&self) -> usize {
-        (**self).gradient_dim()
-    }
-    fn read_gradients(
-        &self,
-        steps: Range<usize>,
-        coords: Range<usize>,
-        out: &mut [f32],
-    ) -> Result<()> {
-        (**self).read_gradients(steps, coords, out)
-    }
-    fn read_step(&self, t: usize, out: &mut [f32]) -> Result<()> {
-        (**self).read_step(t, out)
-    }
-    fn validate(&self) -> Result<()> {
-        (**self).validate()
-    }
-}
+// A shared reference reads like the source itself, so adapters such as [`Sketch`] can wrap a
+// borrowed source; boxed sources (e.g. `Box<dyn TrajectorySource>` chosen at run time from a
+// path) read like the source inside.
+forward_source!(&T, Box<T>);
 
 /// Checks the arguments of a block read: both ranges inside the trajectory and `out_len` equal to
 /// `steps.len() * coords.len()`. Implementations of [`TrajectorySource`] call it first.
