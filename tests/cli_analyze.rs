@@ -4,19 +4,9 @@ mod msd_common;
 
 use anodiff_core::trajectory::npy::{write_npy_1d_f64, write_npy_f32};
 use msd_common::*;
-use std::process::Command;
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_anodiff"))
-        .arg("analyze")
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into(),
-        String::from_utf8_lossy(&o.stderr).into(),
-    )
+    run_command("analyze", args)
 }
 
 #[test]

@@ -6,19 +6,9 @@ use anodiff_core::trajectory::npy::write_npy_f32;
 use anodiff_core::trajectory::{Step, StoreOptions, StoreWriter, TrajectorySink};
 use msd_common::*;
 use std::path::Path;
-use std::process::Command;
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_anodiff"))
-        .arg("msd")
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into(),
-        String::from_utf8_lossy(&o.stderr).into(),
-    )
+    run_command("msd", args)
 }
 
 fn walk_npy(dir: &Path, n: usize, d: usize) -> (std::path::PathBuf, Vec<f32>) {
@@ -176,9 +166,6 @@ fn bad_input_is_a_clear_error() {
 
 #[test]
 fn help_has_an_example() {
-    let o = Command::new(env!("CARGO_BIN_EXE_anodiff"))
-        .args(["msd", "--help"])
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&o.stdout).contains("anodiff msd run.npy"));
+    let (_, out, _) = run(&["--help"]);
+    assert!(out.contains("anodiff msd run.npy"));
 }

@@ -105,3 +105,17 @@ pub fn brute_msd(w: &[f32], dim: usize, start: usize, len: usize, tau: usize) ->
     }
     s / (len - tau) as f64
 }
+
+/// Runs `anodiff SUB ARGS...` and returns its exit code (-1 if killed), stdout and stderr.
+pub fn run_command(sub: &str, args: &[&str]) -> (i32, String, String) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_anodiff"))
+        .arg(sub)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into(),
+        String::from_utf8_lossy(&o.stderr).into(),
+    )
+}

@@ -227,44 +227,7 @@ impl TrajectorySource for InMemoryTrajectory {
 
 impl TrajectorySink for InMemoryTrajectory {
     fn append(&mut self, step: &Step<'_>) -> Result<()> {
-        let t = self.len();
-        if step.weights.len() != self.dim {
-            return Err(Error::Shape(format!(
-                "step {t}: {} weights, the trajectory has {} coordinates",
-                step.weights.len(),
-                self.dim
-            )));
-        }
-        if let Some(c) = step.weights.iter().position(|v| !v.is_finite()) {
-            return Err(Error::InvalidData(format!(
-                "step {t}, coordinate {c}: weight is {}",
-                step.weights[c]
-            )));
-        }
-        if !step.loss.is_finite() {
-            return Err(Error::InvalidData(format!(
-                "step {t}: loss is {}",
-                step.loss
-            )));
-        }
-        let gradient = match (step.gradient, self.gradient_dim) {
-            (None, 0) => None,
-            (Some(g), gd) if g.len() == gd && gd > 0 => {
-                if let Some(c) = g.iter().position(|v| !v.is_finite()) {
-                    return Err(Error::InvalidData(format!(
-                        "step {t}, gradient coordinate {c}: {}",
-                        g[c]
-                    )));
-                }
-                Some(g)
-            }
-            (g, gd) => {
-                return Err(Error::Shape(format!(
-                    "step {t}: gradient of {} values, the trajectory records {gd}",
-                    g.map_or(0, <[f32]>::len)
-                )))
-            }
-        };
+        step.check(self.len(), self.dim, self.gradient_dim)?;
         let Some(losses) = self.losses.as_mut() else {
             return Err(Error::InvalidData(
                 "this trajectory was built without losses; it cannot be appended to".into(),
@@ -272,7 +235,7 @@ impl TrajectorySink for InMemoryTrajectory {
         };
         losses.push(step.loss);
         self.weights.extend_from_slice(step.weights);
-        if let Some(g) = gradient {
+        if let Some(g) = step.gradient {
             self.gradients.extend_from_slice(g);
         }
         Ok(())

@@ -45,6 +45,51 @@ pub struct Step<'a> {
     pub gradient: Option<&'a [f32]>,
 }
 
+impl Step<'_> {
+    /// Checks this step as step `t` of a sink that records `dim` weights and `gradient_dim`
+    /// gradient values per step (0: no gradients): lengths, and that every value is finite.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] for a weight or gradient vector of the wrong length,
+    /// [`Error::InvalidData`] naming the step and coordinate of a NaN or infinite value.
+    pub fn check(&self, t: usize, dim: usize, gradient_dim: usize) -> Result<()> {
+        if self.weights.len() != dim {
+            return Err(Error::Shape(format!(
+                "step {t}: {} weights, the trajectory has {dim} coordinates",
+                self.weights.len()
+            )));
+        }
+        if let Some(c) = self.weights.iter().position(|v| !v.is_finite()) {
+            return Err(Error::InvalidData(format!(
+                "step {t}, coordinate {c}: weight is {}",
+                self.weights[c]
+            )));
+        }
+        if !self.loss.is_finite() {
+            return Err(Error::InvalidData(format!(
+                "step {t}: loss is {}",
+                self.loss
+            )));
+        }
+        match (self.gradient, gradient_dim) {
+            (None, 0) => Ok(()),
+            (Some(g), gd) if gd > 0 && g.len() == gd => {
+                match g.iter().position(|v| !v.is_finite()) {
+                    Some(c) => Err(Error::InvalidData(format!(
+                        "step {t}, gradient coordinate {c}: {}",
+                        g[c]
+                    ))),
+                    None => Ok(()),
+                }
+            }
+            (g, gd) => Err(Error::Shape(format!(
+                "step {t}: gradient of {} values, the trajectory records {gd} per step",
+                g.map_or(0, <[f32]>::len)
+            ))),
+        }
+    }
+}
+
 /// A read-only trajectory, readable in blocks.
 ///
 /// Shaped like argmin's problem traits: a small surface of `&self` methods returning `Result`,

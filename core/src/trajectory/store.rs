@@ -625,42 +625,7 @@ impl TrajectorySink for StoreWriter {
     fn append(&mut self, step: &Step<'_>) -> Result<()> {
         let m = &self.manifest;
         let t = m.n_steps;
-        if step.weights.len() != m.dim {
-            return Err(Error::Shape(format!(
-                "step {t}: {} weights, the store has dim {}",
-                step.weights.len(),
-                m.dim
-            )));
-        }
-        if let Some(c) = step.weights.iter().position(|v| !v.is_finite()) {
-            return Err(Error::InvalidData(format!(
-                "step {t}, coordinate {c}: weight is {}",
-                step.weights[c]
-            )));
-        }
-        if !step.loss.is_finite() {
-            return Err(Error::InvalidData(format!(
-                "step {t}: loss is {}",
-                step.loss
-            )));
-        }
-        match (step.gradient, m.gradient_dim) {
-            (None, 0) => {}
-            (Some(g), gd) if gd > 0 && g.len() == gd => {
-                if let Some(c) = g.iter().position(|v| !v.is_finite()) {
-                    return Err(Error::InvalidData(format!(
-                        "step {t}, gradient coordinate {c}: {}",
-                        g[c]
-                    )));
-                }
-            }
-            (g, gd) => {
-                return Err(Error::Shape(format!(
-                    "step {t}: gradient of {} values, the store records {gd} per step",
-                    g.map_or(0, <[f32]>::len)
-                )))
-            }
-        }
+        step.check(t, m.dim, m.gradient_dim)?;
 
         let chunk_steps = m.chunk_steps;
         let row_in_chunk = t % chunk_steps;
