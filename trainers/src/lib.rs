@@ -1,6 +1,16 @@
 //! Trainers that produce SGD trajectories for `anodiff-core`'s analyses.
 //!
-//! This crate will hold the paper's CIFAR-style ResNets (and their `-noshort` twins), a small
-//! MLP and CNN, the dataset readers and vanilla-SGD loops, all written against candle and
-//! recording every step through [`anodiff_core::trajectory::TrajectorySource`]'s store. It is an
-//! empty shell until that work lands, so that the statistics crate builds and tests without candle.
+//! The paper's CIFAR-style ResNets (and their `-noshort` twins), a small MLP and CNN, dataset
+//! readers for the standard files (MNIST IDX, CIFAR-10 binary batches, the UCI digits CSV) and
+//! vanilla-SGD loops written against candle, recording every step through
+//! [`anodiff_core::trajectory`]'s store. Exact Hessian-vector products (double backpropagation)
+//! plug into [`anodiff_core::lanczos`], and filter-normalized loss surfaces feed the fractal
+//! tools.
+//!
+//! CPU is the default; CUDA sits behind the `cuda` feature, which needs nvcc to build.
+
+pub mod conv;
+pub mod data;
+pub mod error;
+
+pub use error::{Error, Result};
