@@ -466,3 +466,33 @@ fn cifar_augmentation_is_a_crop_and_flip_of_the_original() {
     assert_eq!(a.labels, ds.labels);
     assert_ne!(a, make_batch(&ds, &idx, Some(&aug), 2, 0));
 }
+
+/// Full MNIST, when at hand: `ANODIFF_MNIST_DIR=/path/to/mnist cargo test --test trainers_data
+/// -- --ignored` (defaults to the workspace's `../shared/data/mnist`). Ignored by default because
+/// the 11 MB set is not in the repository; `mnist_ci_matches_the_stdlib_reference` runs the same
+/// reader on the bundled subset.
+#[test]
+#[ignore = "needs the full MNIST files (ANODIFF_MNIST_DIR)"]
+fn full_mnist_matches_published_figures() {
+    let dir = std::env::var_os("ANODIFF_MNIST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist"));
+    let s = read_mnist_dir(&dir).unwrap();
+    assert_eq!((s.train.len(), s.test.len()), (60_000, 10_000));
+    // Class counts of the canonical files (LeCun et al.; e.g. torchvision's MNIST targets).
+    assert_eq!(
+        label_counts(&s.train),
+        [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    );
+    assert_eq!(
+        label_counts(&s.test),
+        [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    );
+    // The widely used normalisation constants 0.1307 / 0.3081 are the training split's mean and
+    // population std, quoted to 4 decimals.
+    let (m, sd) = s.train.channel_stats();
+    assert!(
+        (m[0] - 0.1307).abs() < 5e-5 && (sd[0] - 0.3081).abs() < 5e-5,
+        "{m:?} {sd:?}"
+    );
+}
