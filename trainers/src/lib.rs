@@ -12,5 +12,6 @@
 pub mod conv;
 pub mod data;
 pub mod error;
+pub mod hvp;
 
 pub use error::{Error, Result};
