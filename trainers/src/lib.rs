@@ -13,5 +13,6 @@ pub mod conv;
 pub mod data;
 pub mod error;
 pub mod hvp;
+pub mod surface;
 
 pub use error::{Error, Result};
