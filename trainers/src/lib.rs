@@ -9,8 +9,12 @@
 //!
 //! CPU is the default; CUDA sits behind the `cuda` feature, which needs nvcc to build.
 
+pub mod checkpoint;
 pub mod conv;
 pub mod data;
 pub mod error;
+pub mod init;
+pub mod model;
+pub mod params;
 
 pub use error::{Error, Result};
