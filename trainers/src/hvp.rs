@@ -22,6 +22,8 @@
 //! (`CANDLE_GRAD_DO_NOT_DETACH=1 my-program`) or at the very start of `main`, before any thread
 //! runs candle code; `anodiff hessian` does the latter.
 
+use crate::data::{make_batch, Dataset};
+use crate::model::{loss, LossKind, Network};
 use crate::{Error, Result};
 use anodiff_core::lanczos::LinearOperator;
 use candle_core::{DType, Device, Tensor, Var};
@@ -372,6 +374,112 @@ where
             other => anodiff_core::Error::InvalidData(format!("Hessian-vector product: {other}")),
         })
     }
+}
+
+/// Fixed labelled batches held as tensors, for operators and surfaces whose data must not change
+/// between evaluations.
+#[derive(Debug, Clone)]
+pub struct FixedBatches {
+    batches: Vec<(Tensor, Tensor)>,
+    sizes: Vec<usize>,
+}
+
+impl FixedBatches {
+    /// The images of `ds` at `indices`, in that order, cut into batches of at most `batch_size`
+    /// (the last one may be smaller), without augmentation: images as `dtype` NCHW tensors,
+    /// labels as `U32`.
+    ///
+    /// # Errors
+    ///
+    /// No indices, `batch_size = 0`, an index out of range, or a candle error.
+    pub fn from_dataset(
+        ds: &Dataset,
+        indices: &[usize],
+        batch_size: usize,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Self> {
+        if indices.is_empty() {
+            return Err(Error::param("examples", "need at least one example"));
+        }
+        if batch_size == 0 {
+            return Err(Error::param("batch-size", "must be at least 1"));
+        }
+        if let Some(&i) = indices.iter().find(|&&i| i >= ds.len()) {
+            return Err(Error::param(
+                "examples",
+                format!("index {i} is out of range for {} examples", ds.len()),
+            ));
+        }
+        let mut batches = Vec::new();
+        let mut sizes = Vec::new();
+        for chunk in indices.chunks(batch_size) {
+            let b = make_batch(ds, chunk, None, 0, 0);
+            let x = Tensor::from_vec(b.images, b.shape.to_vec(), device)?.to_dtype(dtype)?;
+            let labels: Vec<u32> = b.labels.iter().map(|&l| u32::from(l)).collect();
+            let y = Tensor::from_vec(labels, chunk.len(), device)?;
+            batches.push((x, y));
+            sizes.push(chunk.len());
+        }
+        Ok(FixedBatches { batches, sizes })
+    }
+
+    /// Number of batches.
+    pub fn len(&self) -> usize {
+        self.batches.len()
+    }
+
+    /// Whether there are no batches (never true for a constructed value).
+    pub fn is_empty(&self) -> bool {
+        self.batches.is_empty()
+    }
+
+    /// Total number of examples.
+    pub fn examples(&self) -> usize {
+        self.sizes.iter().sum()
+    }
+
+    /// Examples per batch.
+    pub fn sizes(&self) -> &[usize] {
+        &self.sizes
+    }
+
+    /// Batch `b` as `(images, labels)`.
+    ///
+    /// # Panics
+    ///
+    /// When `b >= len()`.
+    pub fn get(&self, b: usize) -> &(Tensor, Tensor) {
+        &self.batches[b]
+    }
+
+    /// The weight `n_b / N` of each batch, so that weighted means are means over all examples.
+    pub fn weights(&self) -> Vec<f64> {
+        let n = self.examples() as f64;
+        self.sizes.iter().map(|&s| s as f64 / n).collect()
+    }
+}
+
+/// The Hessian of `net`'s mean loss over every example of `data` with respect to
+/// [`Network::trainable`] (in its flat order), in **eval mode**: batch norm uses its running
+/// statistics, so the loss of each example does not depend on the others and the operator is
+/// fixed.
+///
+/// # Errors
+///
+/// As [`HessianOperator::new`].
+pub fn network_hessian<'a>(
+    net: &'a Network,
+    data: &'a FixedBatches,
+    kind: LossKind,
+) -> Result<HessianOperator<impl Fn(usize) -> candle_core::Result<Tensor> + Sync + 'a>> {
+    let params = net.trainable().iter().map(|(_, v)| v.clone()).collect();
+    let classes = net.num_classes();
+    let op = HessianOperator::new(params, data.len(), move |b| {
+        let (x, y) = data.get(b);
+        loss(&net.forward(x, false)?, y, kind, classes)
+    })?;
+    op.with_batch_weights(data.weights())
 }
 
 fn check_finite_value(x: f64, what: &str) -> Result<()> {

@@ -19,6 +19,8 @@
 //! `<out>.partial.npy` and `<out>.progress.json` (write to a temporary file, then rename), so a
 //! killed run loses at most the row in flight and a rerun with the same settings continues.
 
+use crate::hvp::FixedBatches;
+use crate::model::{loss, LossKind, Network};
 use crate::{Error, Result};
 use candle_core::{DType, Tensor, Var};
 use rand::SeedableRng;
@@ -227,6 +229,22 @@ pub fn set_flat_values(params: &[Var], w: &[f64]) -> Result<()> {
         off += n;
     }
     Ok(())
+}
+
+/// The mean loss of `net` over every example of `data` in **eval mode** (batch norm with its
+/// running statistics), accumulated in f64 with batch weights `n_b / N`.
+///
+/// # Errors
+///
+/// A candle error.
+pub fn eval_loss(net: &Network, data: &FixedBatches, kind: LossKind) -> Result<f64> {
+    let mut total = 0.0;
+    for (b, w) in data.weights().iter().enumerate() {
+        let (x, y) = data.get(b);
+        let l = loss(&net.forward(x, false)?, y, kind, net.num_classes())?;
+        total += w * l.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+    }
+    Ok(total)
 }
 
 /// A completed surface.
