@@ -16,5 +16,8 @@ pub mod error;
 pub mod init;
 pub mod model;
 pub mod params;
+pub mod record;
+pub mod run;
+pub mod train;
 
 pub use error::{Error, Result};
