@@ -17,6 +17,9 @@ pub mod hvp;
 pub mod init;
 pub mod model;
 pub mod params;
+pub mod record;
+pub mod run;
 pub mod surface;
+pub mod train;
 
 pub use error::{Error, Result};
