@@ -38,8 +38,14 @@ enum Command {
     Toy(cmd::toy::Args),
     /// Extreme eigenvalues of a dense symmetric matrix by Lanczos.
     Lanczos(cmd::lanczos::Args),
+    /// Top-k Hessian eigenvalues of a trained network at checkpoints (exact double backprop).
+    Hessian(cmd::hessian::Args),
+    /// Filter-normalized 2-D loss surface around a checkpoint (Li et al. 2018), as .npy.
+    Surface(cmd::surface::Args),
     /// The paper's experiments in one command, with a summary of every fitted number.
     Reproduce(cmd::reproduce::Args),
+    /// Train a network with vanilla SGD and record its trajectory (weights, losses, gradients).
+    Train(cmd::train::Args),
 }
 
 fn main() -> ExitCode {
@@ -55,7 +61,10 @@ fn main() -> ExitCode {
         Command::Landscape(a) => cmd::landscape::run(a),
         Command::Toy(a) => cmd::toy::run(a),
         Command::Lanczos(a) => cmd::lanczos::run(a),
+        Command::Hessian(a) => cmd::hessian::run(a),
+        Command::Surface(a) => cmd::surface::run(a),
         Command::Reproduce(a) => cmd::reproduce::run(a),
+        Command::Train(a) => cmd::train::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

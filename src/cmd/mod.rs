@@ -3,15 +3,18 @@
 
 pub mod analyze;
 pub mod boxcount;
+pub mod hessian;
 pub mod lanczos;
 pub mod landscape;
 pub mod msd;
 pub mod reproduce;
 pub mod stable;
 pub mod stable_fit;
+pub mod surface;
 pub mod surface_dim;
 pub mod tails;
 pub mod toy;
+pub mod train;
 pub mod vuong;
 
 use std::io::Write;

@@ -9,8 +9,17 @@
 //!
 //! CPU is the default; CUDA sits behind the `cuda` feature, which needs nvcc to build.
 
+pub mod checkpoint;
 pub mod conv;
 pub mod data;
 pub mod error;
+pub mod hvp;
+pub mod init;
+pub mod model;
+pub mod params;
+pub mod record;
+pub mod run;
+pub mod surface;
+pub mod train;
 
 pub use error::{Error, Result};

@@ -1,0 +1,205 @@
+//! `anodiff surface`: the filter-normalized 2-D loss surface (Li et al. 2018) around a checkpoint.
+
+use anodiff_trainers::data::BatchLoader;
+use anodiff_trainers::hvp::FixedBatches;
+use anodiff_trainers::surface::{
+    eval_loss, filter_normalized_surface, OneDimPolicy, SurfaceOptions,
+};
+use anyhow::{bail, Context};
+use candle_core::Device;
+use std::path::PathBuf;
+
+use super::hessian::{load_checkpoint, Precision};
+
+const EXAMPLE: &str = "\
+Example:
+  anodiff train --model resnet20 --dataset cifar10:data/cifar --epochs 50 --out runs/r20
+  anodiff surface runs/r20 --checkpoint 50 --grid 51 --seed 1
+  anodiff surface-dim runs/r20/surface/epoch-50-seed-1-grid-51.npy
+prints one JSON object
+  {\"file\":\"runs/r20/surface/epoch-50-seed-1-grid-51.npy\",\"grid\":51,\"seed\":1,
+   \"centre_loss\":..,\"loss_min\":..,\"loss_max\":..,\"resumed_rows\":0,..}
+The surface is the training loss (eval mode: batch norm uses its running statistics) on a fixed
+seeded subset of --examples training examples, at theta + x d1 + y d2 for x, y on a --grid x --grid
+grid over --x-range and --y-range. d1, d2 are Gaussian directions (seeded by --seed) normalized
+filter by filter to the weights' filter norms (Li et al. 2018); biases and batch-norm parameters
+get zero directions by default (--one-dim zero, Li et al.'s 'ignore biasbn'). The .npy is a 2-D
+float64 array, rows = y, columns = x, readable by numpy and `anodiff surface-dim`; a JSON file
+beside it records the seed, coordinates and settings.
+
+Resumable: each finished row is saved (FILE.partial.npy + FILE.progress.json); rerunning the same
+command after an interruption continues where it stopped, and rerunning a finished one just reads
+it back. Different settings on the same --out are refused.";
+
+/// The 1-D parameter policy, as typed on the command line.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum OneDimArg {
+    /// Zero directions: biases and batch-norm parameters stay at the checkpoint (Li et al.).
+    Zero,
+    /// Directions equal to the parameters themselves.
+    Weights,
+}
+
+/// Arguments of `anodiff surface`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = EXAMPLE)]
+pub struct Args {
+    /// Run directory written by `anodiff train`.
+    pub rundir: PathBuf,
+    /// Checkpoint epoch (0 = the initial weights).
+    #[arg(long)]
+    pub checkpoint: usize,
+    /// Grid points per axis (at least 2; odd puts the checkpoint itself at the centre).
+    #[arg(long, default_value_t = 51)]
+    pub grid: usize,
+    /// Range of the first coordinate, LO,HI.
+    #[arg(long, default_value = "-1,1", allow_hyphen_values = true, value_parser = parse_range)]
+    pub x_range: (f64, f64),
+    /// Range of the second coordinate, LO,HI.
+    #[arg(long, default_value = "-1,1", allow_hyphen_values = true, value_parser = parse_range)]
+    pub y_range: (f64, f64),
+    /// Seed of the two random directions.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Training examples the loss is averaged over (all of them if fewer).
+    #[arg(long, default_value_t = 2048)]
+    pub examples: usize,
+    /// Seed of the subset of examples.
+    #[arg(long, default_value_t = 0)]
+    pub data_seed: u64,
+    /// Examples per forward pass (memory only; the loss is their weighted mean).
+    #[arg(long, default_value_t = 512)]
+    pub eval_batch: usize,
+    /// Directions for 1-D parameters (biases, batch-norm weights and biases).
+    #[arg(long, value_enum, default_value_t = OneDimArg::Zero)]
+    pub one_dim: OneDimArg,
+    /// Precision of the forward passes.
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    pub dtype: Precision,
+    /// Output .npy (default RUNDIR/surface/epoch-E-seed-S-grid-G.npy).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Parses `LO,HI` (finite, LO < HI).
+fn parse_range(s: &str) -> Result<(f64, f64), String> {
+    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+    let [lo, hi] = parts[..] else {
+        return Err(format!("expected LO,HI, got '{s}'"));
+    };
+    let lo: f64 = lo.parse().map_err(|_| format!("'{lo}' is not a number"))?;
+    let hi: f64 = hi.parse().map_err(|_| format!("'{hi}' is not a number"))?;
+    if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+        return Err(format!("need finite LO < HI, got {lo},{hi}"));
+    }
+    Ok((lo, hi))
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.grid < 2 {
+        bail!("--grid must be at least 2, got {}", args.grid);
+    }
+    if args.examples == 0 || args.eval_batch == 0 {
+        bail!("--examples and --eval-batch must be at least 1");
+    }
+    let options = SurfaceOptions {
+        grid: args.grid,
+        x_range: args.x_range,
+        y_range: args.y_range,
+        seed: args.seed,
+        one_dim: match args.one_dim {
+            OneDimArg::Zero => OneDimPolicy::Zero,
+            OneDimArg::Weights => OneDimPolicy::Weights,
+        },
+    };
+    options.validate()?;
+    let dtype = args.dtype.dtype();
+    let loaded = load_checkpoint(&args.rundir, args.checkpoint, dtype)?;
+    let n = loaded.train.len();
+    let examples = args.examples.min(n);
+    let indices = BatchLoader::new(n, examples, args.data_seed)?.indices(0);
+    let data = FixedBatches::from_dataset(
+        &loaded.train,
+        &indices,
+        args.eval_batch,
+        dtype,
+        &Device::Cpu,
+    )?;
+    let out = match &args.out {
+        Some(p) => p.clone(),
+        None => args.rundir.join("surface").join(format!(
+            "epoch-{}-seed-{}-grid-{}.npy",
+            args.checkpoint, args.seed, args.grid
+        )),
+    };
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let run = args
+        .rundir
+        .canonicalize()
+        .unwrap_or_else(|_| args.rundir.clone());
+    let context = serde_json::json!({
+        "run": run,
+        "checkpoint": args.checkpoint,
+        "checkpoint_file": loaded.checkpoint_path,
+        "examples": examples,
+        "data_seed": args.data_seed,
+        "eval_batch": args.eval_batch,
+        "dtype": format!("{:?}", args.dtype).to_lowercase(),
+        "loss": format!("{:?}", loaded.kind),
+        "mode": "eval",
+    });
+    let checkpoint_loss = eval_loss(&loaded.net, &data, loaded.kind)?;
+    let params: Vec<_> = loaded
+        .net
+        .trainable()
+        .iter()
+        .map(|(_, v)| v.clone())
+        .collect();
+    let bar = crate::cmd::msd::progress(args.grid, "surface rows");
+    let start = std::time::Instant::now();
+    let mut evaluations = 0usize;
+    let surface = filter_normalized_surface(
+        &params,
+        || {
+            evaluations += 1;
+            eval_loss(&loaded.net, &data, loaded.kind)
+        },
+        &options,
+        context,
+        &out,
+        |done, _| bar.set_position(done as u64),
+    )?;
+    bar.finish_and_clear();
+    let finite: Vec<f64> = surface
+        .losses
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
+    let centre =
+        (args.grid % 2 == 1).then(|| surface.losses[(args.grid / 2) * args.grid + args.grid / 2]);
+    crate::cmd::print_json(&serde_json::json!({
+        "file": surface.path,
+        "meta": surface.meta_path,
+        "run": args.rundir,
+        "checkpoint": args.checkpoint,
+        "grid": args.grid,
+        "x_range": [args.x_range.0, args.x_range.1],
+        "y_range": [args.y_range.0, args.y_range.1],
+        "seed": args.seed,
+        "one_dim": format!("{:?}", args.one_dim).to_lowercase(),
+        "examples": examples,
+        "dim": params.iter().map(|p| p.elem_count()).sum::<usize>(),
+        "checkpoint_loss": checkpoint_loss,
+        "centre_loss": centre,
+        "loss_min": finite.iter().copied().reduce(f64::min),
+        "loss_max": finite.iter().copied().reduce(f64::max),
+        "non_finite": surface.losses.len() - finite.len(),
+        "resumed_rows": surface.resumed_rows,
+        "evaluations": evaluations,
+        "seconds": start.elapsed().as_secs_f64(),
+    }))
+}

@@ -1,0 +1,211 @@
+//! End-to-end tests of `anodiff hessian` and `anodiff surface` on a tiny network trained with
+//! `anodiff train` on the bundled digits; the references are computed in this process through
+//! the library (power iteration on an independently built operator, the eval loss at the
+//! checkpoint).
+
+mod common;
+
+use anodiff_core::lanczos::PowerIteration;
+use anodiff_trainers::hvp::{network_hessian, FixedBatches, DOUBLE_BACKWARD_ENV};
+use anodiff_trainers::run::open_run;
+use anodiff_trainers::surface::eval_loss;
+use candle_core::{DType, Device};
+use common::{anodiff_sub, assert_fails, json, Exit};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// One trained run shared by the tests: mlp:16 (d = 1210), 1 epoch of 22 steps on digits.
+fn trained_run() -> &'static Path {
+    static RUN: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, run) = RUN.get_or_init(|| {
+        // The in-process Hessian reference needs exact double backprop. Every test calls this
+        // before any candle work and OnceLock holds the others here, so no thread has cached
+        // candle's flag yet; `anodiff train` runs without it (it only slows training).
+        std::env::set_var(DOUBLE_BACKWARD_ENV, "1");
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        let out = Command::new(env!("CARGO_BIN_EXE_anodiff"))
+            .args([
+                "train",
+                "--model",
+                "mlp:16",
+                "--dataset",
+                "digits",
+                "--batch-size",
+                "64",
+                "--lr",
+                "0.1",
+                "--epochs",
+                "1",
+                "--out",
+                run.to_str().unwrap(),
+            ])
+            .env_remove(DOUBLE_BACKWARD_ENV)
+            .output()
+            .unwrap();
+        json(&out);
+        (dir, run)
+    });
+    run
+}
+
+fn run_str() -> &'static str {
+    trained_run().to_str().unwrap()
+}
+
+#[test]
+fn hessian_top_eigenvalues_match_power_iteration() {
+    let out = anodiff_sub(
+        "hessian",
+        &[
+            run_str(),
+            "--checkpoint",
+            "1",
+            "--k",
+            "3",
+            "--batches",
+            "2",
+            "--batch-size",
+            "50",
+        ],
+    );
+    let v = json(&out);
+    assert_eq!(v["dim"], 1210);
+    assert_eq!(v["examples"], 100);
+    assert_eq!(v["mode"], "eval");
+    let c = &v["checkpoints"][0];
+    assert_eq!(c["checkpoint"], 1);
+    let eig: Vec<f64> = serde_json::from_value(c["eigenvalues"].clone()).unwrap();
+    let res: Vec<f64> = serde_json::from_value(c["residuals"].clone()).unwrap();
+    assert_eq!(eig.len(), 3);
+    assert!(eig.windows(2).all(|w| w[0] >= w[1]), "{eig:?}");
+    for (t, r) in eig.iter().zip(&res) {
+        assert!(*r <= 1e-6 * t.abs(), "residual {r} for {t}");
+    }
+    assert!(c["converged"].as_array().unwrap().iter().all(|b| b == true));
+
+    // Independent reference in this process: the same checkpoint in f64, the same two batches
+    // (the first two of the seed-0 permutation of 50-example batches), the power method.
+    let run = open_run(trained_run()).unwrap();
+    let net = run.network(DType::F64, &Device::Cpu).unwrap();
+    net.load_checkpoint(&run.checkpoint(1).unwrap()).unwrap();
+    let train = run.load_data().unwrap().train;
+    let loader = anodiff_trainers::data::BatchLoader::new(train.len(), 50, 0).unwrap();
+    let idx: Vec<usize> = (0..2).flat_map(|s| loader.indices(s)).collect();
+    let data = FixedBatches::from_dataset(&train, &idx, 50, DType::F64, &Device::Cpu).unwrap();
+    let op = network_hessian(&net, &data, run.config().loss).unwrap();
+    let loss = op.loss().unwrap();
+    assert!((c["loss"].as_f64().unwrap() - loss).abs() < 1e-12 * loss);
+    let pw = PowerIteration::new(1)
+        .unwrap()
+        .with_tol(1e-10)
+        .unwrap()
+        .run(&op)
+        .unwrap();
+    // Power iteration converges in the eigenvalue quadratically in the vector's error; 1e-6
+    // relative is well inside both solvers' tolerances (residual 1e-6 |theta| bounds the
+    // eigenvalue error by ~1e-12 |theta| / gap).
+    assert!(
+        (pw.eigenvalues[0] - eig[0]).abs() < 1e-6 * eig[0],
+        "power {} vs lanczos {}",
+        pw.eigenvalues[0],
+        eig[0]
+    );
+}
+
+#[test]
+fn surface_grid_centre_is_the_checkpoint_loss_and_reruns_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.npy");
+    let args = [
+        run_str(),
+        "--checkpoint",
+        "1",
+        "--grid",
+        "5",
+        "--examples",
+        "300",
+        "--x-range",
+        "-0.5,0.5",
+        "--seed",
+        "3",
+        "--out",
+        file.to_str().unwrap(),
+    ];
+    let v = json(&anodiff_sub("surface", &args));
+    assert_eq!(v["grid"], 5);
+    assert_eq!(v["evaluations"], 25);
+    assert_eq!(v["resumed_rows"], 0);
+    let grid = anodiff_core::io::NpyValues::open(&file).unwrap();
+    assert_eq!(grid.shape(), [5, 5]);
+    let losses = grid.to_vec().unwrap();
+    let centre = losses[2 * 5 + 2];
+    // x = y = 0 sets exactly the checkpoint's f32 weights: the same forward pass, same value.
+    assert_eq!(centre, v["checkpoint_loss"].as_f64().unwrap());
+    // The eval loss at the checkpoint computed here, on the same seeded 300 examples.
+    let run = open_run(trained_run()).unwrap();
+    let net = run.network(DType::F32, &Device::Cpu).unwrap();
+    net.load_checkpoint(&run.checkpoint(1).unwrap()).unwrap();
+    let train = run.load_data().unwrap().train;
+    let idx = anodiff_trainers::data::BatchLoader::new(train.len(), 300, 0)
+        .unwrap()
+        .indices(0);
+    let data = FixedBatches::from_dataset(&train, &idx, 512, DType::F32, &Device::Cpu).unwrap();
+    let reference = eval_loss(&net, &data, run.config().loss).unwrap();
+    // f32 forward passes: identical operations, 1e-6 relative allows for summation order only.
+    assert!(
+        (centre - reference).abs() < 1e-6 * reference,
+        "{centre} vs {reference}"
+    );
+    // Random directions of the full filter norm move the loss: the surface is not flat.
+    let spread = losses.iter().cloned().fold(f64::MIN, f64::max)
+        - losses.iter().cloned().fold(f64::MAX, f64::min);
+    assert!(spread > 1e-3, "{losses:?}");
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("s.json")).unwrap()).unwrap();
+    assert_eq!(meta["seed"], 3);
+    assert_eq!(meta["x"][0], -0.5);
+    assert_eq!(meta["y"][4], 1.0);
+
+    // A rerun finds the finished surface and evaluates nothing.
+    let again = json(&anodiff_sub("surface", &args));
+    assert_eq!(again["evaluations"], 0);
+    assert_eq!(again["resumed_rows"], 5);
+    // Another seed on the same file is refused.
+    let mut other = args;
+    other[10] = "4";
+    assert_fails(
+        &anodiff_sub("surface", &other),
+        Exit::Failure,
+        &["different settings"],
+    );
+}
+
+#[test]
+fn bad_input_is_named() {
+    trained_run();
+    let missing = anodiff_sub("hessian", &["/no/such/run", "--checkpoint", "1"]);
+    assert_fails(&missing, Exit::Failure, &["/no/such/run", "does not exist"]);
+    let missing = anodiff_sub("surface", &["/no/such/run", "--checkpoint", "1"]);
+    assert_fails(&missing, Exit::Failure, &["/no/such/run"]);
+    let no_ckpt = anodiff_sub("hessian", &[run_str(), "--checkpoint", "7", "--k", "2"]);
+    assert_fails(&no_ckpt, Exit::Failure, &["epoch 7", "available"]);
+    let no_ckpt = anodiff_sub("surface", &[run_str(), "--checkpoint", "7", "--grid", "3"]);
+    assert_fails(&no_ckpt, Exit::Failure, &["epoch 7"]);
+    let big_k = anodiff_sub("hessian", &[run_str(), "--checkpoint", "0", "--k", "5000"]);
+    assert_fails(&big_k, Exit::Failure, &["--k 5000", "1210"]);
+    let k0 = anodiff_sub("hessian", &[run_str(), "--checkpoint", "0", "--k", "0"]);
+    assert_fails(&k0, Exit::Failure, &["--k"]);
+    let grid = anodiff_sub("surface", &[run_str(), "--checkpoint", "0", "--grid", "1"]);
+    assert_fails(&grid, Exit::Failure, &["--grid", "at least 2"]);
+    let range = anodiff_sub(
+        "surface",
+        &[run_str(), "--checkpoint", "0", "--x-range", "1,-1"],
+    );
+    assert_fails(&range, Exit::ErrorOrUsage, &["LO < HI"]);
+    let help = anodiff_sub("hessian", &["--help"]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Example"));
+    let help = anodiff_sub("surface", &["--help"]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Example"));
+}
