@@ -21,3 +21,7 @@ pub mod run;
 pub mod train;
 
 pub use error::{Error, Result};
+
+/// The candle version this crate is built on, for callers that build tensors or pick devices.
+pub use candle_core;
+pub use candle_nn;
