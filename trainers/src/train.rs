@@ -45,6 +45,7 @@ use anodiff_core::trajectory::store::MANIFEST;
 use anodiff_core::trajectory::{
     Step, StoreOptions, StoreReader, StoreWriter, TrajectorySink, TrajectorySource,
 };
+use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -108,7 +109,43 @@ pub fn evaluate(net: &Network, ds: &Dataset, kind: LossKind, batch: usize) -> Re
     Ok((loss_sum / ds.len() as f64, correct as f64 / ds.len() as f64))
 }
 
-fn to_tensors(
+/// The minibatch loss of `(x, y)` at the current weights (forward in train mode: batch-norm
+/// batch statistics, running statistics updated) and the gradients of every trainable
+/// parameter. The loss is returned even when it is not finite (the caller decides).
+///
+/// # Errors
+/// Candle errors (shapes, device).
+pub fn loss_and_gradient(
+    net: &Network,
+    x: &Tensor,
+    y: &Tensor,
+    kind: LossKind,
+) -> Result<(f64, GradStore)> {
+    let logits = net.forward(x, true)?;
+    let l = loss(&logits, y, kind, net.num_classes())?;
+    let lv = l.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+    Ok((lv, l.backward()?))
+}
+
+/// The vanilla SGD update `w <- w - lr g` of every trainable parameter (as `candle_nn::SGD`
+/// computes it: `w - g * lr` in the parameters' dtype).
+///
+/// # Errors
+/// Candle errors.
+pub fn sgd_update(net: &Network, grads: &GradStore, lr: f64) -> Result<()> {
+    for (_, v) in net.trainable() {
+        if let Some(g) = grads.get(v.as_tensor()) {
+            v.set(&v.as_tensor().sub(&(g * lr)?)?)?;
+        }
+    }
+    Ok(())
+}
+
+/// A batch as tensors: images `shape` (N, C, H, W) in `dtype`, labels as `U32`.
+///
+/// # Errors
+/// [`Error::Candle`] if `images` does not have `shape`'s size.
+pub fn to_tensors(
     images: &[f32],
     labels: &[u8],
     shape: [usize; 4],
@@ -318,6 +355,24 @@ fn coords_json(wmap: &WeightMap, gmap: &GradMap) -> Option<serde_json::Value> {
     (w.is_some() || g.is_some()).then(|| serde_json::json!({ "weights": w, "gradients": g }))
 }
 
+/// Creates the run's trajectory store in `dir`.
+fn create_store(dir: &Path, r: &RunRecord) -> Result<StoreWriter> {
+    let mut options = StoreOptions::new(r.recorded_dim)
+        .with_gradient_dim(r.gradient_dim)
+        .with_sync(r.config.sync)
+        .with_metadata(serde_json::json!({
+            "producer": "anodiff train",
+            "config": &r.config,
+            "seeds": &r.seeds,
+            "num_params": r.num_params,
+            "record_step": "row r holds step r * every (weights before that step's update)",
+        }));
+    if let WeightRecord::Subset(_) = r.config.record_weights {
+        options = options.with_subset_seed(r.seeds.weight_subset);
+    }
+    Ok(StoreWriter::create(dir, options)?)
+}
+
 /// Trains `cfg` into the new run directory `dir` (which must not exist or be empty).
 ///
 /// Everything that can be checked before training is checked before anything is written:
@@ -364,20 +419,7 @@ pub fn train(cfg: &TrainConfig, dir: &Path, obs: &mut dyn Observer) -> Result<Ru
         let path = dir.join("record_coords.json");
         write_atomic(&path, c.to_string().as_bytes())?;
     }
-    let mut options = StoreOptions::new(p.record.recorded_dim)
-        .with_gradient_dim(p.record.gradient_dim)
-        .with_sync(cfg.sync)
-        .with_metadata(serde_json::json!({
-            "producer": "anodiff train",
-            "config": &p.record.config,
-            "seeds": &p.record.seeds,
-            "num_params": p.record.num_params,
-            "record_step": "row r holds step r * every (weights before that step's update)",
-        }));
-    if let WeightRecord::Subset(_) = cfg.record_weights {
-        options = options.with_subset_seed(p.record.seeds.weight_subset);
-    }
-    let writer = StoreWriter::create(dir, options)?;
+    let writer = create_store(dir, &p.record)?;
     let mut s = Session {
         cfg: cfg.clone(),
         dir: dir.to_path_buf(),
@@ -443,6 +485,16 @@ pub fn resume(dir: &Path, obs: &mut dyn Observer) -> Result<RunSummary> {
         ));
     }
     let last = dir.join(CHECKPOINTS).join(LAST);
+    if !dir.join(MANIFEST).exists() {
+        // Killed between writing run.json and creating the store: nothing was trained yet.
+        std::fs::create_dir_all(dir.join(CHECKPOINTS))
+            .map_err(|e| Error::io(dir.join(CHECKPOINTS), e))?;
+        create_store(dir, &old)?;
+        if let Some(c) = coords_json(&p.wmap, &p.gmap) {
+            write_atomic(&dir.join("record_coords.json"), c.to_string().as_bytes())?;
+        }
+        let _ = std::fs::remove_file(&last);
+    }
     let (start, loss_sum, loss_count) = if last.exists() {
         let meta = p.net.load_checkpoint(&last)?;
         let get = |k: &str| -> Result<u64> {
@@ -459,14 +511,7 @@ pub fn resume(dir: &Path, obs: &mut dyn Observer) -> Result<RunSummary> {
         // Killed before the first checkpoint: the initial weights come from the seed.
         (0, 0.0, 0)
     };
-    let writer = if dir.join(MANIFEST).exists() {
-        StoreWriter::resume(dir, cfg.sync)?
-    } else {
-        return Err(Error::format(
-            dir.join(MANIFEST),
-            "the run has no trajectory store (killed while being created?); start it again",
-        ));
-    };
+    let writer = StoreWriter::resume(dir, cfg.sync)?;
     let committed = writer.len();
     let every = cfg.record.0;
     if committed < start.div_ceil(every) {
@@ -502,6 +547,9 @@ pub fn resume(dir: &Path, obs: &mut dyn Observer) -> Result<RunSummary> {
         record,
         obs,
     };
+    if start == 0 {
+        s.save_epoch_checkpoint(0, 0)?;
+    }
     s.record.write(dir)?;
     s.run(writer, reader, start, loss_sum, loss_count)
 }
@@ -649,13 +697,10 @@ impl Session<'_> {
                 None
             };
             let mut rec_time = tr.elapsed().as_secs_f64();
-            let logits = self.net.forward(&x, true)?;
-            let l = loss(&logits, &y, self.cfg.loss, self.net.num_classes())?;
-            let lv = l.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+            let (lv, grads) = loss_and_gradient(&self.net, &x, &y, self.cfg.loss)?;
             if !lv.is_finite() {
                 return Err(Error::Diverged { step: t, loss: lv });
             }
-            let grads = l.backward()?;
             if let Some(w) = w_t {
                 let tr = Instant::now();
                 if let Some(c) = w.iter().position(|v| !v.is_finite()) {
@@ -710,12 +755,7 @@ impl Session<'_> {
                 }
                 rec_time += tr.elapsed().as_secs_f64();
             }
-            // w <- w - lr g (plain SGD, as candle_nn::SGD).
-            for (_, v) in self.net.trainable() {
-                if let Some(g) = grads.get(v.as_tensor()) {
-                    v.set(&v.as_tensor().sub(&(g * lr)?)?)?;
-                }
-            }
+            sgd_update(&self.net, &grads, lr)?;
             timing.step_seconds += t0.elapsed().as_secs_f64();
             timing.record_seconds += rec_time;
             timing.steps += 1;
@@ -890,6 +930,18 @@ mod tests {
             StoreReader::open(&sub).unwrap().manifest().subset_seed,
             Some(c.seeds().weight_subset)
         );
+        // A projection records (1/sqrt k) R (w_t - w_0) of the same weights.
+        let proj = dir.path().join("proj");
+        c.record_weights = WeightRecord::Project(16);
+        c.record_grad = GradRecord::None;
+        train(&c, &proj, &mut Silent).unwrap();
+        let (wp, lp) = store_rows(&proj);
+        assert_eq!(lp, lf);
+        for t in 0..3 {
+            let want = crate::record::project(&wf[t], &wf[0], 16, c.seeds().projection);
+            assert_eq!(wp[t], want);
+        }
+        assert!(wp[0].iter().all(|&v| v == 0.0) && wp[2].iter().any(|&v| v != 0.0));
     }
 
     #[test]
@@ -974,6 +1026,24 @@ mod tests {
         std::fs::write(&lpath, bytes).unwrap();
         let e = resume(&cut2, &mut Silent).unwrap_err().to_string();
         assert!(e.contains("does not reproduce the recorded step 22"), "{e}");
+    }
+
+    #[test]
+    fn resume_of_a_run_killed_before_its_store_existed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        let c = cfg("mlp:8", 32, 0.1, Length::Steps(5));
+        train(&c, &a, &mut Silent).unwrap();
+        // Only run.json survived.
+        std::fs::create_dir_all(&b).unwrap();
+        let mut r = RunRecord::read(&a).unwrap();
+        r.status = RunStatus::Running;
+        r.epochs.clear();
+        r.checkpoints.clear();
+        r.write(&b).unwrap();
+        resume(&b, &mut Silent).unwrap();
+        assert_eq!(store_rows(&a), store_rows(&b));
+        assert_eq!(open_run(&b).unwrap().checkpoints().len(), 1);
     }
 
     #[test]
