@@ -953,7 +953,7 @@ mod tests {
         let Error::Diverged { step, .. } = e else {
             panic!("expected divergence, got {e}");
         };
-        assert!(step >= 1 && step < 40);
+        assert!((1..40).contains(&step));
         let r = RunRecord::read(&run).unwrap();
         assert_eq!(r.status, RunStatus::Diverged);
         assert_eq!(r.diverged.unwrap().step, step);
