@@ -6,6 +6,7 @@
 //! - `step/no_record`: forward (train mode), cross-entropy, backward, SGD update;
 //! - `step/record_full`: the same plus what a recorded step adds: the flat `f32` weight readout
 //!   before the update and one append to a trajectory store (no fdatasync, the default);
+//! - `record/project_1000`: flat readout, random projection to 1000 coordinates, append;
 //! - `record/full`, `record/full_sync`, `record/full_with_gradient`: the recording alone,
 //!   whose ratio to `step/no_record` is the recording overhead (the step-to-step noise of a
 //!   multi-second step on a shared machine is larger than the overhead itself).
@@ -19,10 +20,12 @@
 //! | `record/full` (flat readout of 272,474 f32 + store append) | 4.6 ms [2.8, 6.1] |
 //! | `record/full_sync` (the same with fdatasync, `--sync`) | 32.7 ms [31.1, 34.2] |
 //! | `record/full_with_gradient` (weights + full gradient) | 14.3 ms [12.9, 16.0] |
+//! | `record/project_1000` (projection to 1000 coordinates, O(k d) per step) | 404 ms [381, 430] |
 //! | a ResNet-20 batch-128 step (criterion's warm-up; 3 steps of `anodiff train`) | 46 s wall, 14 s CPU |
 //!
 //! So recording costs about 0.01 % of a CPU step under this load (0.07 % with `--sync`,
-//! 0.03 % with the full gradient); against an idle-machine step of ~5 s, 0.1 % / 0.7 % / 0.3 %.
+//! 0.03 % with the full gradient, 0.9 % for `project:1000`); against an idle-machine step of
+//! ~5 s (both sides would shrink by about the same load factor) the same ratios hold.
 //! The same figure from a real run: `anodiff train --model resnet20 --dataset cifar10:DIR
 //! --batch-size 128 --steps 3` writes `timing.record_seconds / timing.step_seconds` to run.json
 //! (measured: 0.009 s of 138.6 s, 0.006 %).
@@ -63,9 +66,9 @@ fn bench(c: &mut Criterion) {
     let d = net.num_params();
     let dir = tempfile::tempdir().unwrap();
     let mut n_store = 0;
-    let mut store = |grad: bool, sync: bool| {
+    let mut store = |dim: usize, grad: bool, sync: bool| {
         n_store += 1;
-        let mut o = StoreOptions::new(d).with_sync(sync).with_chunk_steps(64);
+        let mut o = StoreOptions::new(dim).with_sync(sync).with_chunk_steps(64);
         if grad {
             o = o.with_gradient_dim(d);
         }
@@ -81,7 +84,7 @@ fn bench(c: &mut Criterion) {
             black_box(l)
         })
     });
-    let mut w = store(false, false);
+    let mut w = store(d, false, false);
     g.bench_function("record_full", |b| {
         b.iter(|| {
             let flat = net.flat_weights().unwrap();
@@ -107,7 +110,7 @@ fn bench(c: &mut Criterion) {
         ("full_sync", false, true),
         ("full_with_gradient", true, false),
     ] {
-        let mut w = store(grad, sync);
+        let mut w = store(d, grad, sync);
         g.bench_function(name, |b| {
             b.iter(|| {
                 let flat = net.flat_weights().unwrap();
@@ -121,6 +124,20 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    let w0 = net.flat_weights().unwrap();
+    let mut w = store(1000, false, false);
+    g.bench_function("project_1000", |b| {
+        b.iter(|| {
+            let flat = net.flat_weights().unwrap();
+            let y = anodiff_trainers::record::project(&flat, &w0, 1000, 7);
+            w.append(&Step {
+                weights: &y,
+                loss: 1.0,
+                gradient: None,
+            })
+            .unwrap();
+        })
+    });
     g.finish();
 }
 

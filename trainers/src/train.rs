@@ -284,6 +284,12 @@ fn plan(cfg: &TrainConfig) -> Result<Plan> {
         WeightRecord::Subset(m) => {
             WeightMap::Subset(seeded_subset(d, m, seeds.weight_subset, "record-weights")?)
         }
+        WeightRecord::Project(k) if k >= d => {
+            return Err(Error::param(
+                "record-weights",
+                format!("project:{k} does not reduce the network's {d} coordinates; use full"),
+            ))
+        }
         WeightRecord::Project(k) => WeightMap::Project {
             k,
             seed: seeds.projection,
