@@ -1120,6 +1120,11 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("record-weights"));
+        c.record_weights = WeightRecord::Project(1_000_000);
+        assert!(train(&c, &run, &mut Silent)
+            .unwrap_err()
+            .to_string()
+            .contains("does not reduce"));
         assert!(!run.exists());
     }
 }
