@@ -182,6 +182,34 @@ fn surface_grid_centre_is_the_checkpoint_loss_and_reruns_resume() {
     );
 }
 
+/// A default-shaped surface (odd grid, [-1, 1]^2) is readable by `anodiff surface-dim`, whose
+/// variogram estimator needs at least 16 points a side.
+#[test]
+fn surface_feeds_surface_dim() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s17.npy");
+    let f = file.to_str().unwrap();
+    let v = json(&anodiff_sub(
+        "surface",
+        &[
+            run_str(),
+            "--checkpoint",
+            "1",
+            "--grid",
+            "17",
+            "--examples",
+            "100",
+            "--out",
+            f,
+        ],
+    ));
+    assert_eq!(v["evaluations"], 17 * 17);
+    assert_eq!(v["centre_loss"], v["checkpoint_loss"]);
+    let d = json(&anodiff_sub("surface-dim", &[f]));
+    let dim = d["dimension"].as_f64().unwrap();
+    assert!((2.0..=3.0).contains(&dim), "{d}");
+}
+
 #[test]
 fn bad_input_is_named() {
     trained_run();
