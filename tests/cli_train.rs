@@ -112,8 +112,9 @@ fn same_seed_same_bits_across_thread_counts() {
         results[0] == results[1],
         "RAYON_NUM_THREADS=1 and 2 disagree"
     );
-    // Different seeds do give different runs (the comparison can fail).
-    assert_ne!(results[0].2[0], 0);
+    // The runs are not trivially equal: the weights move between the first and last row.
+    let d = results[0].0.len() / 12;
+    assert_ne!(results[0].0[..d], results[0].0[11 * d..]);
 }
 
 #[test]
@@ -198,10 +199,16 @@ fn resume_after_kill_9_continues_bit_for_bit() {
     let (ia, ib) = (open_run(&whole).unwrap(), open_run(&killed).unwrap());
     for e in 0..=4 {
         let na = ia
-            .network(candle_core::DType::F32, &candle_core::Device::Cpu)
+            .network(
+                anodiff_trainers::candle_core::DType::F32,
+                &anodiff_trainers::candle_core::Device::Cpu,
+            )
             .unwrap();
         let nb = ib
-            .network(candle_core::DType::F32, &candle_core::Device::Cpu)
+            .network(
+                anodiff_trainers::candle_core::DType::F32,
+                &anodiff_trainers::candle_core::Device::Cpu,
+            )
             .unwrap();
         na.load_checkpoint(&ia.checkpoint(e).unwrap()).unwrap();
         nb.load_checkpoint(&ib.checkpoint(e).unwrap()).unwrap();

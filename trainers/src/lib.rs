@@ -23,3 +23,7 @@ pub mod surface;
 pub mod train;
 
 pub use error::{Error, Result};
+
+/// The candle version this crate is built on, for callers that build tensors or pick devices.
+pub use candle_core;
+pub use candle_nn;
