@@ -6,10 +6,10 @@
 mod common;
 
 use anodiff_core::lanczos::PowerIteration;
+use anodiff_trainers::candle_core::{DType, Device};
 use anodiff_trainers::hvp::{network_hessian, FixedBatches, DOUBLE_BACKWARD_ENV};
 use anodiff_trainers::run::open_run;
 use anodiff_trainers::surface::eval_loss;
-use candle_core::{DType, Device};
 use common::{anodiff_sub, assert_fails, json, Exit};
 use std::path::{Path, PathBuf};
 use std::process::Command;

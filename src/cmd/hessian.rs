@@ -1,12 +1,12 @@
 //! `anodiff hessian`: top-k Hessian eigenvalues of a trained network at chosen checkpoints.
 
 use anodiff_core::lanczos::{residual_norms, Lanczos, LinearOperator};
+use anodiff_trainers::candle_core::{DType, Device};
 use anodiff_trainers::data::{BatchLoader, Dataset};
 use anodiff_trainers::hvp::{network_hessian, FixedBatches, DOUBLE_BACKWARD_ENV};
 use anodiff_trainers::model::{LossKind, Network};
 use anodiff_trainers::run::open_run;
 use anyhow::{bail, Context};
-use candle_core::{DType, Device};
 use std::path::{Path, PathBuf};
 
 const EXAMPLE: &str = "\

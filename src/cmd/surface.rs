@@ -1,12 +1,12 @@
 //! `anodiff surface`: the filter-normalized 2-D loss surface (Li et al. 2018) around a checkpoint.
 
+use anodiff_trainers::candle_core::Device;
 use anodiff_trainers::data::BatchLoader;
 use anodiff_trainers::hvp::FixedBatches;
 use anodiff_trainers::surface::{
     eval_loss, filter_normalized_surface, OneDimPolicy, SurfaceOptions,
 };
 use anyhow::{bail, Context};
-use candle_core::Device;
 use std::path::PathBuf;
 
 use super::hessian::{load_checkpoint, Precision};
