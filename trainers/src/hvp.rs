@@ -20,7 +20,9 @@
 //! backpropagation is not in effect on the calling thread ([`check_double_backward`] evaluates a
 //! tiny probe whose second derivative is known). Set the variable before the process starts
 //! (`CANDLE_GRAD_DO_NOT_DETACH=1 my-program`) or at the very start of `main`, before any thread
-//! runs candle code; `anodiff hessian` does the latter.
+//! runs candle code; `anodiff hessian` sets it first thing in its subcommand, while the process
+//! is still single-threaded and before any candle work. (The variable also makes ordinary
+//! training keep gradient graphs alive, so other subcommands leave it alone.)
 
 use crate::data::{make_batch, Dataset};
 use crate::model::{loss, LossKind, Network};
