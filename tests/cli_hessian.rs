@@ -72,6 +72,32 @@ fn hessian_top_eigenvalues_match_power_iteration() {
     );
     let v = json(&out);
     assert_eq!(v["dim"], 1210);
+    // --every 1 covers checkpoints 0 and 1 with the same fixed batches.
+    let every = json(&anodiff_sub(
+        "hessian",
+        &[
+            run_str(),
+            "--every",
+            "1",
+            "--k",
+            "1",
+            "--batches",
+            "2",
+            "--batch-size",
+            "50",
+        ],
+    ));
+    let cs = every["checkpoints"].as_array().unwrap();
+    assert_eq!(
+        (cs[0]["checkpoint"].clone(), cs[1]["checkpoint"].clone()),
+        (0.into(), 1.into())
+    );
+    assert!(
+        (cs[1]["eigenvalues"][0].as_f64().unwrap()
+            - v["checkpoints"][0]["eigenvalues"][0].as_f64().unwrap())
+        .abs()
+            < 1e-8
+    );
     assert_eq!(v["examples"], 100);
     assert_eq!(v["mode"], "eval");
     let c = &v["checkpoints"][0];
@@ -223,6 +249,8 @@ fn bad_input_is_named() {
     assert_fails(&no_ckpt, Exit::Failure, &["epoch 7"]);
     let big_k = anodiff_sub("hessian", &[run_str(), "--checkpoint", "0", "--k", "5000"]);
     assert_fails(&big_k, Exit::Failure, &["--k 5000", "1210"]);
+    let every0 = anodiff_sub("hessian", &[run_str(), "--every", "0"]);
+    assert_fails(&every0, Exit::Failure, &["--every"]);
     let k0 = anodiff_sub("hessian", &[run_str(), "--checkpoint", "0", "--k", "0"]);
     assert_fails(&k0, Exit::Failure, &["--k"]);
     let grid = anodiff_sub("surface", &[run_str(), "--checkpoint", "0", "--grid", "1"]);
