@@ -183,7 +183,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut results = Vec::new();
     for (&epoch, path) in epochs.iter().zip(&paths) {
         net.load_checkpoint(path)?;
-        let op = network_hessian(&net, &data, kind)?;
+        // The weights stay fixed during the solve: keep the gradient graphs between products.
+        let op = network_hessian(&net, &data, kind)?.with_cached_gradients();
         let loss = op.loss()?;
         let mut solver = Lanczos::new(args.k)?
             .with_tol(args.tol)?
