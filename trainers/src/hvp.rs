@@ -105,9 +105,12 @@ fn probe_second_derivative() -> Result<f64> {
 /// closure must be deterministic (same batches, eval-mode batch norm, no dropout), so that the
 /// operator is the same on every product, as Krylov solvers require.
 ///
-/// Each product costs about two gradient evaluations per batch (a backward pass, then a second
-/// one through the gradient graph of `g . v`); products are computed in the parameters' dtype and
-/// accumulated in f64. The operator reads the [`Var`]s' current values on every product, so it
+/// Each product costs a backward pass per batch and a second one through the gradient graph of
+/// `g . v`: measured about 3.3 gradient evaluations (forward + backward) on the small CNN and a
+/// ResNet-8 on 8x8 digits at batch 128 in f64, and 1.9-2.6 with
+/// [`HessianOperator::with_cached_gradients`], which skips the first pass after the first product.
+/// Products are computed in the parameters' dtype and accumulated in f64. Without the cache the
+/// operator reads the [`Var`]s' current values on every product, so it
 /// follows [`Var::set`] calls made between products.
 ///
 /// # Examples
@@ -534,8 +537,9 @@ fn check_finite_value(x: f64, what: &str) -> Result<()> {
 
 fn check_finite_slice(xs: &[f64], what: &str) -> Result<()> {
     if let Some(i) = xs.iter().position(|x| !x.is_finite()) {
+        let name = if what == "input vector" { "v" } else { "loss" };
         return Err(Error::param(
-            "v",
+            name,
             format!("the {what} has a non-finite entry {} at index {i}", xs[i]),
         ));
     }
