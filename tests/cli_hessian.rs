@@ -6,10 +6,10 @@
 mod common;
 
 use anodiff_core::lanczos::PowerIteration;
+use anodiff_trainers::candle_core::{DType, Device};
 use anodiff_trainers::hvp::{network_hessian, FixedBatches, DOUBLE_BACKWARD_ENV};
 use anodiff_trainers::run::open_run;
 use anodiff_trainers::surface::eval_loss;
-use candle_core::{DType, Device};
 use common::{anodiff_sub, assert_fails, json, Exit};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -72,6 +72,32 @@ fn hessian_top_eigenvalues_match_power_iteration() {
     );
     let v = json(&out);
     assert_eq!(v["dim"], 1210);
+    // --every 1 covers checkpoints 0 and 1 with the same fixed batches.
+    let every = json(&anodiff_sub(
+        "hessian",
+        &[
+            run_str(),
+            "--every",
+            "1",
+            "--k",
+            "1",
+            "--batches",
+            "2",
+            "--batch-size",
+            "50",
+        ],
+    ));
+    let cs = every["checkpoints"].as_array().unwrap();
+    assert_eq!(
+        (cs[0]["checkpoint"].clone(), cs[1]["checkpoint"].clone()),
+        (0.into(), 1.into())
+    );
+    assert!(
+        (cs[1]["eigenvalues"][0].as_f64().unwrap()
+            - v["checkpoints"][0]["eigenvalues"][0].as_f64().unwrap())
+        .abs()
+            < 1e-8
+    );
     assert_eq!(v["examples"], 100);
     assert_eq!(v["mode"], "eval");
     let c = &v["checkpoints"][0];
@@ -182,6 +208,34 @@ fn surface_grid_centre_is_the_checkpoint_loss_and_reruns_resume() {
     );
 }
 
+/// A default-shaped surface (odd grid, [-1, 1]^2) is readable by `anodiff surface-dim`, whose
+/// variogram estimator needs at least 16 points a side.
+#[test]
+fn surface_feeds_surface_dim() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s17.npy");
+    let f = file.to_str().unwrap();
+    let v = json(&anodiff_sub(
+        "surface",
+        &[
+            run_str(),
+            "--checkpoint",
+            "1",
+            "--grid",
+            "17",
+            "--examples",
+            "100",
+            "--out",
+            f,
+        ],
+    ));
+    assert_eq!(v["evaluations"], 17 * 17);
+    assert_eq!(v["centre_loss"], v["checkpoint_loss"]);
+    let d = json(&anodiff_sub("surface-dim", &[f]));
+    let dim = d["dimension"].as_f64().unwrap();
+    assert!((2.0..=3.0).contains(&dim), "{d}");
+}
+
 #[test]
 fn bad_input_is_named() {
     trained_run();
@@ -195,6 +249,8 @@ fn bad_input_is_named() {
     assert_fails(&no_ckpt, Exit::Failure, &["epoch 7"]);
     let big_k = anodiff_sub("hessian", &[run_str(), "--checkpoint", "0", "--k", "5000"]);
     assert_fails(&big_k, Exit::Failure, &["--k 5000", "1210"]);
+    let every0 = anodiff_sub("hessian", &[run_str(), "--every", "0"]);
+    assert_fails(&every0, Exit::Failure, &["--every"]);
     let k0 = anodiff_sub("hessian", &[run_str(), "--checkpoint", "0", "--k", "0"]);
     assert_fails(&k0, Exit::Failure, &["--k"]);
     let grid = anodiff_sub("surface", &[run_str(), "--checkpoint", "0", "--grid", "1"]);
@@ -208,4 +264,71 @@ fn bad_input_is_named() {
     assert!(String::from_utf8_lossy(&help.stdout).contains("Example"));
     let help = anodiff_sub("surface", &["--help"]);
     assert!(String::from_utf8_lossy(&help.stdout).contains("Example"));
+}
+
+/// `kill -9` in the middle of a surface, then the same command again: it continues from the
+/// committed rows and the file equals an uninterrupted run's, byte for byte.
+#[test]
+fn killed_surface_resumes_to_the_same_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "surface",
+            run_str(),
+            "--checkpoint",
+            "1",
+            "--grid",
+            "41",
+            "--examples",
+            "1437",
+            "--dtype",
+            "f64",
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let whole = dir.path().join("whole.npy");
+    json(&anodiff_sub(
+        "surface",
+        &args(&whole)[1..]
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    ));
+
+    let cut = dir.path().join("cut.npy");
+    let progress = dir.path().join("cut.npy.progress.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_anodiff"))
+        .args(args(&cut))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !progress.exists() && start.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+    assert!(progress.exists(), "no row committed within 60 s");
+    if cut.exists() {
+        // The whole grid finished before the kill landed: nothing to resume on this machine.
+        eprintln!("the surface finished before the kill; resume not exercised");
+        return;
+    }
+    let v = json(&anodiff_sub(
+        "surface",
+        &args(&cut)[1..]
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    ));
+    let resumed = v["resumed_rows"].as_u64().unwrap();
+    eprintln!("killed after {resumed} committed rows");
+    assert!((1..41).contains(&resumed), "{v}");
+    assert_eq!(v["evaluations"].as_u64().unwrap(), (41 - resumed) * 41);
+    assert_eq!(std::fs::read(&whole).unwrap(), std::fs::read(&cut).unwrap());
+    assert!(!progress.exists());
 }

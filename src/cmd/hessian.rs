@@ -1,18 +1,18 @@
 //! `anodiff hessian`: top-k Hessian eigenvalues of a trained network at chosen checkpoints.
 
 use anodiff_core::lanczos::{residual_norms, Lanczos, LinearOperator};
-use anodiff_trainers::data::{BatchLoader, Dataset};
+use anodiff_trainers::candle_core::{DType, Device};
+use anodiff_trainers::data::BatchLoader;
 use anodiff_trainers::hvp::{network_hessian, FixedBatches, DOUBLE_BACKWARD_ENV};
-use anodiff_trainers::model::{LossKind, Network};
 use anodiff_trainers::run::open_run;
 use anyhow::{bail, Context};
-use candle_core::{DType, Device};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 const EXAMPLE: &str = "\
 Example:
   anodiff train --model resnet20 --dataset cifar10:data/cifar --epochs 50 --out runs/r20
   anodiff hessian runs/r20 --checkpoint 0,5,10 --k 20 --batches 4
+  anodiff hessian runs/r20 --every 5 --out runs/r20/hessian.json
 prints one JSON object
   {\"run\":..,\"k\":20,\"batches\":4,\"examples\":..,\"checkpoints\":[{\"checkpoint\":0,
    \"loss\":..,\"eigenvalues\":[..],\"residuals\":[..],\"converged\":[..],\"matvecs\":..},..]}
@@ -48,8 +48,16 @@ pub struct Args {
     /// Run directory written by `anodiff train`.
     pub rundir: PathBuf,
     /// Checkpoint epoch(s), comma-separated (0 = the initial weights).
-    #[arg(long, value_delimiter = ',', required = true)]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        required_unless_present = "every",
+        conflicts_with = "every"
+    )]
     pub checkpoint: Vec<usize>,
+    /// Every checkpoint whose epoch is a multiple of N (the paper: every 5 epochs).
+    #[arg(long)]
+    pub every: Option<usize>,
     /// Number of top eigenvalues.
     #[arg(long, default_value_t = 20)]
     pub k: usize,
@@ -107,34 +115,6 @@ fn products_bar(msg: &str) -> indicatif::ProgressBar {
     bar
 }
 
-/// A trained network at one checkpoint with what is needed to score it.
-pub(crate) struct Loaded {
-    pub net: Network,
-    pub train: Dataset,
-    pub kind: LossKind,
-    pub batch_size: usize,
-    pub checkpoint_path: PathBuf,
-}
-
-/// Rebuilds the run's network in `dtype` on the CPU and loads checkpoint `epoch`.
-pub(crate) fn load_checkpoint(rundir: &Path, epoch: usize, dtype: DType) -> anyhow::Result<Loaded> {
-    if !rundir.is_dir() {
-        bail!("run directory {} does not exist", rundir.display());
-    }
-    let run = open_run(rundir)?;
-    let path = run.checkpoint(epoch)?;
-    let net = run.network(dtype, &Device::Cpu)?;
-    net.load_checkpoint(&path)?;
-    let splits = run.load_data()?;
-    Ok(Loaded {
-        net,
-        train: splits.train,
-        kind: run.config().loss,
-        batch_size: run.config().batch_size,
-        checkpoint_path: path,
-    })
-}
-
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
     // candle reads this once per thread at the thread's first backward pass. Nothing has run a
@@ -150,29 +130,61 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if !(args.tol > 0.0 && args.tol < 1.0) {
         bail!("--tol must be in (0, 1), got {}", args.tol);
     }
+    if !args.rundir.is_dir() {
+        bail!("run directory {} does not exist", args.rundir.display());
+    }
+    let run = open_run(&args.rundir)?;
+    let epochs = match args.every {
+        Some(0) => bail!("--every must be at least 1"),
+        Some(n) => {
+            let all: Vec<usize> = run
+                .checkpoints()
+                .into_iter()
+                .map(|(e, _)| e)
+                .filter(|e| e % n == 0)
+                .collect();
+            if all.is_empty() {
+                bail!(
+                    "{} has no checkpoint at a multiple of {n} epochs",
+                    args.rundir.display()
+                );
+            }
+            all
+        }
+        None => args.checkpoint.clone(),
+    };
+    // Every checkpoint must exist before hours of products start.
+    let paths = epochs
+        .iter()
+        .map(|&e| run.checkpoint(e))
+        .collect::<Result<Vec<_>, _>>()?;
     let dtype = args.dtype.dtype();
+    let net = run.network(dtype, &Device::Cpu)?;
+    let train = run.load_data()?.train;
+    let kind = run.config().loss;
+    let bs = args.batch_size.unwrap_or(run.config().batch_size);
+    let n = train.len();
+    if bs == 0 || bs.saturating_mul(args.batches) > n {
+        bail!(
+            "--batches {} of --batch-size {bs} need {} examples; the training set has {n}",
+            args.batches,
+            args.batches.saturating_mul(bs)
+        );
+    }
+    // One epoch's permutation holds floor(n / bs) disjoint batches; take the first ones. The same
+    // batches serve every checkpoint.
+    let loader = BatchLoader::new(n, bs, args.data_seed)?;
+    let indices: Vec<usize> = (0..args.batches).flat_map(|s| loader.indices(s)).collect();
+    let data = FixedBatches::from_dataset(&train, &indices, bs, dtype, &Device::Cpu)?;
+    let dim = net.num_params();
+    if args.k > dim {
+        bail!("--k {} exceeds the number of parameters {dim}", args.k);
+    }
     let mut results = Vec::new();
-    let mut header = None;
-    for &epoch in &args.checkpoint {
-        let loaded = load_checkpoint(&args.rundir, epoch, dtype)?;
-        let bs = args.batch_size.unwrap_or(loaded.batch_size);
-        let n = loaded.train.len();
-        if bs == 0 || bs.saturating_mul(args.batches) > n {
-            bail!(
-                "--batches {} of --batch-size {bs} need {} examples; the training set has {n}",
-                args.batches,
-                args.batches.saturating_mul(bs)
-            );
-        }
-        // One epoch's permutation holds floor(n / bs) disjoint batches; take the first ones.
-        let loader = BatchLoader::new(n, bs, args.data_seed)?;
-        let indices: Vec<usize> = (0..args.batches).flat_map(|s| loader.indices(s)).collect();
-        let data = FixedBatches::from_dataset(&loaded.train, &indices, bs, dtype, &Device::Cpu)?;
-        let op = network_hessian(&loaded.net, &data, loaded.kind)?;
-        let dim = op.dim();
-        if args.k > dim {
-            bail!("--k {} exceeds the number of parameters {dim}", args.k);
-        }
+    for (&epoch, path) in epochs.iter().zip(&paths) {
+        net.load_checkpoint(path)?;
+        // The weights stay fixed during the solve: keep the gradient graphs between products.
+        let op = network_hessian(&net, &data, kind)?.with_cached_gradients();
         let loss = op.loss()?;
         let mut solver = Lanczos::new(args.k)?
             .with_tol(args.tol)?
@@ -196,10 +208,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .zip(&explicit)
             .map(|(t, r)| *r <= args.tol * t.abs().max(f64::MIN_POSITIVE))
             .collect();
-        header.get_or_insert((dim, data.examples(), bs));
         results.push(serde_json::json!({
             "checkpoint": epoch,
-            "file": loaded.checkpoint_path,
+            "file": path,
             "loss": loss,
             "eigenvalues": res.eigenvalues,
             "residuals": explicit,
@@ -210,7 +221,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "seconds": start.elapsed().as_secs_f64(),
         }));
     }
-    let (dim, examples, bs) = header.unwrap_or((0, 0, 0));
     let out = serde_json::json!({
         "run": args.rundir,
         "k": args.k,
@@ -219,7 +229,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "mode": "eval",
         "batches": args.batches,
         "batch_size": bs,
-        "examples": examples,
+        "examples": data.examples(),
         "data_seed": args.data_seed,
         "tol": args.tol,
         "seed": args.seed,

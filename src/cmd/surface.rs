@@ -1,15 +1,16 @@
 //! `anodiff surface`: the filter-normalized 2-D loss surface (Li et al. 2018) around a checkpoint.
 
-use anodiff_trainers::data::BatchLoader;
+use super::hessian::Precision;
+use anodiff_trainers::candle_core::{DType, Device};
+use anodiff_trainers::data::{BatchLoader, Dataset};
 use anodiff_trainers::hvp::FixedBatches;
+use anodiff_trainers::model::{LossKind, Network};
+use anodiff_trainers::run::open_run;
 use anodiff_trainers::surface::{
     eval_loss, filter_normalized_surface, OneDimPolicy, SurfaceOptions,
 };
 use anyhow::{bail, Context};
-use candle_core::Device;
-use std::path::PathBuf;
-
-use super::hessian::{load_checkpoint, Precision};
+use std::path::{Path, PathBuf};
 
 const EXAMPLE: &str = "\
 Example:
@@ -81,6 +82,30 @@ pub struct Args {
     pub out: Option<PathBuf>,
 }
 
+/// A trained network at one checkpoint with what is needed to score it.
+struct Loaded {
+    net: Network,
+    train: Dataset,
+    kind: LossKind,
+}
+
+/// Rebuilds the run's network in `dtype` on the CPU and loads checkpoint `epoch`.
+fn load_checkpoint(rundir: &Path, epoch: usize, dtype: DType) -> anyhow::Result<Loaded> {
+    if !rundir.is_dir() {
+        bail!("run directory {} does not exist", rundir.display());
+    }
+    let run = open_run(rundir)?;
+    let path = run.checkpoint(epoch)?;
+    let net = run.network(dtype, &Device::Cpu)?;
+    net.load_checkpoint(&path)?;
+    let splits = run.load_data()?;
+    Ok(Loaded {
+        net,
+        train: splits.train,
+        kind: run.config().loss,
+    })
+}
+
 /// Parses `LO,HI` (finite, LO < HI).
 fn parse_range(s: &str) -> Result<(f64, f64), String> {
     let parts: Vec<&str> = s.split(',').map(str::trim).collect();
@@ -143,7 +168,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let context = serde_json::json!({
         "run": run,
         "checkpoint": args.checkpoint,
-        "checkpoint_file": loaded.checkpoint_path,
         "examples": examples,
         "data_seed": args.data_seed,
         "eval_batch": args.eval_batch,
