@@ -20,7 +20,11 @@ fn fixture(name: &str) -> PathBuf {
 fn rust_reader_reads_python_stores_exactly() {
     for (name, finished) in [("finished", true), ("unfinished", false)] {
         let s = StoreReader::open(fixture(name)).unwrap();
-        assert_eq!((s.n_steps(), s.dim(), s.gradient_dim()), (10, 3, 2), "{name}");
+        assert_eq!(
+            (s.n_steps(), s.dim(), s.gradient_dim()),
+            (10, 3, 2),
+            "{name}"
+        );
         assert_eq!(s.manifest().finished, finished, "{name}");
         assert_eq!(s.manifest().subset_seed, Some(7), "{name}");
         assert_eq!(s.manifest().chunks.len(), 3, "{name}");
@@ -66,7 +70,10 @@ fn msd_cli_reads_python_store() {
         let tau = lag.as_f64().unwrap();
         let want = 3.0 * (1000.0 * tau).powi(2);
         let got = m.as_f64().unwrap();
-        assert!((got - want).abs() <= 1e-9 * want, "lag {tau}: {got} vs {want}");
+        assert!(
+            (got - want).abs() <= 1e-9 * want,
+            "lag {tau}: {got} vs {want}"
+        );
     }
     // Ballistic motion: exponent 2.
     let alpha = win["fit"]["alpha"].as_f64().unwrap();
