@@ -10,7 +10,8 @@
 #      no wheel ships the driver, and the stub is used at LINK time only; at run time the GPU
 #      machine's real driver libcuda.so.1 is loaded;
 #   4. runs `cargo build --release --features cuda --bin anodiff` with CUDA_COMPUTE_CAP
-#      (default 90: H100/H200) in a target dir of its own, strips the binary and checks its size.
+#      (default 90: H100/H200) in a target dir of its own, strips the binary, checks its size,
+#      and copies it to dist/anodiff (gitignored). The last line printed is the binary's path.
 #
 # Environment (all optional):
 #   CUDA_VENV          venv for the toolchain             (default /work/cuda-venv or ./.cuda-venv)
@@ -127,4 +128,8 @@ log "stripped binary: $bin ($size bytes, ${mb} MiB)"
 ((size < MAX_BINARY_MB * 1024 * 1024)) || die "binary is ${mb} MiB, over the ${MAX_BINARY_MB} MB limit"
 log "needs at run time (from ldd's view here; libcuda.so.1 comes from the GPU machine's driver):"
 readelf -d "$bin" | awk '/NEEDED/ { print "    " $NF }' >&2
+# A copy inside the repository (gitignored) for tools that ship the work tree to the GPU machine.
+mkdir -p "$repo_root/dist"
+cp "$bin" "$repo_root/dist/anodiff"
+log "copied to $repo_root/dist/anodiff (run it there with scripts/gpu-check.sh)"
 echo "$bin"
