@@ -40,6 +40,8 @@ enum Command {
     Lanczos(cmd::lanczos::Args),
     /// The paper's experiments in one command, with a summary of every fitted number.
     Reproduce(cmd::reproduce::Args),
+    /// Train a network with vanilla SGD and record its trajectory (weights, losses, gradients).
+    Train(cmd::train::Args),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +58,7 @@ fn main() -> ExitCode {
         Command::Toy(a) => cmd::toy::run(a),
         Command::Lanczos(a) => cmd::lanczos::run(a),
         Command::Reproduce(a) => cmd::reproduce::run(a),
+        Command::Train(a) => cmd::train::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,6 +12,7 @@ pub mod stable_fit;
 pub mod surface_dim;
 pub mod tails;
 pub mod toy;
+pub mod train;
 pub mod vuong;
 
 use std::io::Write;

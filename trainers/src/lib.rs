@@ -9,8 +9,19 @@
 //!
 //! CPU is the default; CUDA sits behind the `cuda` feature, which needs nvcc to build.
 
+pub mod checkpoint;
 pub mod conv;
 pub mod data;
 pub mod error;
+pub mod init;
+pub mod model;
+pub mod params;
+pub mod record;
+pub mod run;
+pub mod train;
 
 pub use error::{Error, Result};
+
+/// The candle version this crate is built on, for callers that build tensors or pick devices.
+pub use candle_core;
+pub use candle_nn;
