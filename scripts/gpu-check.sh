@@ -18,6 +18,7 @@
 # Environment (all optional):
 #   ANODIFF_BIN   the binary (default: $1, else dist/anodiff, else target-cuda/release/anodiff)
 #   STEPS         training steps (default 300)      BATCH   batch size (default 1024)
+#   DEVICE        cuda (default); cpu only to try this script out on a machine without a GPU
 #   TRAIN_TIMEOUT seconds for `anodiff train` (default 300)
 #   WORK          scratch dir (default a fresh mktemp -d; holds ~400 MB: data and the recorded run)
 #   OUT_DIR       where summary.json and the logs go (default $OUT if set, else $WORK/out)
@@ -29,6 +30,7 @@ repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STEPS=${STEPS:-300}
 BATCH=${BATCH:-1024}
 TRAIN_TIMEOUT=${TRAIN_TIMEOUT:-300}
+DEVICE=${DEVICE:-cuda} # cpu only to try the script itself on a machine without a GPU
 PYTHON=${PYTHON:-python3}
 WORK=${WORK:-$(mktemp -d /tmp/anodiff-gpu-check.XXXXXX)}
 OUT_DIR=${OUT_DIR:-${OUT:-$WORK/out}}
@@ -45,13 +47,14 @@ json_str() { # a JSON string literal (no python needed)
 declare -A R # summary fields, values already JSON-encoded
 R[steps]=$STEPS
 R[batch_size]=$BATCH
+R[device]="\"$DEVICE\""
 R[model]='"resnet14"'
 R[data]='"synthetic CIFAR-10 binary batches generated at run time (50000 train / 2000 test)"'
 
 finish() {
     local first=1 k
-    local order=(ok gpu binary binary_bytes version starts ldd_missing model batch_size steps
-        anodiff_steps_per_s torch_steps_per_s torch_steps_per_s_record ratio_anodiff_over_torch
+    local order=(ok gpu device binary binary_bytes version starts ldd_missing model batch_size steps
+        anodiff_steps_per_s anodiff_steps_per_s_runjson anodiff_record_fraction torch_steps_per_s torch_steps_per_s_record ratio_anodiff_over_torch
         ratio_anodiff_over_torch_record recorded_steps train_exit train_wall_s train_error
         torch_version torch_note data ld_library_path error)
     local keys=() seen=" "
@@ -196,10 +199,10 @@ log "synthetic CIFAR-10 batches in $data ($(du -sh "$data" | cut -f1))"
 # ---- anodiff train on the GPU --------------------------------------------------------------
 run=$WORK/run-resnet14
 rm -rf "$run"
-log "anodiff train --model resnet14 --batch-size $BATCH --steps $STEPS --device cuda (timeout ${TRAIN_TIMEOUT}s)"
+log "anodiff train --model resnet14 --batch-size $BATCH --steps $STEPS --device $DEVICE (timeout ${TRAIN_TIMEOUT}s)"
 t0=$(date +%s.%N)
 timeout "$TRAIN_TIMEOUT" "$BIN" train --model resnet14 --dataset "cifar10:$data" --batch-size "$BATCH" \
-    --steps "$STEPS" --lr 0.1 --seed 0 --device cuda --out "$run" \
+    --steps "$STEPS" --lr 0.1 --seed 0 --device "$DEVICE" --out "$run" \
     >"$OUT_DIR/train.stdout" 2>"$OUT_DIR/train.stderr" &
 pid=$!
 # Poll the store's manifest for the committed step count: the steady-state rate then excludes
@@ -236,14 +239,29 @@ rate=$(awk -v steps="$STEPS" '
         printf "%.3f", (n[NR] - n[lo]) / (t[NR] - t[lo])
     }' "$OUT_DIR/progress.txt")
 R[anodiff_steps_per_s]=$rate
+# The trainer's own accounting (run.json "timing": seconds inside SGD steps, of which recording).
+if ((have_python)) && [[ -f $run/run.json ]]; then
+    timing=$("$PYTHON" - "$run/run.json" <<'EOF'
+import json, sys
+t = json.load(open(sys.argv[1])).get("timing", {})
+s, r, n = t.get("step_seconds"), t.get("record_seconds"), t.get("steps")
+if s and n:
+    print(f"{n / s:.3f} {r / s:.4f}")
+EOF
+    )
+    if [[ -n $timing ]]; then
+        R[anodiff_steps_per_s_runjson]=${timing%% *}
+        R[anodiff_record_fraction]=${timing##* }
+    fi
+fi
 log "anodiff: ${rate} steps/s (steady state, recording every step), wall ${R[train_wall_s]} s for ${R[recorded_steps]:-?} steps"
 
 # ---- PyTorch on the same machine -----------------------------------------------------------
-if ((have_python)) && "$PYTHON" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+if ((have_python)) && "$PYTHON" -c "import torch, sys; sys.exit(0 if '$DEVICE' == 'cpu' or torch.cuda.is_available() else 1)" 2>/dev/null; then
     for rec in "" "--record"; do
         key=torch_steps_per_s${rec:+_record}
         log "PyTorch resnet14 batch $BATCH $rec"
-        if out=$(timeout 150 "$PYTHON" "$repo_root/scripts/peer_torch_train.py" --device cuda --model resnet14 \
+        if out=$(timeout 150 "$PYTHON" "$repo_root/scripts/peer_torch_train.py" --device "$DEVICE" --model resnet14 \
             --batch-size "$BATCH" --steps "$STEPS" --warmup 10 $rec 2>"$OUT_DIR/torch$rec.stderr"); then
             echo "$out" >"$OUT_DIR/torch$rec.json"
             sps=$(echo "$out" | grep -o '"steps_per_s": *[0-9.e+-]*' | grep -o '[0-9.e+-]*$')
