@@ -17,7 +17,9 @@
 //! - [`sketch::Sketch`]: a Johnson-Lindenstrauss random projection of another source to k << d
 //!   coordinates that keeps all pairwise distances (hence MSD) within a stated relative error.
 //!
-//! [`for_each_block`] streams any source in blocks of steps x coordinates. Every source in this
+//! [`for_each_block`] streams any source in blocks of steps x coordinates; [`for_each_panel`]
+//! reads a window of whole steps (or wide coordinate panels, within a memory budget) for
+//! analyses that need every step of a coordinate, such as the MSD. Every source in this
 //! module checks values as it reads them: a NaN or infinite weight is an error naming the step,
 //! the coordinate and (for files) the file; [`TrajectorySource::validate`] reads everything once.
 
@@ -194,10 +196,10 @@ pub trait TrajectorySource: Sync {
 ///
 /// Access pattern: file-backed sources are row-major (step-major), so whole-step blocks read the
 /// file front to back, while narrow coordinate blocks over many steps are strided reads. Once a
-/// file no longer fits in the page cache, every coordinate-major pass re-reads it; there, read a
-/// window of whole steps (or wide coordinate panels, at least 8192 coordinates, which are read
-/// with one `pread` per step) into memory and split it into coordinate blocks there. Measured on
-/// a cold 1 GB file: whole steps 1.0 GiB/s, 4096-coordinate blocks 0.47 GiB/s, `cat` 0.96 GiB/s.
+/// file no longer fits in the page cache, every coordinate-major pass re-reads it; there, use
+/// [`for_each_panel`], which reads a window of whole steps (or wide coordinate panels, at least
+/// 8192 coordinates, read with one `pread` per step) into memory to be split into coordinate
+/// blocks there.
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] for a zero block size, a `buf` too small or `steps` outside the
@@ -252,6 +254,109 @@ where
             c = ce;
         }
         t = te;
+    }
+    Ok(())
+}
+
+/// Default memory budget of [`panel_width`] for analyses that read a window of steps: 512 MiB,
+/// shared by the two panel buffers of [`for_each_panel`] (one being read while the other is
+/// processed).
+pub const STREAM_BUDGET_BYTES: usize = 512 << 20;
+
+/// Fewest coordinates per panel that [`panel_width`] chooses (when the trajectory has that
+/// many): 8192 f32 = 32 KB per step, long enough that a file-backed source reads each step's run
+/// with one `pread` and the kernel's read-ahead keeps the disk streaming.
+pub const MIN_PANEL_COORDS: usize = 8192;
+
+/// Coordinates per panel for reading `n_steps` steps of `dim` coordinates with
+/// [`for_each_panel`] within `budget_bytes` (both buffers together): all `dim` when the window of
+/// whole steps fits, so the file is read front to back; otherwise as many as fit, but at least
+/// [`MIN_PANEL_COORDS`] (or `dim`, if smaller), which may exceed the budget for very long windows.
+///
+/// # Examples
+/// ```
+/// use anodiff_core::trajectory::{panel_width, MIN_PANEL_COORDS};
+/// assert_eq!(panel_width(1000, 50_000, 512 << 20), 50_000);
+/// assert_eq!(panel_width(1000, 175_258, 512 << 20), 67_108);
+/// assert_eq!(panel_width(24_000, 175_258, 64 << 20), MIN_PANEL_COORDS);
+/// ```
+pub fn panel_width(n_steps: usize, dim: usize, budget_bytes: usize) -> usize {
+    let per_buffer = budget_bytes / 2;
+    let fit = per_buffer / (n_steps.max(1) * std::mem::size_of::<f32>());
+    fit.max(MIN_PANEL_COORDS).min(dim).max(1)
+}
+
+/// Streams `steps` x all coordinates of `source` as panels of at most `width` coordinates:
+/// `f(coords, panel)` gets the values of `steps` x `coords` row-major (`panel[(t - steps.start)
+/// * coords.len() + (c - coords.start)]`), panels in increasing coordinate order.
+///
+/// This is the access pattern for analyses that need every step of a window for each coordinate
+/// (MSD, pair distances): a panel of whole steps (`width >= dim`) is one front-to-back read of
+/// the window, and a narrower panel is one contiguous run per step; the analysis then splits
+/// the panel into coordinate blocks in memory. Reading coordinate blocks directly from a file
+/// instead re-reads it strided once per block (2x slower than `cat` on a cold 1 GB file, 3.7x
+/// warm; see `benches/trajectory.rs`). The next panel is read on a second thread while `f`
+/// works on the current one, so I/O and computation overlap; memory is two panels. Choose
+/// `width` with [`panel_width`].
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for `width = 0` or `steps` outside the trajectory; any read
+/// error of the source, or the first error `f` returns.
+///
+/// # Examples
+/// ```
+/// use anodiff_core::trajectory::{for_each_panel, InMemoryTrajectory};
+/// let traj = InMemoryTrajectory::from_weights(3, (0..12).map(|v| v as f32).collect(), None).unwrap();
+/// let mut seen = Vec::new();
+/// for_each_panel(&traj, 1..3, 2, |coords, panel| {
+///     seen.push((coords, panel.to_vec()));
+///     Ok(())
+/// })
+/// .unwrap();
+/// assert_eq!(seen, vec![(0..2, vec![3.0, 4.0, 6.0, 7.0]), (2..3, vec![5.0, 8.0])]);
+/// ```
+pub fn for_each_panel<S, F>(source: &S, steps: Range<usize>, width: usize, mut f: F) -> Result<()>
+where
+    S: TrajectorySource + ?Sized,
+    F: FnMut(Range<usize>, &[f32]) -> Result<()>,
+{
+    if width == 0 {
+        return Err(Error::param("width", "panels need at least 1 coordinate"));
+    }
+    check_block(&steps, &(0..0), source.n_steps(), source.dim(), 0)?;
+    let d = source.dim();
+    let n = steps.len();
+    if n == 0 || d == 0 {
+        return Ok(());
+    }
+    let width = width.min(d);
+    let panels: Vec<Range<usize>> = (0..d)
+        .step_by(width)
+        .map(|c| c..(c + width).min(d))
+        .collect();
+    let read = |coords: &Range<usize>, buf: &mut Vec<f32>| -> Result<()> {
+        buf.resize(n * coords.len(), 0.0);
+        source.read_weights(steps.clone(), coords.clone(), buf)
+    };
+    let mut cur = Vec::new();
+    let mut next = Vec::new();
+    read(&panels[0], &mut cur)?;
+    for (i, coords) in panels.iter().enumerate() {
+        let ahead = panels.get(i + 1);
+        let (done, fetched) = std::thread::scope(|s| {
+            let reader = ahead.map(|c| s.spawn(|| read(c, &mut next)));
+            let done = f(coords.clone(), &cur);
+            let fetched = match reader {
+                Some(h) => h.join().unwrap_or_else(|_| {
+                    Err(Error::InvalidData("panel reader thread panicked".into()))
+                }),
+                None => Ok(()),
+            };
+            (done, fetched)
+        });
+        done?;
+        fetched?;
+        std::mem::swap(&mut cur, &mut next);
     }
     Ok(())
 }
