@@ -8,7 +8,12 @@
 //! - `cat`: `cat FILE > /dev/null` (the reference);
 //! - `npy_rows`: `NpyTrajectory::read_weights` over each step in pieces of 32768 coordinates
 //!   (128 KB, the size of cat's buffer), summed in f64;
-//! - `npy_coord_blocks`: blocks of 4096 coordinates over all steps (the MSD access pattern);
+//! - `npy_coord_blocks`: blocks of 4096 coordinates over all steps read straight from the file
+//!   (the MSD's access pattern in session 1, kept for comparison);
+//! - `npy_panels`: what the MSD and pair distances do now: `for_each_panel` with
+//!   `panel_width(steps, d, STREAM_BUDGET_BYTES)` (panels of whole-step runs within 512 MiB,
+//!   the next read while the current one is used), each panel split into 4096-coordinate
+//!   blocks in memory (copied out, as the MSD kernel does) and summed;
 //! - `store_rows`: `StoreReader`, read like `npy_rows`.
 //!
 //! Each is measured twice: `warm` (file in the page cache) and `cold` (the file's pages dropped
@@ -37,7 +42,8 @@
 use anodiff_core::trajectory::npy::write_npy_f32;
 use anodiff_core::trajectory::store::{StoreOptions, StoreReader, StoreWriter};
 use anodiff_core::trajectory::{
-    for_each_block, NpyTrajectory, Step, TrajectorySink, TrajectorySource,
+    for_each_block, for_each_panel, panel_width, NpyTrajectory, Step, TrajectorySink,
+    TrajectorySource, STREAM_BUDGET_BYTES,
 };
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::path::{Path, PathBuf};
@@ -179,6 +185,30 @@ fn sum_coord_blocks(src: &dyn TrajectorySource, width: usize) -> f64 {
     total
 }
 
+/// The MSD's access pattern: panels of whole-step runs within the streaming budget, split into
+/// `width`-coordinate blocks in memory (copied into a block buffer, as the MSD kernel does).
+fn sum_panels(src: &dyn TrajectorySource, width: usize) -> f64 {
+    let (n, d) = (src.n_steps(), src.dim());
+    let mut block = vec![0.0f32; n * width];
+    let mut total = 0.0f64;
+    for_each_panel(src, 0..n, panel_width(n, d, STREAM_BUDGET_BYTES), |pc, panel| {
+        let pw = pc.len();
+        let mut c = 0;
+        while c < pw {
+            let e = (c + width).min(pw);
+            let nc = e - c;
+            for (dst, row) in block.chunks_exact_mut(nc).zip(panel.chunks_exact(pw)) {
+                dst.copy_from_slice(&row[c..e]);
+            }
+            total += sum_f64(&block[..n * nc]);
+            c = e;
+        }
+        Ok(())
+    })
+    .expect("read");
+    total
+}
+
 fn bench(c: &mut Criterion) {
     let data = make_data();
     let bytes = std::fs::metadata(&data.npy).expect("size").len();
@@ -232,6 +262,12 @@ fn bench(c: &mut Criterion) {
         });
         timed("npy_coord_blocks", &data.npy, &mut || {
             std::hint::black_box(sum_coord_blocks(&open_npy(), 4096));
+        });
+        timed("npy_panels", &data.npy, &mut || {
+            std::hint::black_box(sum_panels(&open_npy(), 4096));
+        });
+        timed("store_panels", &data.store, &mut || {
+            std::hint::black_box(sum_panels(&open_store(), 4096));
         });
         timed("store_rows", &data.store, &mut || {
             let s = sum_rows(&open_store(), &mut buf);
