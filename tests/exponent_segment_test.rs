@@ -59,15 +59,15 @@ fn rates(d: usize, n: u64, null_sims: usize, test: SegmentTest) -> (usize, usize
     (size, power)
 }
 
-/// Quick check, run by default: 40 null and 40 planted walks at d = 16 (99 null simulations
-/// each). Size: at most 6 / 40 rejections (nominal 5 %: mean 2, sd 1.4, so 6 is 2.9 sd above;
-/// P(X >= 7) = 0.5 %). Power: at least 30 / 40 detections (measured 40 / 40 after, 13 / 40
-/// before the test standardised the slope change by its simulated null spread at the data's d).
+/// Quick check, run by default: 20 null and 20 planted walks at d = 16 (49 null simulations
+/// each). Size: at most 4 / 20 rejections (nominal 5 %: mean 1, sd 0.97; P(X >= 5) = 0.3 %).
+/// Power: at least 15 / 20 detections (measured 20 / 20 with this test, 40 / 40 with 99
+/// simulations; the session-1 test found about a third, see the full version below).
 #[test]
 fn segment_test_size_and_power_d16() {
-    let (size, power) = rates(16, 40, 99, SegmentTest::Standardised);
-    assert!(size <= 6, "size {size} / 40");
-    assert!(power >= 30, "power {power} / 40");
+    let (size, power) = rates(16, 20, 49, SegmentTest::Standardised);
+    assert!(size <= 4, "size {size} / 20");
+    assert!(power >= 15, "power {power} / 20");
 }
 
 /// The full measurement behind the figures in `fit_msd`'s documentation, before (Davies' Wald

@@ -18,9 +18,12 @@ Examples:
 Prints {\"windows\":[{\"t_w\":..,\"T\":..,\"lags\":[..],\"msd\":[..],\"fit\":{\"alpha\":..,
 \"alpha_se\":..,\"two_regime\":{\"alpha_short\":..,\"alpha_long\":..,\"tau0\":..,\"tau0_ci95\":[lo,hi],
 \"p_one_vs_two\":..}|null,\"regime\":\"superdiffusive\"}}]}. MSD is eq. 3 of the paper with the
-1/(T - tau) normalisation over pairs inside the window. alpha_se, the tau0 interval and the
-one-vs-two-segment p-value come from a block bootstrap over time origins; they are optimistic
-when the fit reaches far into the window (keep --fit-range below about T/10 for honest errors).
+1/(T - tau) normalisation over pairs inside the window. alpha_se is the larger of an fBm-model
+error and a bootstrap (over coordinate groups, or over blocks of time origins for d < 8, which
+is optimistic when the fit reaches far into the window: keep --fit-range below about T/10); the
+tau0 interval comes from the same bootstrap; p_one_vs_two calibrates the slope change of the
+broken line by simulating fBm at the data's effective number of coordinates. The model parts
+assume Gaussian, stationary (fBm-like) increments and independent coordinates.
 
 Several runs of the same model (same number of weights):
   anodiff msd run1.npy run2.npy run3.npy --ensemble --window 1000 --lags log:30

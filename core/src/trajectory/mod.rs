@@ -335,8 +335,13 @@ where
         .map(|c| c..(c + width).min(d))
         .collect();
     let read = |coords: &Range<usize>, buf: &mut Vec<f32>| -> Result<()> {
-        buf.resize(n * coords.len(), 0.0);
-        source.read_weights(steps.clone(), coords.clone(), buf)
+        let need = n * coords.len();
+        if buf.len() < need {
+            // A fresh zeroed allocation (calloc: untouched pages, no memset) rather than
+            // `resize`, which would write every byte once before the read writes it again.
+            *buf = vec![0.0; need];
+        }
+        source.read_weights(steps.clone(), coords.clone(), &mut buf[..need])
     };
     let mut cur = Vec::new();
     let mut next = Vec::new();
@@ -345,7 +350,7 @@ where
         let ahead = panels.get(i + 1);
         let (done, fetched) = std::thread::scope(|s| {
             let reader = ahead.map(|c| s.spawn(|| read(c, &mut next)));
-            let done = f(coords.clone(), &cur);
+            let done = f(coords.clone(), &cur[..n * coords.len()]);
             let fetched = match reader {
                 Some(h) => h.join().unwrap_or_else(|_| {
                     Err(Error::InvalidData("panel reader thread panicked".into()))
