@@ -729,7 +729,8 @@ pub enum SegmentTest {
     Standardised,
     /// Davies' Wald statistic `max |b / se|` with classical (residual) standard errors, nulls
     /// simulated in 4 coordinates whatever `d` is: the session-1 test, kept for comparison. It
-    /// is much weaker (13 / 40 planted crossovers found at d = 16 against 40 / 40).
+    /// is weaker (82 / 100 planted crossovers found at d = 16 against 100 / 100; see
+    /// [`fit_msd`]).
     DaviesWald,
 }
 
@@ -809,11 +810,13 @@ pub struct MsdFit {
 /// analysed at the same lags, give each `b(theta)`'s null mean and spread, scaled to the data's
 /// `d_eff` (variance by `k / d_eff`); the statistic is the largest standardised `|b(theta)|`
 /// and `p = (1 + #exceed) / (1 + sims)` over the simulations' own maxima. Measured by
-/// simulation (tests/exponent_segment_test.rs; T = 1000, 30 log lags up to 250, 100 walks
-/// each): at d = 16 it rejects one segment in 5 / 100 exact fBm walks (nominal 5 %) and finds a
-/// planted smooth crossover (fBm H = 0.3 plus drift) in 100 / 100, where the session-1 test
-/// (Davies' Wald statistic with residual errors, nulls in 4 coordinates,
-/// [`SegmentTest::DaviesWald`]) found 35 / 100. Davies' analytic bound assumes independent
+/// simulation (tests/exponent_segment_test.rs, ignored full version; T = 1000, 30 log lags up
+/// to 250, 199 null simulations, 100 walks each): one segment is rejected in 8 / 100 exact fBm
+/// walks (H = 0.3) at d = 16 and 7 / 100 at d = 4 (nominal 5 %; binomial sd 2.2), and a planted
+/// smooth crossover (fBm H = 0.3 plus drift) is found in 100 / 100 at both d, where the
+/// session-1 test (Davies' Wald statistic with residual errors, nulls in 4 coordinates,
+/// [`SegmentTest::DaviesWald`]) found 82 / 100 (d = 16) and 78 / 100 (d = 4), with sizes
+/// 6 / 100 and 4 / 100. Davies' analytic bound assumes independent
 /// residuals and rejects almost every Brownian MSD curve; with `null_sims = 0` it is used with
 /// bootstrap standard errors instead.
 ///
