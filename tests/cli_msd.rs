@@ -199,7 +199,15 @@ fn ensemble_matches_brute_force() {
     let (n, d) = (150, 5);
     let (paths, ws) = runs_npy(dir.path(), n, d);
     let mut args: Vec<&str> = paths.iter().map(String::as_str).collect();
-    args.extend(["--ensemble", "--window", "60", "--stride", "40", "--lags", "log:8"]);
+    args.extend([
+        "--ensemble",
+        "--window",
+        "60",
+        "--stride",
+        "40",
+        "--lags",
+        "log:8",
+    ]);
     let (code, out, err) = run(&args);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -217,7 +225,11 @@ fn ensemble_matches_brute_force() {
         assert_eq!(*lags.last().unwrap(), 59);
         for (i, &l) in lags.iter().enumerate() {
             let want_ea = ws.iter().map(|w| sq_disp(w, d, t_w, l)).sum::<f64>() / 3.0;
-            assert!(close(ea[i], want_ea), "eamsd lag {l}: {} vs {want_ea}", ea[i]);
+            assert!(
+                close(ea[i], want_ea),
+                "eamsd lag {l}: {} vs {want_ea}",
+                ea[i]
+            );
             let tam: Vec<f64> = ws.iter().map(|w| brute_msd(w, d, t_w, 60, l)).collect();
             let mu = tam.iter().sum::<f64>() / 3.0;
             assert!(close(ta[i], mu), "mean_tamsd lag {l}: {} vs {mu}", ta[i]);
@@ -250,7 +262,10 @@ fn two_time_matches_brute_force() {
         assert_eq!(ts, (1..n - t_w).collect::<Vec<_>>());
         for (&t, &dv) in ts.iter().zip(&delta) {
             let want = ws.iter().map(|w| sq_disp(w, d, t_w, t)).sum::<f64>() / (3 * d) as f64;
-            assert!((dv - want).abs() <= 1e-12 * want, "t_w {t_w}, t {t}: {dv} vs {want}");
+            assert!(
+                (dv - want).abs() <= 1e-12 * want,
+                "t_w {t_w}, t {t}: {dv} vs {want}"
+            );
         }
     }
     // --max-lag limits t; a single run works too.

@@ -1156,9 +1156,7 @@ fn fbm_null_p<R: Rng + ?Sized>(
         .map(|j| sims.iter().map(|s| s[j]).sum::<f64>() / ns)
         .collect();
     let sd: Vec<f64> = (0..nk)
-        .map(|j| {
-            (sims.iter().map(|s| (s[j] - mu[j]).powi(2)).sum::<f64>() / (ns - 1.0)).sqrt()
-        })
+        .map(|j| (sims.iter().map(|s| (s[j] - mu[j]).powi(2)).sum::<f64>() / (ns - 1.0)).sqrt())
         .collect();
     let stat = |b: &[f64], var_scale: f64| -> f64 {
         (0..nk)

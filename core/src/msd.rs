@@ -693,10 +693,8 @@ fn compute<S: TrajectorySource + ?Sized>(
             if lo >= hi {
                 continue;
             }
-            let tasks: Vec<Range<usize>> = (lo..hi)
-                .step_by(cb)
-                .map(|c| c..(c + cb).min(hi))
-                .collect();
+            let tasks: Vec<Range<usize>> =
+                (lo..hi).step_by(cb).map(|c| c..(c + cb).min(hi)).collect();
             let acc = tasks
                 .into_par_iter()
                 .try_fold(
@@ -1002,7 +1000,10 @@ pub(crate) mod tests {
         };
         for (i, &tau) in lags.iter().enumerate() {
             let want = brute(&sub, win, tau);
-            assert!((groups[1][i] - want).abs() <= 1e-10 * want, "group 1, lag {tau}");
+            assert!(
+                (groups[1][i] - want).abs() <= 1e-10 * want,
+                "group 1, lag {tau}"
+            );
         }
     }
 

@@ -62,10 +62,8 @@ impl PairDistances {
         let width = panel_width(n, dim, STREAM_BUDGET_BYTES);
         for_each_panel(src, steps.clone(), width, |pc, values| {
             let pw = pc.len();
-            let tasks: Vec<std::ops::Range<usize>> = (0..pw)
-                .step_by(cb)
-                .map(|c| c..(c + cb).min(pw))
-                .collect();
+            let tasks: Vec<std::ops::Range<usize>> =
+                (0..pw).step_by(cb).map(|c| c..(c + cb).min(pw)).collect();
             let part = tasks
                 .into_par_iter()
                 .try_fold(
@@ -379,9 +377,14 @@ pub fn msl_with(
     let mut fit = fit_binned_power_law(&bins, fit_range).ok();
     if let Some(f) = fit.as_mut() {
         let rs = Resampler::new(pd, Some(losses));
-        let se = boot.se(&rs, |path, acc: &mut BinAcc| {
-            path.pairs(|_, dr2, dl| acc.add(&edges, dr2.sqrt(), dl * dl));
-        }, &edges, fit_range)?;
+        let se = boot.se(
+            &rs,
+            |path, acc: &mut BinAcc| {
+                path.pairs(|_, dr2, dl| acc.add(&edges, dr2.sqrt(), dl * dl));
+            },
+            &edges,
+            fit_range,
+        )?;
         f.apply_bootstrap(se);
     }
     let hurst = fit.as_ref().map(|f| f.exponent / 2.0);
