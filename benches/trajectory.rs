@@ -8,7 +8,16 @@
 //! - `cat`: `cat FILE > /dev/null` (the reference);
 //! - `npy_rows`: `NpyTrajectory::read_weights` over each step in pieces of 32768 coordinates
 //!   (128 KB, the size of cat's buffer), summed in f64;
-//! - `npy_coord_blocks`: blocks of 4096 coordinates over all steps (the MSD access pattern);
+//! - `npy_coord_blocks`: blocks of 4096 coordinates over all steps read straight from the file
+//!   (the MSD's access pattern in session 1, kept for comparison);
+//! - `npy_panels`: what the MSD and pair distances do now, over consecutive windows of 1000
+//!   steps (`anodiff msd --window 1000`): `for_each_panel` with
+//!   `panel_width(1000, d, STREAM_BUDGET_BYTES)` (a window that fits the 1 GiB budget is read
+//!   as whole steps, front to back; otherwise panels of per-step runs, the next read while the
+//!   current one is used), each panel split in memory into the MSD kernel's tasks (about 1 MiB:
+//!   262144 / T coordinates, copied out) and summed (`ANODIFF_BENCH_BUDGET_MB` overrides the
+//!   budget, e.g. 256 to measure the panel path);
+//! - `store_panels`: the same through `StoreReader`;
 //! - `store_rows`: `StoreReader`, read like `npy_rows`.
 //!
 //! Each is measured twice: `warm` (file in the page cache) and `cold` (the file's pages dropped
@@ -23,21 +32,30 @@
 //! ANODIFF_BENCH_TRAJ_MB=1024 cargo bench --bench trajectory -- --warm-up-time 2 --measurement-time 10
 //! ```
 //!
-//! Measured 2026-11-27 12:02 UTC on the shared 2-core build VM (load average ~19 from other
-//! builds; 23 GB RAM, so the 1 GB file is not larger than RAM: "cold" stands in for that), mean
-//! of 10 samples (criterion's interval in brackets where wide):
+//! Measured 2026-11-27 14:55 UTC on the shared 2-core build VM (load average ~13 from other
+//! builds; 23 GB RAM, so the 1 GB file is not larger than RAM: "cold" stands in for that),
+//! built with `cargo bench --profile test` (no release build of the workspace here), mean of
+//! 10 samples, criterion's interval in brackets where wide; ratio = this pass / `cat`:
 //!
 //! | pass | warm | cold |
 //! |---|---|---|
-//! | `cat` | 6.28 GiB/s | 0.96 GiB/s [0.63, 1.73] |
-//! | `npy_rows` | 3.17 GiB/s (cat / this = 1.98) | 1.02 GiB/s [0.67, 1.71] (0.95) |
-//! | `store_rows` | 2.86 GiB/s (2.19) | 1.00 GiB/s [0.71, 1.43] (0.96) |
-//! | `npy_coord_blocks` | 1.69 GiB/s (3.7) | 0.47 GiB/s (2.06) |
+//! | `cat` | 103 ms | 638 ms [399, 927] |
+//! | `npy_rows` | 240 ms (2.3x) | 1.31 s [0.82, 1.83] (2.1x) |
+//! | `npy_coord_blocks` (session 1's MSD pattern) | 416 ms (4.0x) | 2.06 s (3.2x) |
+//! | `npy_panels` (the MSD now) | 601 ms (5.8x) | 1.19 s [0.88, 1.65] (1.9x) |
+//!
+//! Cold, the MSD pattern now streams within 2x of `cat`; warm it is memory-bound (the window is
+//! copied out of the page cache once and split into tasks once) and slower than the strided
+//! reads were. Before panel buffers were reused between calls, fresh window-sized buffers made
+//! `npy_panels` 2.1 s warm and 3.0 s cold (page faults). A session-1 run (12:02 UTC, load ~19)
+//! measured `npy_coord_blocks` at 3.7x warm and 2.06x cold. With a file larger than RAM the
+//! coordinate-block pattern re-reads the file once per block, which this VM cannot show.
 
 use anodiff_core::trajectory::npy::write_npy_f32;
 use anodiff_core::trajectory::store::{StoreOptions, StoreReader, StoreWriter};
 use anodiff_core::trajectory::{
-    for_each_block, NpyTrajectory, Step, TrajectorySink, TrajectorySource,
+    for_each_block, for_each_panel, panel_width, NpyTrajectory, Step, TrajectorySink,
+    TrajectorySource, STREAM_BUDGET_BYTES,
 };
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::path::{Path, PathBuf};
@@ -179,6 +197,49 @@ fn sum_coord_blocks(src: &dyn TrajectorySource, width: usize) -> f64 {
     total
 }
 
+/// The MSD's access pattern: panels of whole-step runs within the streaming budget, split into
+/// `width`-coordinate blocks in memory (copied into a block buffer, as the MSD kernel does).
+fn sum_panels(src: &dyn TrajectorySource) -> f64 {
+    let n = src.n_steps();
+    let budget = std::env::var("ANODIFF_BENCH_BUDGET_MB")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .map_or(STREAM_BUDGET_BYTES, |mb| mb << 20);
+    // Consecutive windows of 1000 steps (the issue's MSD window), the last one shorter, so that
+    // every byte of the file is read once, as `anodiff msd --window 1000` reads it.
+    (0..n)
+        .step_by(WINDOW)
+        .map(|w0| sum_window(src, w0..(w0 + WINDOW).min(n), budget))
+        .sum()
+}
+
+const WINDOW: usize = 1000;
+
+/// One window read as the MSD reads it: `for_each_panel` within the budget, each panel split
+/// into the MSD kernel's tasks (about 1 MiB of f32: 262144 / T coordinates) copied out.
+fn sum_window(src: &dyn TrajectorySource, steps: std::ops::Range<usize>, budget: usize) -> f64 {
+    let (n, d) = (steps.len(), src.dim());
+    let width = ((1usize << 18) / n.max(1)).clamp(8, 4096).min(d);
+    let mut block = vec![0.0f32; n * width];
+    let mut total = 0.0f64;
+    for_each_panel(src, steps, panel_width(n, d, budget), |pc, panel| {
+        let pw = pc.len();
+        let mut c = 0;
+        while c < pw {
+            let e = (c + width).min(pw);
+            let nc = e - c;
+            for (dst, row) in block.chunks_exact_mut(nc).zip(panel.chunks_exact(pw)) {
+                dst.copy_from_slice(&row[c..e]);
+            }
+            total += sum_f64(&block[..n * nc]);
+            c = e;
+        }
+        Ok(())
+    })
+    .expect("read");
+    total
+}
+
 fn bench(c: &mut Criterion) {
     let data = make_data();
     let bytes = std::fs::metadata(&data.npy).expect("size").len();
@@ -232,6 +293,12 @@ fn bench(c: &mut Criterion) {
         });
         timed("npy_coord_blocks", &data.npy, &mut || {
             std::hint::black_box(sum_coord_blocks(&open_npy(), 4096));
+        });
+        timed("npy_panels", &data.npy, &mut || {
+            std::hint::black_box(sum_panels(&open_npy()));
+        });
+        timed("store_panels", &data.store, &mut || {
+            std::hint::black_box(sum_panels(&open_store()));
         });
         timed("store_rows", &data.store, &mut || {
             let s = sum_rows(&open_store(), &mut buf);

@@ -169,3 +169,124 @@ fn help_has_an_example() {
     let (_, out, _) = run(&["--help"]);
     assert!(out.contains("anodiff msd run.npy"));
 }
+
+/// Three Brownian runs of the same model as `.npy` files, and their weights.
+fn runs_npy(dir: &Path, n: usize, d: usize) -> (Vec<String>, Vec<Vec<f32>>) {
+    (0..3u64)
+        .map(|k| {
+            let tr = traj(&brownian(n, d, 1e-2, &mut rng(300 + k)), 0.25 * k as f64);
+            let w = tr.weights().to_vec();
+            let p = dir.join(format!("run{k}.npy"));
+            write_npy_f32(&p, n, d, &w).unwrap();
+            (p.to_str().unwrap().to_string(), w)
+        })
+        .unzip()
+}
+
+/// `||w(t + tau) - w(t)||^2` by direct summation in f64.
+fn sq_disp(w: &[f32], d: usize, t: usize, tau: usize) -> f64 {
+    (0..d)
+        .map(|c| (f64::from(w[(t + tau) * d + c]) - f64::from(w[t * d + c])).powi(2))
+        .sum()
+}
+
+/// `--ensemble` against brute force: the ensemble average from the fixed origin, the mean of
+/// the runs' direct time averages, and EB = Var / mean^2 over runs (population variance), all
+/// to 1e-9 relative (the FFT MSD's promised accuracy, crate::prec::MSD_RTOL).
+#[test]
+fn ensemble_matches_brute_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let (n, d) = (150, 5);
+    let (paths, ws) = runs_npy(dir.path(), n, d);
+    let mut args: Vec<&str> = paths.iter().map(String::as_str).collect();
+    args.extend([
+        "--ensemble",
+        "--window",
+        "60",
+        "--stride",
+        "40",
+        "--lags",
+        "log:8",
+    ]);
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["runs"], 3);
+    let wins = v["windows"].as_array().unwrap();
+    assert_eq!(wins.len(), 3, "{out}");
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1e-300);
+    for (k, win) in wins.iter().enumerate() {
+        let t_w = 40 * k;
+        assert_eq!(win["t_w"], t_w);
+        assert_eq!(win["T"], 60);
+        let lags: Vec<usize> = serde_json::from_value(win["lags"].clone()).unwrap();
+        let get = |key: &str| -> Vec<f64> { serde_json::from_value(win[key].clone()).unwrap() };
+        let (ea, ta, eb) = (get("eamsd"), get("mean_tamsd"), get("eb"));
+        assert_eq!(*lags.last().unwrap(), 59);
+        for (i, &l) in lags.iter().enumerate() {
+            let want_ea = ws.iter().map(|w| sq_disp(w, d, t_w, l)).sum::<f64>() / 3.0;
+            assert!(
+                close(ea[i], want_ea),
+                "eamsd lag {l}: {} vs {want_ea}",
+                ea[i]
+            );
+            let tam: Vec<f64> = ws.iter().map(|w| brute_msd(w, d, t_w, 60, l)).collect();
+            let mu = tam.iter().sum::<f64>() / 3.0;
+            assert!(close(ta[i], mu), "mean_tamsd lag {l}: {} vs {mu}", ta[i]);
+            let var = tam.iter().map(|x| (x - mu).powi(2)).sum::<f64>() / 3.0;
+            // EB is a ratio of nearly equal numbers' spread: absolute tolerance on its scale.
+            assert!((eb[i] - var / (mu * mu)).abs() <= 1e-8, "eb lag {l}");
+        }
+    }
+}
+
+/// `--two-time` against brute force: Delta(t_w, t_w + t) = sum over runs and weights of the
+/// squared displacement, divided by R d, for each t_w in --starts and every t up to the end.
+#[test]
+fn two_time_matches_brute_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let (n, d) = (120, 4);
+    let (paths, ws) = runs_npy(dir.path(), n, d);
+    let mut args: Vec<&str> = paths.iter().map(String::as_str).collect();
+    args.extend(["--two-time", "--starts", "0,30,100", "--lags", "all"]);
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["runs"], 3);
+    let tt = v["two_time"].as_array().unwrap();
+    assert_eq!(tt.len(), 3);
+    for (entry, t_w) in tt.iter().zip([0usize, 30, 100]) {
+        assert_eq!(entry["t_w"], t_w);
+        let ts: Vec<usize> = serde_json::from_value(entry["t"].clone()).unwrap();
+        let delta: Vec<f64> = serde_json::from_value(entry["delta"].clone()).unwrap();
+        assert_eq!(ts, (1..n - t_w).collect::<Vec<_>>());
+        for (&t, &dv) in ts.iter().zip(&delta) {
+            let want = ws.iter().map(|w| sq_disp(w, d, t_w, t)).sum::<f64>() / (3 * d) as f64;
+            assert!(
+                (dv - want).abs() <= 1e-12 * want,
+                "t_w {t_w}, t {t}: {dv} vs {want}"
+            );
+        }
+    }
+    // --max-lag limits t; a single run works too.
+    let (code, out, err) = run(&[&paths[0], "--two-time", "--max-lag", "5"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["two_time"][0]["t"], serde_json::json!([1, 2, 3, 4, 5]));
+}
+
+#[test]
+fn runs_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let (paths, _) = runs_npy(dir.path(), 50, 3);
+    let other = dir.path().join("other.npy");
+    write_npy_f32(&other, 50, 4, &vec![0.0; 200]).unwrap();
+    let (code, _, err) = run(&[&paths[0], other.to_str().unwrap(), "--ensemble"]);
+    assert_error(code, &err, "same model");
+    let (code, _, err) = run(&[&paths[0], &paths[1]]);
+    assert_error(code, &err, "--ensemble");
+    let (code, _, err) = run(&[&paths[0], "--two-time", "--starts", "49"]);
+    assert_error(code, &err, "--starts 49");
+    let (code, _, err) = run(&[&paths[0], "--ensemble", "--window", "80"]);
+    assert_error(code, &err, "longer than the trajectory");
+}

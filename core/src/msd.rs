@@ -18,8 +18,12 @@
 //! `T` (3e-9 at `T = 3000`). Detrended, the result agrees with the direct `O(d T^2)` sum to
 //! [`crate::prec::MSD_RTOL`].
 //!
-//! Coordinates are read in blocks through [`TrajectorySource`] and processed in parallel with
-//! rayon, so a memory-mapped trajectory far larger than RAM is streamed once per window.
+//! Each window is read once through [`TrajectorySource`] with
+//! [`crate::trajectory::for_each_panel`]: whole steps (contiguous rows of a file) when the window
+//! fits [`crate::trajectory::STREAM_BUDGET_BYTES`], otherwise wide coordinate panels, each
+//! split into coordinate blocks in memory and processed in parallel with rayon while the next
+//! panel is read. A trajectory far larger than RAM is so streamed once per window at disk speed
+//! (see `benches/trajectory.rs`).
 //!
 //! [`msd_with_blocks`] additionally keeps the contribution of each block of time origins, which
 //! the exponent fits in [`crate::exponent`] resample (block bootstrap) to get honest errors.
@@ -29,7 +33,7 @@
 //! - P. de Buyl, "tidynamics", J. Open Source Softw. 3 (2018) 877.
 
 use crate::error::{Error, Result};
-use crate::trajectory::TrajectorySource;
+use crate::trajectory::{for_each_panel, panel_width, TrajectorySource, STREAM_BUDGET_BYTES};
 use rayon::prelude::*;
 use realfft::num_complex::Complex;
 use realfft::RealFftPlanner;
@@ -304,37 +308,6 @@ pub const MIN_COORD_GROUPS: usize = 8;
 /// Most coordinate groups kept by [`msd_with_blocks`].
 pub const MAX_COORD_GROUPS: usize = 32;
 
-/// The coordinates `start..start + dim` of another source.
-struct CoordSubset<'a, S: ?Sized> {
-    src: &'a S,
-    start: usize,
-    dim: usize,
-}
-
-impl<S: TrajectorySource + ?Sized> TrajectorySource for CoordSubset<'_, S> {
-    fn n_steps(&self) -> usize {
-        self.src.n_steps()
-    }
-    fn dim(&self) -> usize {
-        self.dim
-    }
-    fn read_weights(
-        &self,
-        steps: Range<usize>,
-        coords: Range<usize>,
-        out: &mut [f32],
-    ) -> Result<()> {
-        self.src.read_weights(
-            steps,
-            self.start + coords.start..self.start + coords.end,
-            out,
-        )
-    }
-    fn losses(&self, _steps: Range<usize>) -> Result<Option<Vec<f64>>> {
-        Ok(None)
-    }
-}
-
 /// Computes the time-averaged MSD of `window` at `lags` (each in `1..window.len`).
 ///
 /// # Errors
@@ -363,14 +336,14 @@ impl<S: TrajectorySource + ?Sized> TrajectorySource for CoordSubset<'_, S> {
 /// }
 /// ```
 pub fn msd<S: TrajectorySource + ?Sized>(src: &S, window: Window, lags: &[usize]) -> Result<Msd> {
-    compute(src, window, lags, 1, false)
+    compute(src, window, lags, 1, false, 1, None)
 }
 
 /// As [`msd`], also keeping the contribution of `n_blocks` contiguous blocks of time origins
 /// (see [`OriginBlocks`]) for block-bootstrap errors, and with at least [`MIN_COORD_GROUPS`]
 /// coordinates the MSD of contiguous coordinate groups ([`Msd::coord_groups`]) for bootstraps
-/// over coordinates. Costs about `n_blocks + 1` times as much as [`msd`] (one forward FFT per
-/// coordinate and block, and one pass per coordinate group).
+/// over coordinates. Reads the window once, like [`msd`], and costs about `n_blocks` times as
+/// much in FFTs (one forward FFT per coordinate and block).
 ///
 /// # Errors
 /// As [`msd`], plus `n_blocks` of 0 or more than the window length.
@@ -389,24 +362,13 @@ pub fn msd_with_blocks<S: TrajectorySource + ?Sized>(
             ),
         ));
     }
-    let mut m = compute(src, window, lags, n_blocks, true)?;
     let dim = src.dim();
-    if dim >= MIN_COORD_GROUPS {
-        let bounds = block_bounds(dim, dim.min(MAX_COORD_GROUPS));
-        let groups = bounds
-            .windows(2)
-            .map(|b| {
-                let sub = CoordSubset {
-                    src,
-                    start: b[0],
-                    dim: b[1] - b[0],
-                };
-                compute(&sub, window, lags, 1, false).map(|g| g.msd)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        m.coord_groups = Some(groups);
-    }
-    Ok(m)
+    let n_groups = if dim >= MIN_COORD_GROUPS {
+        dim.min(MAX_COORD_GROUPS)
+    } else {
+        1
+    };
+    compute(src, window, lags, n_blocks, true, n_groups, None)
 }
 
 /// FFT length for a zero-padded correlation of `min` points: the next power of two, unless a
@@ -494,12 +456,216 @@ struct Acc {
     s4: f64,
 }
 
+impl Acc {
+    fn new(n: usize, nf: usize, n_blocks: usize) -> Self {
+        Acc {
+            spec: vec![vec![Complex::new(0.0, 0.0); nf]; n_blocks],
+            q: vec![0.0; n],
+            z: vec![0.0; n],
+            bb: 0.0,
+            s2: 0.0,
+            s4: 0.0,
+        }
+    }
+
+    fn add(mut self, b: &Acc) -> Self {
+        for (sa, sb) in self.spec.iter_mut().zip(&b.spec) {
+            for (x, y) in sa.iter_mut().zip(sb) {
+                *x += y;
+            }
+        }
+        for (x, y) in self.q.iter_mut().zip(&b.q) {
+            *x += y;
+        }
+        for (x, y) in self.z.iter_mut().zip(&b.z) {
+            *x += y;
+        }
+        self.bb += b.bb;
+        self.s2 += b.s2;
+        self.s4 += b.s4;
+        self
+    }
+
+    /// The same sums for a single block of origins: the block spectra add up to `|X_c|^2`
+    /// (`sum_j conj(Y_j) X = conj(X) X`, by linearity).
+    fn one_block(&self) -> Acc {
+        let mut spec = self.spec[0].clone();
+        for s in &self.spec[1..] {
+            for (a, b) in spec.iter_mut().zip(s) {
+                *a += b;
+            }
+        }
+        Acc {
+            spec: vec![spec],
+            q: self.q.clone(),
+            z: self.z.clone(),
+            bb: self.bb,
+            s2: self.s2,
+            s4: self.s4,
+        }
+    }
+}
+
+/// FFT plans and window geometry shared by the tasks of one MSD computation.
+struct Kernel {
+    n: usize,
+    l: usize,
+    nf: usize,
+    fwd: std::sync::Arc<dyn realfft::RealToComplex<f64>>,
+    inv: std::sync::Arc<dyn realfft::ComplexToReal<f64>>,
+    tbar: f64,
+    stt: f64,
+}
+
+impl Kernel {
+    fn new(n: usize) -> Self {
+        let l = fft_len(2 * n - 1);
+        let mut planner = RealFftPlanner::<f64>::new();
+        let tbar = (n as f64 - 1.0) / 2.0;
+        Kernel {
+            n,
+            l,
+            nf: l / 2 + 1,
+            fwd: planner.plan_fft_forward(l),
+            inv: planner.plan_fft_inverse(l),
+            tbar,
+            stt: (0..n).map(|t| (t as f64 - tbar).powi(2)).sum(),
+        }
+    }
+
+    /// Accumulates the coordinates of `raw` (`n` steps x `nc` coordinates, row-major) into `acc`.
+    fn accumulate(&self, raw: &[f32], nc: usize, bounds: &[usize], acc: &mut Acc) -> Result<()> {
+        let (n, nf) = (self.n, self.nf);
+        let n_blocks = bounds.len() - 1;
+        let mut x = vec![0.0f64; n];
+        let mut buf = self.fwd.make_input_vec();
+        let mut scratch = self.fwd.make_scratch_vec();
+        let mut ys = vec![vec![Complex::new(0.0, 0.0); nf]; n_blocks];
+        for c in 0..nc {
+            for (t, xt) in x.iter_mut().enumerate() {
+                *xt = f64::from(raw[t * nc + c]);
+            }
+            // Remove each coordinate's mean and least-squares trend over the window; the FFT
+            // then works on the residual y, whose rounding error is relative to |y|^2 instead of
+            // |w|^2 (offset) or (v T)^2 (drift). The trend's exact contribution is added back in
+            // `finish` from `z` and `bb`.
+            let sc2 = x.windows(2).map(|p| (p[1] - p[0]).powi(2)).sum::<f64>() / (n - 1) as f64;
+            acc.s2 += sc2;
+            acc.s4 += sc2 * sc2;
+            let mean = x.iter().sum::<f64>() / n as f64;
+            let slope = x
+                .iter()
+                .enumerate()
+                .map(|(t, &v)| (t as f64 - self.tbar) * (v - mean))
+                .sum::<f64>()
+                / self.stt;
+            acc.bb += slope * slope;
+            for (t, xt) in x.iter_mut().enumerate() {
+                *xt -= mean + slope * (t as f64 - self.tbar);
+                acc.q[t] += *xt * *xt;
+                acc.z[t] += slope * *xt;
+            }
+            for (j, y) in ys.iter_mut().enumerate() {
+                buf.iter_mut().for_each(|b| *b = 0.0);
+                buf[bounds[j]..bounds[j + 1]].copy_from_slice(&x[bounds[j]..bounds[j + 1]]);
+                self.fwd
+                    .process_with_scratch(&mut buf, y, &mut scratch)
+                    .map_err(|e| Error::InvalidData(format!("FFT failed: {e}")))?;
+            }
+            if n_blocks == 1 {
+                for (s, y) in acc.spec[0].iter_mut().zip(&ys[0]) {
+                    s.re += y.norm_sqr();
+                }
+            } else {
+                // The full transform is the sum of the blocks' (linearity).
+                let mut xf = vec![Complex::new(0.0, 0.0); nf];
+                for y in &ys {
+                    for (a, b) in xf.iter_mut().zip(y) {
+                        *a += b;
+                    }
+                }
+                for (s, y) in acc.spec.iter_mut().zip(&ys) {
+                    for ((sk, yk), xk) in s.iter_mut().zip(y).zip(&xf) {
+                        *sk += yk.conj() * xk;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The per-block sums and counts, and the MSD, at `lags` from the accumulated sums.
+    fn finish(
+        &self,
+        acc: Acc,
+        lags: &[usize],
+        bounds: &[usize],
+    ) -> Result<(Vec<f64>, OriginBlocks)> {
+        let (n, nf, l) = (self.n, self.nf, self.l);
+        let n_blocks = bounds.len() - 1;
+        // Cross-correlations C_j(m) = sum_{t in block j} sum_c x_c(t) x_c(t + m), by inverse FFT.
+        let mut corr = Vec::with_capacity(n_blocks);
+        let mut out = self.inv.make_output_vec();
+        let mut scratch = self.inv.make_scratch_vec();
+        for mut s in acc.spec {
+            // A real sequence's spectrum has real DC and Nyquist terms; drop the rounding residue.
+            s[0].im = 0.0;
+            s[nf - 1].im = 0.0;
+            self.inv
+                .process_with_scratch(&mut s, &mut out, &mut scratch)
+                .map_err(|e| Error::InvalidData(format!("inverse FFT failed: {e}")))?;
+            corr.push(out[..n].iter().map(|v| v / l as f64).collect::<Vec<f64>>());
+        }
+        let mut prefix = vec![0.0f64; n + 1];
+        let mut zpre = vec![0.0f64; n + 1];
+        for t in 0..n {
+            prefix[t + 1] = prefix[t] + acc.q[t];
+            zpre[t + 1] = zpre[t] + acc.z[t];
+        }
+        let qsum = |a: usize, b: usize| prefix[b] - prefix[a];
+        let zsum = |a: usize, b: usize| zpre[b] - zpre[a];
+        let mut sums = vec![vec![0.0; lags.len()]; n_blocks];
+        let mut counts = vec![vec![0usize; lags.len()]; n_blocks];
+        for j in 0..n_blocks {
+            let (a, b) = (bounds[j], bounds[j + 1]);
+            for (i, &m) in lags.iter().enumerate() {
+                let e = b.min(n - m);
+                if e <= a {
+                    continue;
+                }
+                // With x = y + b t: |dx|^2 = |dy|^2 + 2 b m dy + b^2 m^2, summed over the origins.
+                let mf = m as f64;
+                sums[j][i] = qsum(a, e) + qsum(a + m, e + m) - 2.0 * corr[j][m]
+                    + 2.0 * mf * (zsum(a + m, e + m) - zsum(a, e))
+                    + (e - a) as f64 * mf * mf * acc.bb;
+                counts[j][i] = e - a;
+            }
+        }
+        let msd = lags
+            .iter()
+            .enumerate()
+            .map(|(i, &m)| {
+                let s: f64 = sums.iter().map(|s| s[i]).sum();
+                // Rounding can leave a tiny negative value for a zero displacement.
+                (s / (n - m) as f64).max(0.0)
+            })
+            .collect();
+        Ok((msd, OriginBlocks { sums, counts }))
+    }
+}
+
+/// The MSD of `window`, with `n_blocks` blocks of origins and, when `n_groups > 1`, the MSD of
+/// each of `n_groups` contiguous coordinate groups, all from one pass over the window: panels of
+/// `panel` coordinates are read with [`for_each_panel`] (whole steps when the window fits the
+/// budget) and split into coordinate blocks in memory, processed in parallel.
 fn compute<S: TrajectorySource + ?Sized>(
     src: &S,
     window: Window,
     lags: &[usize],
     n_blocks: usize,
     keep_blocks: bool,
+    n_groups: usize,
+    panel: Option<usize>,
 ) -> Result<Msd> {
     let n = window.len;
     window.check(src.n_steps(), 2)?;
@@ -508,175 +674,87 @@ fn compute<S: TrajectorySource + ?Sized>(
     if dim == 0 {
         return Err(Error::InvalidData("trajectory has 0 coordinates".into()));
     }
-    let l = fft_len(2 * n - 1);
-    let nf = l / 2 + 1;
-    let mut planner = RealFftPlanner::<f64>::new();
-    let fwd = planner.plan_fft_forward(l);
-    let inv = planner.plan_fft_inverse(l);
+    let kernel = Kernel::new(n);
     let bounds = block_bounds(n, n_blocks);
     let cb = coord_block(n, dim);
-    let n_tasks = dim.div_ceil(cb);
     let steps = window.steps();
-    let tbar = (n as f64 - 1.0) / 2.0;
-    let stt: f64 = (0..n).map(|t| (t as f64 - tbar).powi(2)).sum();
-
-    let new_acc = || Acc {
-        spec: vec![vec![Complex::new(0.0, 0.0); nf]; n_blocks],
-        q: vec![0.0; n],
-        z: vec![0.0; n],
-        bb: 0.0,
-        s2: 0.0,
-        s4: 0.0,
-    };
-    let acc = (0..n_tasks)
-        .into_par_iter()
-        .try_fold(
-            || (new_acc(), Vec::<f32>::new()),
-            |(mut acc, mut raw), task| -> Result<(Acc, Vec<f32>)> {
-                let coords = task * cb..((task + 1) * cb).min(dim);
-                let nc = coords.len();
-                raw.resize(n * nc, 0.0);
-                src.read_weights(steps.clone(), coords.clone(), &mut raw)?;
-                check_finite(&raw, steps.clone(), coords.clone())?;
-                let mut x = vec![0.0f64; n];
-                let mut buf = fwd.make_input_vec();
-                let mut scratch = fwd.make_scratch_vec();
-                let mut ys = vec![vec![Complex::new(0.0, 0.0); nf]; n_blocks];
-                for c in 0..nc {
-                    for (t, xt) in x.iter_mut().enumerate() {
-                        *xt = f64::from(raw[t * nc + c]);
-                    }
-                    // Remove each coordinate's mean and least-squares trend over the window;
-                    // the FFT then works on the residual y, whose rounding error is relative to
-                    // |y|^2 instead of |w|^2 (offset) or (v T)^2 (drift). The trend's exact
-                    // contribution is added back below from `z` and `bb`.
-                    let sc2 =
-                        x.windows(2).map(|p| (p[1] - p[0]).powi(2)).sum::<f64>() / (n - 1) as f64;
-                    acc.s2 += sc2;
-                    acc.s4 += sc2 * sc2;
-                    let mean = x.iter().sum::<f64>() / n as f64;
-                    let slope = x
-                        .iter()
-                        .enumerate()
-                        .map(|(t, &v)| (t as f64 - tbar) * (v - mean))
-                        .sum::<f64>()
-                        / stt;
-                    acc.bb += slope * slope;
-                    for (t, xt) in x.iter_mut().enumerate() {
-                        *xt -= mean + slope * (t as f64 - tbar);
-                        acc.q[t] += *xt * *xt;
-                        acc.z[t] += slope * *xt;
-                    }
-                    for (j, y) in ys.iter_mut().enumerate() {
-                        buf.iter_mut().for_each(|b| *b = 0.0);
-                        buf[bounds[j]..bounds[j + 1]].copy_from_slice(&x[bounds[j]..bounds[j + 1]]);
-                        fwd.process_with_scratch(&mut buf, y, &mut scratch)
-                            .map_err(|e| Error::InvalidData(format!("FFT failed: {e}")))?;
-                    }
-                    if n_blocks == 1 {
-                        for (s, y) in acc.spec[0].iter_mut().zip(&ys[0]) {
-                            s.re += y.norm_sqr();
-                        }
-                    } else {
-                        // The full transform is the sum of the blocks' (linearity).
-                        let mut xf = vec![Complex::new(0.0, 0.0); nf];
-                        for y in &ys {
-                            for (a, b) in xf.iter_mut().zip(y) {
-                                *a += b;
-                            }
-                        }
-                        for (s, y) in acc.spec.iter_mut().zip(&ys) {
-                            for ((sk, yk), xk) in s.iter_mut().zip(y).zip(&xf) {
-                                *sk += yk.conj() * xk;
-                            }
-                        }
-                    }
-                }
-                Ok((acc, raw))
-            },
-        )
-        .map(|r| r.map(|(acc, _)| acc))
-        .try_reduce(new_acc, |mut a, b| {
-            for (sa, sb) in a.spec.iter_mut().zip(&b.spec) {
-                for (x, y) in sa.iter_mut().zip(sb) {
-                    *x += y;
-                }
-            }
-            for (x, y) in a.q.iter_mut().zip(&b.q) {
-                *x += y;
-            }
-            for (x, y) in a.z.iter_mut().zip(&b.z) {
-                *x += y;
-            }
-            a.bb += b.bb;
-            a.s2 += b.s2;
-            a.s4 += b.s4;
-            Ok(a)
-        })?;
-
-    // Cross-correlations C_j(m) = sum_{t in block j} sum_c x_c(t) x_c(t + m), by inverse FFT.
-    let mut corr = Vec::with_capacity(n_blocks);
-    let mut out = inv.make_output_vec();
-    let mut scratch = inv.make_scratch_vec();
-    for mut s in acc.spec {
-        // A real sequence's spectrum has real DC and Nyquist terms; drop the rounding residue.
-        s[0].im = 0.0;
-        s[nf - 1].im = 0.0;
-        inv.process_with_scratch(&mut s, &mut out, &mut scratch)
-            .map_err(|e| Error::InvalidData(format!("inverse FFT failed: {e}")))?;
-        corr.push(out[..n].iter().map(|v| v / l as f64).collect::<Vec<f64>>());
-    }
-    let mut prefix = vec![0.0f64; n + 1];
-    let mut zpre = vec![0.0f64; n + 1];
-    for t in 0..n {
-        prefix[t + 1] = prefix[t] + acc.q[t];
-        zpre[t + 1] = zpre[t] + acc.z[t];
-    }
-    let qsum = |a: usize, b: usize| prefix[b] - prefix[a];
-    let zsum = |a: usize, b: usize| zpre[b] - zpre[a];
-
-    let pairs: Vec<usize> = lags.iter().map(|&m| n - m).collect();
-    let mut sums = vec![vec![0.0; lags.len()]; n_blocks];
-    let mut counts = vec![vec![0usize; lags.len()]; n_blocks];
-    for j in 0..n_blocks {
-        let (a, b) = (bounds[j], bounds[j + 1]);
-        for (i, &m) in lags.iter().enumerate() {
-            let e = b.min(n - m);
-            if e <= a {
+    let n_groups = n_groups.clamp(1, dim);
+    let group_bounds = block_bounds(dim, n_groups);
+    let mut groups: Vec<Option<Acc>> = (0..n_groups).map(|_| None).collect();
+    let width = panel.unwrap_or_else(|| panel_width(n, dim, STREAM_BUDGET_BYTES));
+    for_each_panel(src, steps.clone(), width, |pc, values| {
+        let pw = pc.len();
+        for (g, slot) in groups.iter_mut().enumerate() {
+            // The part of coordinate group g in this panel, cut into tasks of `cb` coordinates.
+            let (lo, hi) = (
+                group_bounds[g].max(pc.start),
+                group_bounds[g + 1].min(pc.end),
+            );
+            if lo >= hi {
                 continue;
             }
-            // With x = y + b t: |dx|^2 = |dy|^2 + 2 b m dy + b^2 m^2, summed over the origins.
-            let mf = m as f64;
-            sums[j][i] = qsum(a, e) + qsum(a + m, e + m) - 2.0 * corr[j][m]
-                + 2.0 * mf * (zsum(a + m, e + m) - zsum(a, e))
-                + (e - a) as f64 * mf * mf * acc.bb;
-            counts[j][i] = e - a;
+            let tasks: Vec<Range<usize>> =
+                (lo..hi).step_by(cb).map(|c| c..(c + cb).min(hi)).collect();
+            let acc = tasks
+                .into_par_iter()
+                .try_fold(
+                    || (Acc::new(n, kernel.nf, n_blocks), Vec::<f32>::new()),
+                    |(mut acc, mut raw), coords| -> Result<(Acc, Vec<f32>)> {
+                        let nc = coords.len();
+                        let off = coords.start - pc.start;
+                        raw.resize(n * nc, 0.0);
+                        for (dst, row) in raw.chunks_exact_mut(nc).zip(values.chunks_exact(pw)) {
+                            dst.copy_from_slice(&row[off..off + nc]);
+                        }
+                        check_finite(&raw, steps.clone(), coords)?;
+                        kernel.accumulate(&raw, nc, &bounds, &mut acc)?;
+                        Ok((acc, raw))
+                    },
+                )
+                .map(|r| r.map(|(acc, _)| acc))
+                .try_reduce(|| Acc::new(n, kernel.nf, n_blocks), |a, b| Ok(a.add(&b)))?;
+            *slot = Some(match slot.take() {
+                Some(prev) => prev.add(&acc),
+                None => acc,
+            });
         }
-    }
-    let msd: Vec<f64> = (0..lags.len())
-        .map(|i| {
-            let s: f64 = sums.iter().map(|s| s[i]).sum();
-            // Rounding can leave a tiny negative value for a zero displacement.
-            (s / pairs[i] as f64).max(0.0)
-        })
-        .collect();
+        Ok(())
+    })?;
+    let groups: Vec<Acc> = groups.into_iter().flatten().collect();
+    let coord_groups = if groups.len() > 1 {
+        let one = block_bounds(n, 1);
+        Some(
+            groups
+                .iter()
+                .map(|g| kernel.finish(g.one_block(), lags, &one).map(|r| r.0))
+                .collect::<Result<Vec<_>>>()?,
+        )
+    } else {
+        None
+    };
+    let acc = groups
+        .into_iter()
+        .reduce(|a, b| a.add(&b))
+        .ok_or_else(|| Error::InvalidData("no coordinate was read".into()))?;
+    let d_eff = if acc.s4 > 0.0 {
+        acc.s2 * acc.s2 / acc.s4
+    } else {
+        dim as f64
+    };
+    let (msd, blocks) = kernel.finish(acc, lags, &bounds)?;
     Ok(Msd {
         window,
         lags: lags.to_vec(),
         msd,
-        pairs,
-        blocks: keep_blocks.then_some(OriginBlocks { sums, counts }),
-        d_eff: if acc.s4 > 0.0 {
-            acc.s2 * acc.s2 / acc.s4
-        } else {
-            dim as f64
-        },
-        coord_groups: None,
+        pairs: lags.iter().map(|&m| n - m).collect(),
+        blocks: keep_blocks.then_some(blocks),
+        d_eff,
+        coord_groups,
     })
 }
 
 /// Squared displacements from a fixed origin, `||w(t_w + tau) - w(t_w)||^2` for each lag, read
-/// coordinate block by coordinate block.
+/// step by step (each a contiguous row of a file).
 ///
 /// # Errors
 /// A lag of 0 or one that runs past the end, a non-finite weight, or a read error.
@@ -699,27 +777,22 @@ pub fn displacement_from<S: TrajectorySource + ?Sized>(
         ));
     }
     let dim = src.dim();
-    let cb = coord_block(1, dim);
-    let mut out = vec![0.0f64; lags.len()];
-    let mut origin = vec![0.0f32; cb];
-    let mut row = vec![0.0f32; cb];
-    for c0 in (0..dim).step_by(cb.max(1)) {
-        let coords = c0..(c0 + cb).min(dim);
-        let nc = coords.len();
-        src.read_weights(t_w..t_w + 1, coords.clone(), &mut origin[..nc])?;
-        check_finite(&origin[..nc], t_w..t_w + 1, coords.clone())?;
-        for (o, &l) in out.iter_mut().zip(lags) {
+    let mut origin = vec![0.0f32; dim];
+    let mut row = vec![0.0f32; dim];
+    src.read_weights(t_w..t_w + 1, 0..dim, &mut origin)?;
+    check_finite(&origin, t_w..t_w + 1, 0..dim)?;
+    lags.iter()
+        .map(|&l| {
             let t = t_w + l;
-            src.read_weights(t..t + 1, coords.clone(), &mut row[..nc])?;
-            check_finite(&row[..nc], t..t + 1, coords.clone())?;
-            *o += row[..nc]
+            src.read_weights(t..t + 1, 0..dim, &mut row)?;
+            check_finite(&row, t..t + 1, 0..dim)?;
+            Ok(row
                 .iter()
-                .zip(&origin[..nc])
+                .zip(&origin)
                 .map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2))
-                .sum::<f64>();
-        }
-    }
-    Ok(out)
+                .sum::<f64>())
+        })
+        .collect()
 }
 
 /// The two-time mean squared displacement of aging studies (Baity-Jesi et al. 2018),
@@ -896,6 +969,41 @@ pub(crate) mod tests {
         let all: Vec<usize> = (0..7).collect();
         for (x, y) in bl.resample(&all).iter().zip(&b.msd) {
             assert!((x - y).abs() <= 1e-10 * y);
+        }
+    }
+
+    #[test]
+    fn narrow_panels_match_brute_force_and_groups_add_up() {
+        // Panels of 3 coordinates over 10 coordinates in 4 groups: panel, group and task
+        // boundaries all fall in different places, so every splitting path is exercised.
+        let m = walk(61, 10, 7);
+        let win = Window { start: 3, len: 55 };
+        let lags: Vec<usize> = vec![1, 2, 9, 30, 54];
+        let r = compute(&m, win, &lags, 5, true, 4, Some(3)).unwrap();
+        let whole = compute(&m, win, &lags, 5, true, 4, None).unwrap();
+        let groups = r.coord_groups.as_ref().unwrap();
+        assert_eq!(groups.len(), 4);
+        for (i, &tau) in lags.iter().enumerate() {
+            let want = brute(&m, win, tau);
+            assert!((r.msd[i] - want).abs() <= 1e-10 * want, "lag {tau}");
+            assert!((whole.msd[i] - want).abs() <= 1e-10 * want, "lag {tau}");
+            let g: f64 = groups.iter().map(|g| g[i]).sum();
+            assert!((g - want).abs() <= 1e-10 * want, "groups, lag {tau}");
+        }
+        // Group 1 holds coordinates 2..5 (block_bounds(10, 4) = [0, 2, 5, 7, 10]).
+        let sub = Mem {
+            w: (0..61)
+                .flat_map(|t| m.w[t * 10 + 2..t * 10 + 5].to_vec())
+                .collect(),
+            dim: 3,
+            loss: None,
+        };
+        for (i, &tau) in lags.iter().enumerate() {
+            let want = brute(&sub, win, tau);
+            assert!(
+                (groups[1][i] - want).abs() <= 1e-10 * want,
+                "group 1, lag {tau}"
+            );
         }
     }
 

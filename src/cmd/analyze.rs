@@ -7,7 +7,8 @@ use crate::cmd::msd::{
 use anodiff_core::exponent::MsdFitOptions;
 use anodiff_core::msd::Window;
 use anodiff_core::pathstats::{
-    contour, gradient_sample, loss_fluctuations, msl, Binning, PairDistances,
+    contour_with, gradient_sample, loss_fluctuations, msl_with, Binning, PairDistances,
+    PathBootstrap,
 };
 use anodiff_core::trajectory::{NpyTrajectory, TrajectorySource};
 use anyhow::{bail, Context};
@@ -202,7 +203,11 @@ fn analyse(
     let losses = src.losses(win.steps()).with_context(ctx)?;
     let (contour_json, msl_json) = if win.len <= args.max_pair_window {
         let pd = PairDistances::compute(src, win).with_context(ctx)?;
-        let contour_json = match contour(&pd, args.bins, None) {
+        let boot = PathBootstrap {
+            seed: args.seed ^ tw as u64,
+            ..PathBootstrap::default()
+        };
+        let contour_json = match contour_with(&pd, args.bins, None, &boot) {
             Ok(c) => {
                 for b in &c.bins {
                     let _ = writeln!(
@@ -215,6 +220,7 @@ fn analyse(
                     "lambda": c.lambda.exponent,
                     "lambda_se": c.lambda.se,
                     "lambda_ci95": c.lambda.ci95,
+                    "se_method": c.lambda.se_method,
                     "fractal_dim": c.fractal_dim,
                     "fractal_dim_ci95": c.fractal_dim_ci95,
                     "crossover": c.crossover,
@@ -230,7 +236,7 @@ fn analyse(
                     ("log", Binning::Log(args.bins)),
                     ("linear", Binning::Linear(args.bins)),
                 ] {
-                    let r = msl(&pd, l, b, msl_range).with_context(ctx)?;
+                    let r = msl_with(&pd, l, b, msl_range, &boot).with_context(ctx)?;
                     for bin in &r.bins {
                         let _ = writeln!(
                             t.msl,
@@ -244,6 +250,7 @@ fn analyse(
                             "exponent_2h": r.fit.as_ref().map(|f| f.exponent),
                             "exponent_se": r.fit.as_ref().map(|f| f.se),
                             "exponent_ci95": r.fit.as_ref().map(|f| f.ci95),
+                            "se_method": r.fit.as_ref().map(|f| f.se_method.clone()),
                             "hurst": r.hurst,
                         }),
                     );

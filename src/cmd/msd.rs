@@ -1,8 +1,9 @@
 //! `anodiff msd`: time-averaged MSD per window, with the diffusion exponent, the two-regime
-//! crossover and the regime.
+//! crossover and the regime; with `--ensemble` the ensemble-averaged MSD over several runs, with
+//! `--two-time` the two-time MSD of aging studies.
 
 use anodiff_core::exponent::{fit_msd, MsdFit, MsdFitOptions};
-use anodiff_core::msd::{msd_with_blocks, Lags, Msd, Window, Windows};
+use anodiff_core::msd::{ensemble_msd, msd_with_blocks, two_time, Lags, Msd, Window, Windows};
 use anodiff_core::trajectory::{NpyTrajectory, StoreReader, TrajectorySource};
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
@@ -17,16 +18,42 @@ Examples:
 Prints {\"windows\":[{\"t_w\":..,\"T\":..,\"lags\":[..],\"msd\":[..],\"fit\":{\"alpha\":..,
 \"alpha_se\":..,\"two_regime\":{\"alpha_short\":..,\"alpha_long\":..,\"tau0\":..,\"tau0_ci95\":[lo,hi],
 \"p_one_vs_two\":..}|null,\"regime\":\"superdiffusive\"}}]}. MSD is eq. 3 of the paper with the
-1/(T - tau) normalisation over pairs inside the window. alpha_se, the tau0 interval and the
-one-vs-two-segment p-value come from a block bootstrap over time origins; they are optimistic
-when the fit reaches far into the window (keep --fit-range below about T/10 for honest errors).";
+1/(T - tau) normalisation over pairs inside the window. alpha_se is the larger of an fBm-model
+error and a bootstrap (over coordinate groups, or over blocks of time origins for d < 8, which
+is optimistic when the fit reaches far into the window: keep --fit-range below about T/10); the
+tau0 interval comes from the same bootstrap; p_one_vs_two calibrates the slope change of the
+broken line by simulating fBm at the data's effective number of coordinates. The model parts
+assume Gaussian, stationary (fBm-like) increments and independent coordinates.
+
+Several runs of the same model (same number of weights):
+  anodiff msd run1.npy run2.npy run3.npy --ensemble --window 1000 --lags log:30
+    prints {\"runs\":3,\"windows\":[{\"t_w\":..,\"T\":..,\"lags\":[..],\"eamsd\":[..],
+    \"mean_tamsd\":[..],\"eb\":[..]}]}: eamsd is the ensemble-averaged MSD from the fixed origin
+    t_w, mean over runs of ||w(t_w + tau) - w(t_w)||^2; mean_tamsd the mean over runs of the
+    time-averaged MSD above; eb the ergodicity-breaking parameter Var(TAMSD) / mean(TAMSD)^2
+    across runs (0 for one run). Windows come from --window/--stride/--starts on the shortest run.
+  anodiff msd run1.npy run2.npy --two-time --starts 0,1000,10000 --lags log:20
+    prints {\"runs\":2,\"two_time\":[{\"t_w\":..,\"t\":[..],\"delta\":[..]}]}: the two-time MSD
+    Delta(t_w, t_w + t) = 1/(R d) sum_runs ||w(t_w + t) - w(t_w)||^2 per weight (Baity-Jesi et
+    al. 2018), for each waiting time t_w in --starts (default 0) and t in 1..min(L, n - 1 - t_w)
+    chosen by --lags and --max-lag L.";
 
 /// Arguments of `anodiff msd`.
 #[derive(clap::Args, Debug)]
 #[command(after_help = EXAMPLE)]
 pub struct Args {
-    /// Trajectory: a 2-D .npy file (steps x d, f32 or f64) or a store directory.
-    pub traj: PathBuf,
+    /// Trajectory: a 2-D .npy file (steps x d, f32 or f64) or a store directory; several
+    /// (runs of the same model) with --ensemble or --two-time.
+    #[arg(required = true, num_args = 1..)]
+    pub traj: Vec<PathBuf>,
+    /// Ensemble-averaged MSD, mean time-averaged MSD and ergodicity breaking over the runs
+    /// given, per window (no exponent fit).
+    #[arg(long, conflicts_with = "two_time")]
+    pub ensemble: bool,
+    /// Two-time MSD Delta(t_w, t_w + t) per weight, averaged over the runs given, for each
+    /// waiting time t_w in --starts (default 0).
+    #[arg(long, conflicts_with_all = ["window", "stride", "fit_range"])]
+    pub two_time: bool,
     /// Window length T in steps (default: the whole trajectory). Without --stride or --starts,
     /// consecutive non-overlapping windows from step 0; a shorter remainder is dropped.
     #[arg(long)]
@@ -158,7 +185,17 @@ pub(crate) fn progress(n: usize, what: &str) -> indicatif::ProgressBar {
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let src = open_trajectory(&args.traj)?;
+    if args.ensemble || args.two_time {
+        return run_runs(&args);
+    }
+    let [traj] = args.traj.as_slice() else {
+        bail!(
+            "{} trajectories given: the time-averaged MSD takes one (use --ensemble or \
+             --two-time for several runs)",
+            args.traj.len()
+        );
+    };
+    let src = open_trajectory(traj)?;
     let lags = parse_lags(&args.lags)?;
     if args.max_lag == Some(0) {
         bail!("--max-lag must be at least 1");
@@ -194,4 +231,65 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     pb.finish_and_clear();
     crate::cmd::print_json(&json!({ "windows": out }))
+}
+
+/// `--ensemble` and `--two-time`: statistics over several runs of the same model.
+fn run_runs(args: &Args) -> anyhow::Result<()> {
+    let runs = args
+        .traj
+        .iter()
+        .map(|p| open_trajectory(p).with_context(|| p.display().to_string()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let refs: Vec<&dyn TrajectorySource> = runs.iter().map(|r| r.as_ref()).collect();
+    let d = refs[0].dim();
+    if let Some(k) = refs.iter().position(|r| r.dim() != d) {
+        bail!(
+            "{} has {} weights per step, {} has {d}: runs must be of the same model",
+            args.traj[k].display(),
+            refs[k].dim(),
+            args.traj[0].display()
+        );
+    }
+    let n_steps = refs.iter().map(|r| r.n_steps()).min().unwrap_or(0);
+    let lags = parse_lags(&args.lags)?;
+    if args.max_lag == Some(0) {
+        bail!("--max-lag must be at least 1");
+    }
+    if args.two_time {
+        let starts = args.starts.clone().unwrap_or_else(|| vec![0]);
+        let mut out = Vec::with_capacity(starts.len());
+        for t_w in starts {
+            if t_w + 2 > n_steps {
+                bail!(
+                    "--starts {t_w}: the two-time MSD needs at least one step after t_w, and the \
+                     shortest run has {n_steps} steps"
+                );
+            }
+            let ts = lags
+                .resolve(n_steps - t_w, args.max_lag)
+                .with_context(|| format!("t_w = {t_w}"))?;
+            let delta = two_time(&refs, t_w, &ts).with_context(|| format!("t_w = {t_w}"))?;
+            out.push(json!({ "t_w": t_w, "t": ts, "delta": delta }));
+        }
+        return crate::cmd::print_json(&json!({ "runs": refs.len(), "two_time": out }));
+    }
+    let wins = windows(n_steps, args.window, args.stride, args.starts.as_deref())?;
+    let pb = progress(wins.len(), "ensemble msd");
+    let mut out = Vec::with_capacity(wins.len());
+    for win in wins {
+        let ctx = || format!("window t_w = {}, T = {}", win.start, win.len);
+        let lag_list = lags.resolve(win.len, args.max_lag).with_context(ctx)?;
+        let e = ensemble_msd(&refs, win, &lag_list).with_context(ctx)?;
+        out.push(json!({
+            "t_w": win.start,
+            "T": win.len,
+            "lags": e.lags,
+            "eamsd": e.eamsd,
+            "mean_tamsd": e.mean_tamsd,
+            "eb": e.eb,
+        }));
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    crate::cmd::print_json(&json!({ "runs": refs.len(), "windows": out }))
 }

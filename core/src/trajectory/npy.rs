@@ -546,6 +546,19 @@ impl MappedArray {
             } else {
                 1
             };
+            if width != dim && rows.len() > 1 {
+                // Runs of a coordinate panel are strided: the kernel's read-ahead does not see a
+                // sequential pattern, and one synchronous `pread` after another would wait for
+                // the disk once per step. Announcing every run first queues all their reads at
+                // once (asynchronously), so a cold panel streams at disk speed. Advice only:
+                // failures are harmless.
+                if let Some(map) = &self.map {
+                    for row in rows.clone() {
+                        let offset = self.header.data_offset + (row * dim + coords.start) * es;
+                        let _ = map.advise_range(memmap2::Advice::WillNeed, offset, run);
+                    }
+                }
+            }
             return BUF.with(|buf| {
                 let mut buf = buf.borrow_mut();
                 let mut row = rows.start;
