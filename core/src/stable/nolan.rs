@@ -505,6 +505,9 @@ pub(crate) fn ln_pdf_general(x: f64, a: f64, beta: f64) -> f64 {
             return lf;
         }
     }
+    if let Some(v) = series::ln_pdf_power(x, a, beta) {
+        return v;
+    }
     let (x, beta, z) = if x < z { (-x, -beta, -z) } else { (x, beta, z) };
     if let Some(v) = series::ln_tail(x, a, beta, series::What::Pdf) {
         return v;
