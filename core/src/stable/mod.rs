@@ -24,7 +24,14 @@
 //! `ln g` and adaptive Gauss-Kronrod quadrature (module `nolan`); closed forms for the Gauss
 //! (alpha = 2), Cauchy (alpha = 1, beta = 0) and Lévy (alpha = 1/2, beta = +-1) laws and at the
 //! mode-shift point x = zeta; interpolation in alpha across alpha = 1 (module `standard`).
-//! Measured accuracy against 40-digit mpmath values is recorded in `fixtures/stable/`.
+//! Where they have visibly converged, series replace the integral (module `series`):
+//! Bergström's series in powers of |x - zeta|^{-alpha} for the tails (density and survival
+//! function; for alpha > 1 only where the part of the density beyond all orders of the
+//! asymptotic series is negligible), and the convergent power series in x - zeta for
+//! 1 < alpha < 2 near the mode. Many points with the same parameters go through
+//! [`Stable::ln_pdf_many`], which builds a certified piecewise-Chebyshev interpolant
+//! ([`LnPdfTable`]). Measured accuracy against 24-digit mpmath values and Nolan's STABLE
+//! values is recorded in `fixtures/stable/`.
 //!
 //! # Examples
 //!

@@ -27,9 +27,11 @@ const COEF_TOL: f64 = 1e-12;
 /// Bound on |interpolant - exact| at the verification points (absolute in ln f). It sits
 /// above the exact path's own noise (measured ~1e-12, worst 3e-11 against mpmath).
 const VERIFY_TOL: f64 = 2e-11;
+/// Exact values one piece costs (nodes and verification points).
+const PIECE_COST: usize = DEG + 3;
 /// Below this many points a piece that fails certification is not refined: evaluating its
-/// points exactly is cheaper than the 19 exact values a refinement costs.
-const REFINE_MIN_POINTS: usize = 2 * (DEG + 3);
+/// points exactly is cheaper than the two (or more) pieces a refinement costs.
+const REFINE_MIN_POINTS: usize = 3 * PIECE_COST;
 
 /// A certified piece: Chebyshev coefficients of `ln f` or of `f e^{-shift}`.
 #[derive(Debug, Clone, Copy)]
@@ -236,6 +238,11 @@ impl LnPdfTable {
     /// refinement to where there is something to evaluate.
     fn fit(&mut self, lo: f64, hi: f64, depth: u32, pts: Option<&[f64]>) {
         if pts.is_some_and(|p| p.is_empty()) {
+            return;
+        }
+        if pts.is_some_and(|p| p.len() < PIECE_COST) {
+            // fewer points than a piece costs: evaluate them exactly
+            self.pieces.push(Piece { lo, hi, coef: None });
             return;
         }
         let mid = 0.5 * (lo + hi);
