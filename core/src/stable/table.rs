@@ -210,7 +210,8 @@ impl LnPdfTable {
         t
     }
 
-    /// A table covering the points `zs` (cells of [`CELL`] in u that hold at least one point).
+    /// A table covering the points `zs` (the unit cells in u = asinh(z) that hold at least one
+    /// point).
     pub fn for_points(alpha: f64, beta: f64, zs: &[f64]) -> LnPdfTable {
         let mut us: Vec<f64> = zs
             .iter()
