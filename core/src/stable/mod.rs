@@ -24,7 +24,14 @@
 //! `ln g` and adaptive Gauss-Kronrod quadrature (module `nolan`); closed forms for the Gauss
 //! (alpha = 2), Cauchy (alpha = 1, beta = 0) and Lévy (alpha = 1/2, beta = +-1) laws and at the
 //! mode-shift point x = zeta; interpolation in alpha across alpha = 1 (module `standard`).
-//! Measured accuracy against 40-digit mpmath values is recorded in `fixtures/stable/`.
+//! Where they have visibly converged, series replace the integral (module `series`):
+//! Bergström's series in powers of |x - zeta|^{-alpha} for the tails (density and survival
+//! function; for alpha > 1 only where the part of the density beyond all orders of the
+//! asymptotic series is negligible), and the convergent power series in x - zeta for
+//! 1 < alpha < 2 near the mode. Many points with the same parameters go through
+//! [`Stable::ln_pdf_many`], which builds a certified piecewise-Chebyshev interpolant
+//! ([`LnPdfTable`]). Measured accuracy against 24-digit mpmath values and Nolan's STABLE
+//! values is recorded in `fixtures/stable/`.
 //!
 //! # Examples
 //!
@@ -45,7 +52,11 @@ mod nolan;
 mod quad;
 mod quantile;
 mod sample;
+mod series;
 mod standard;
+mod table;
+
+pub use table::{LnPdfTable, MIN_BATCH};
 
 use crate::{Error, Result};
 use standard::Tail;
@@ -273,6 +284,44 @@ impl Stable {
         self.ln_pdf(x).exp()
     }
 
+    /// [`Stable::ln_pdf`] at every point of `xs`: the fast path for many points with the
+    /// same parameters (as in a likelihood). From [`MIN_BATCH`] points on it builds a
+    /// certified interpolant ([`LnPdfTable`]) over the cells of `asinh` of the standardized
+    /// points and evaluates exactly wherever certification fails; results agree with
+    /// [`Stable::ln_pdf`] to ~2e-11 and keep the 1e-10 relative accuracy promise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use anodiff_core::stable::{Param, Stable};
+    /// let s = Stable::new(1.5, 0.5, 2.0, 1.0, Param::S0).unwrap();
+    /// let xs: Vec<f64> = (0..1000).map(|i| -50.0 + 0.1 * i as f64).collect();
+    /// let v = s.ln_pdf_many(&xs);
+    /// for (x, l) in xs.iter().zip(&v).step_by(97) {
+    ///     assert!((l - s.ln_pdf(*x)).abs() < 1e-10);
+    /// }
+    /// ```
+    pub fn ln_pdf_many(&self, xs: &[f64]) -> Vec<f64> {
+        match self.regime {
+            Regime::AlphaOne | Regime::General if xs.len() >= MIN_BATCH => {
+                let ls = self.scale.ln();
+                let zs: Vec<f64> = xs.iter().map(|&x| self.z0(x)).collect();
+                let t = LnPdfTable::for_points(self.alpha, self.beta, &zs);
+                zs.iter().map(|&z| t.ln_pdf(z) - ls).collect()
+            }
+            _ => xs.iter().map(|&x| self.ln_pdf(x)).collect(),
+        }
+    }
+
+    /// [`Stable::pdf`] at every point of `xs`; see [`Stable::ln_pdf_many`].
+    pub fn pdf_many(&self, xs: &[f64]) -> Vec<f64> {
+        let mut v = self.ln_pdf_many(xs);
+        for l in v.iter_mut() {
+            *l = l.exp();
+        }
+        v
+    }
+
     fn ln_tail(&self, x: f64, tail: Tail) -> f64 {
         match self.regime {
             Regime::Gauss => standard::gauss_ln_cdf(self.z0(x), tail),
@@ -416,6 +465,21 @@ impl rand::distr::Distribution<f64> for Stable {
 /// ```
 pub fn ln_pdf_s0_std(x: f64, alpha: f64, beta: f64) -> f64 {
     standard::ln_pdf(x, alpha, beta)
+}
+
+/// [`ln_pdf_s0_std`] at every point of `zs` (one alpha, beta), through a certified
+/// interpolant from [`MIN_BATCH`] points on; see [`Stable::ln_pdf_many`].
+pub fn ln_pdf_s0_std_many(zs: &[f64], alpha: f64, beta: f64) -> Vec<f64> {
+    let general =
+        !(alpha == 2.0 || (alpha == 1.0 && beta == 0.0) || (alpha == 0.5 && beta.abs() == 1.0));
+    if general && zs.len() >= MIN_BATCH {
+        let t = LnPdfTable::for_points(alpha, beta, zs);
+        zs.iter().map(|&z| t.ln_pdf(z)).collect()
+    } else {
+        zs.iter()
+            .map(|&z| standard::ln_pdf(z, alpha, beta))
+            .collect()
+    }
 }
 
 /// Density of the standard S0 law; see [`ln_pdf_s0_std`].

@@ -10,7 +10,7 @@
 //! The range is split at the points where `h` crosses fixed levels (found by Newton's method in
 //! `ln w`), and each piece is integrated by adaptive Gauss-Kronrod.
 
-use super::quad;
+use super::{quad, series};
 use std::f64::consts::{FRAC_PI_2, PI};
 
 /// What to integrate: `ln` of the integrand as a function of `h = ln g`.
@@ -505,6 +505,21 @@ pub(crate) fn ln_pdf_general(x: f64, a: f64, beta: f64) -> f64 {
             return lf;
         }
     }
+    if let Some(v) = series::ln_pdf_power(x, a, beta) {
+        return v;
+    }
+    let (x, beta, z) = if x < z { (-x, -beta, -z) } else { (x, beta, z) };
+    if let Some(v) = series::ln_tail(x, a, beta, series::What::Pdf) {
+        return v;
+    }
+    let k = General::new(x, a, beta);
+    k.len_pdf_prefactor(x, z) + ln_integral(&k, Kind::Pdf)
+}
+
+/// ln f by the integral only (no tail series), alpha != 1, x != zeta; for tests of the series.
+#[cfg(test)]
+pub(crate) fn ln_pdf_integral(x: f64, a: f64, beta: f64) -> f64 {
+    let z = zeta(a, beta);
     let (x, beta, z) = if x < z { (-x, -beta, -z) } else { (x, beta, z) };
     let k = General::new(x, a, beta);
     k.len_pdf_prefactor(x, z) + ln_integral(&k, Kind::Pdf)
@@ -533,6 +548,27 @@ pub(crate) fn ln_cdf_general(x: f64, a: f64, beta: f64, upper: bool) -> f64 {
             (t_c / PI).ln()
         };
     }
+    if let Some(ls) = series::ln_tail(x, a, beta, series::What::Sf) {
+        return if upper { ls } else { (-ls.exp()).ln_1p() };
+    }
+    ln_cdf_integral_above(x, a, beta, upper)
+}
+
+/// ln P(X <= x) or ln P(X > x) by the integral only, alpha != 1 (any x); for tests.
+#[cfg(test)]
+pub(crate) fn ln_cdf_integral(x: f64, a: f64, beta: f64, upper: bool) -> f64 {
+    let z = zeta(a, beta);
+    let (x, beta, upper) = if x < z {
+        (-x, -beta, !upper)
+    } else {
+        (x, beta, upper)
+    };
+    ln_cdf_integral_above(x, a, beta, upper)
+}
+
+/// The integral for x > zeta.
+fn ln_cdf_integral_above(x: f64, a: f64, beta: f64, upper: bool) -> f64 {
+    let (_, t_c, _) = angles(a, beta);
     let k = General::new(x, a, beta);
     // a > 1: sf = I[e^-g]/pi, cdf = (pi - T + I[1 - e^-g])/pi; a < 1 the other way round.
     let sf_is_expneg = a > 1.0;

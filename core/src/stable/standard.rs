@@ -8,7 +8,7 @@
 //! 1 +- NEAR_ONE and 1 +- 2 NEAR_ONE (degree-4 Lagrange); the interpolation error is below
 //! 1e-15 relative because the S0 characteristic function is analytic in alpha at 1.
 
-use super::nolan;
+use super::{nolan, series};
 // statrs 0.19's erf/erfc are only good to ~1e-10 relative; puruspe's are good to ~1e-15.
 use puruspe::{erf, erfc};
 use std::f64::consts::PI;
@@ -155,6 +155,11 @@ pub(crate) fn ln_pdf(x: f64, a: f64, beta: f64) -> f64 {
     } else if a == 0.5 && beta.abs() == 1.0 {
         levy_ln_pdf(x + beta, beta)
     } else if (a - 1.0).abs() < NEAR_ONE {
+        // Next to zeta (far in the tail here) the power series in x - zeta converges fast and
+        // needs no bridge; interpolating in alpha there is poor because zeta moves with alpha.
+        if let Some(v) = series::ln_pdf_power(x, a, beta) {
+            return v;
+        }
         bridge(a, |aa| {
             if aa == 1.0 {
                 ln_pdf(x, 1.0, beta)

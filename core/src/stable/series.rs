@@ -1,0 +1,295 @@
+//! Bergström's series for the tails of the stable law (alpha != 1).
+//!
+//! In S1 coordinates x1 = x - zeta > 0 (standard S0 argument x), expanding the characteristic
+//! function `exp(-c |u|^a e^{-i a theta0 sgn u})`, `c = 1 / cos(a theta0) = hypot(1, zeta)`, in
+//! powers of `|u|^a` and integrating term by term gives (Nolan 2020, Thm 1.2; Zolotarev 1986,
+//! s.2.4):
+//!
+//! ```text
+//! f(x)    = 1/pi sum_{k>=1} c^k Gamma(k a + 1) / k! sin(k d) x1^{-k a - 1}
+//! P(X>x)  = 1/pi sum_{k>=1} c^k Gamma(k a) / k!     sin(k d) x1^{-k a}
+//! ```
+//!
+//! with `d = pi - a (pi/2 + theta0)` (accurate from [`super::nolan::angles`] even when it is
+//! tiny, on the thin side of beta = -1). For a < 1 the series converges for every x1 > 0; for
+//! a > 1 it is asymptotic. Either way it is used only where it has visibly converged: the sum
+//! is accepted when two consecutive terms are below [`SERIES_RTOL`] of it, the terms have been
+//! decreasing, and the terms' absolute sum does not exceed 4 times the sum (no cancellation).
+//! For a > 1 the terms are those of an asymptotic series whose smallest terms come long after
+//! the accepted ones (the ratio of consecutive terms is at most 1/8 at acceptance, see
+//! [`MAX_RATIO`]), so the first omitted term bounds the truncation error.
+
+use super::nolan;
+use std::f64::consts::PI;
+
+/// Relative size of the last two terms at which the series is accepted. The error of the
+/// truncated sum is then about this size, far below the 1e-10 promised for the density.
+const SERIES_RTOL: f64 = 1e-13;
+/// Largest term count tried; beyond it the quadrature is cheaper anyway.
+const MAX_TERMS: usize = 40;
+/// The ratio |t2 / t1| above which the series is not even tried (it would need too many terms,
+/// and for a > 1 it would be too close to where the asymptotic series starts to diverge).
+const MAX_RATIO: f64 = 0.125;
+
+/// Which tail quantity to sum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum What {
+    /// the density
+    Pdf,
+    /// P(X > x) for x > zeta
+    Sf,
+}
+
+/// `ln` of the density (or the survival function) of the standard S0 law at `x > zeta` from
+/// Bergström's series, or `None` where the series has not converged to [`SERIES_RTOL`].
+pub(crate) fn ln_tail(x: f64, a: f64, beta: f64, what: What) -> Option<f64> {
+    if a == 1.0 || !(a < 2.0) {
+        return None;
+    }
+    let z = nolan::zeta(a, beta);
+    let x1 = x - z;
+    if !(x1 > 0.0) || !x1.is_finite() {
+        return None;
+    }
+    let (t_len, _, d) = nolan::angles(a, beta);
+    if !(t_len > 0.0) {
+        // outside the support (a < 1, beta = -1): the caller's integral says so exactly
+        return None;
+    }
+    // sin(k d) from the smaller of d and pi - d = a T, so that it keeps its relative accuracy
+    // when either is tiny (the thin side of |beta| = 1)
+    let dc = a * t_len;
+    let use_c = dc < d;
+    let c = 1f64.hypot(z);
+    // r = c x1^{-a}: term k carries r^k.
+    let lnr = c.ln() - a * x1.ln();
+    // cheap screen: the first two coefficients (Gamma ratio ~ k^{(a - 1) k}) times r
+    let shift = match what {
+        What::Pdf => 1.0,
+        What::Sf => 0.0,
+    };
+    let coef = |k: usize| -> f64 {
+        let kf = k as f64;
+        // Gamma(k a + shift) / k! (Gamma is exact to ~1 ulp in puruspe)
+        puruspe::gamma(kf * a + shift) / puruspe::gamma(kf + 1.0)
+    };
+    let c1 = coef(1);
+    let c2 = coef(2);
+    let r = lnr.exp();
+    if !(r > 0.0) || !(c2 * r < MAX_RATIO * c1) {
+        return None;
+    }
+    let mut sum = 0.0;
+    let mut abs_sum = 0.0;
+    let mut prev_abs = f64::INFINITY;
+    let mut small_run = 0;
+    let mut rk = 1.0;
+    for k in 1..=MAX_TERMS {
+        rk *= r;
+        let ck = match k {
+            1 => c1,
+            2 => c2,
+            _ => coef(k),
+        };
+        let bound = ck * rk;
+        // the magnitudes without the sine must keep decreasing
+        if bound > prev_abs {
+            return None;
+        }
+        prev_abs = bound;
+        let sk = if use_c {
+            // sin(k (pi - dc)) = (-1)^{k+1} sin(k dc)
+            let v = (k as f64 * dc).sin();
+            if k % 2 == 1 {
+                v
+            } else {
+                -v
+            }
+        } else {
+            (k as f64 * d).sin()
+        };
+        let t = bound * sk;
+        sum += t;
+        abs_sum += t.abs();
+        if bound <= SERIES_RTOL * sum.abs() {
+            small_run += 1;
+            if small_run >= 2 {
+                if !(sum > 0.0) || abs_sum > 4.0 * sum {
+                    return None;
+                }
+                let pre = match what {
+                    What::Pdf => -x1.ln(),
+                    What::Sf => 0.0,
+                };
+                let v = sum.ln() + pre - PI.ln();
+                if a > 1.0 && !(ln_beyond_all_orders(x1, a) < v + SERIES_RTOL.ln()) {
+                    return None;
+                }
+                return Some(v);
+            }
+        } else {
+            small_run = 0;
+        }
+    }
+    None
+}
+
+/// Terms tried at most by [`ln_pdf_power`].
+const POWER_MAX_TERMS: usize = 160;
+/// Largest allowed ratio of the terms' absolute sum to the sum in [`ln_pdf_power`]: each term
+/// carries a few ulps of rounding (phase and Gamma), so this bounds the loss at ~1e-12.
+const POWER_MAX_CANCEL: f64 = 50.0;
+
+/// `ln f` of the standard S0 law from the power series in x1 = x - zeta, convergent for
+/// 1 < a < 2 and asymptotic (x1 -> 0) for a < 1 (Nolan 2020, Thm 1.2; Zolotarev 1986, s.2.4):
+///
+/// ```text
+/// f(x) = 1/(pi a) sum_{n>=0} Gamma((n+1)/a) / n! c^{-(n+1)/a} cos((n+1) theta0 - n pi/2) x1^n
+/// ```
+///
+/// with `theta0 = atan(beta tan(pi a/2)) / a`, `c = hypot(1, zeta)`. The series is entire but
+/// its terms grow to about `exp(y^{a/(a-1)})`-ish before they fall (`y = |x1| c^{-1/a}`), so
+/// it is used only for moderate y and accepted only when the terms' absolute sum stays within
+/// [`POWER_MAX_CANCEL`] of the sum; `None` otherwise. For a < 1 it is accepted only if the
+/// terms fall monotonically to 1e-17 of the sum, so the first omitted term bounds the error.
+/// Near a = 1 (|a - 1| <= 2e-3, zeta ~ 0.64 beta/(a - 1)) it gives the density next to zeta,
+/// far in the tail, directly: y is then ~|x1|/|zeta| and the terms fall like y^n.
+pub(crate) fn ln_pdf_power(x: f64, a: f64, beta: f64) -> Option<f64> {
+    if !(a > 0.0 && a < 2.0) || a == 1.0 {
+        return None;
+    }
+    let z = nolan::zeta(a, beta);
+    let x1 = x - z;
+    let c = 1f64.hypot(z);
+    let y = x1.abs() * c.powf(-1.0 / a);
+    if !(y < 4.0) {
+        return None;
+    }
+    let theta0 = (beta * nolan::tan_pi_alpha_half(a)).atan() / a;
+    let cinv = c.powf(-1.0 / a);
+    let mut sum = 0.0;
+    let mut abs_sum = 0.0;
+    let mut pw = cinv; // c^{-(n+1)/a} x1^n
+    let mut fact = 1.0; // n!
+    let mut first = 0.0;
+    let mut bound_sum = 0.0;
+    let mut last_bound = f64::INFINITY;
+    for n in 0..POWER_MAX_TERMS {
+        if n > 0 {
+            pw *= cinv * x1;
+            fact *= n as f64;
+        }
+        let m = puruspe::gamma((n + 1) as f64 / a) / fact * pw;
+        let bound = m.abs();
+        let phase = (n + 1) as f64 * theta0 - n as f64 * std::f64::consts::FRAC_PI_2;
+        let t = m * phase.cos();
+        sum += t;
+        abs_sum += t.abs();
+        bound_sum += bound;
+        if n == 0 {
+            first = bound;
+        } else if bound > 1e3 * first || !bound.is_finite() {
+            return None;
+        }
+        // a < 1: the series is only asymptotic (as x1 -> 0); use it while its terms fall
+        if a < 1.0 && n > 0 && bound > last_bound {
+            return None;
+        }
+        // the bounds decrease monotonically once past the largest term
+        if bound < last_bound && bound <= 1e-17 * sum.abs() && n > 2 {
+            // The phases are good to ~n ulps: the sum must not be small against the terms'
+            // sizes without their cosines (at |beta| = 1, a < 1 every cosine vanishes on the
+            // empty side of zeta and only rounding would remain).
+            if !(sum > 0.0) || abs_sum > POWER_MAX_CANCEL * sum || bound_sum > 1e4 * sum {
+                return None;
+            }
+            let v = sum.ln() - (PI * a).ln();
+            if a < 1.0 && !(ln_beyond_all_orders(x1.abs(), a) < v + SERIES_RTOL.ln()) {
+                return None;
+            }
+            return Some(v);
+        }
+        last_bound = bound;
+    }
+    None
+}
+
+/// For a > 1 the series misses a part of the density that is smaller than every power of
+/// 1/x1: on the thin side of beta = -1 it is the whole density,
+/// `c1 x^{(2-a)/(2a-2)} exp(-c2 x^{a/(a-1)})` (Nolan 2020, Prop. 3.1), and near a = 2 it is the
+/// Gaussian body `exp(-x^2/4)`. This returns `ln` of that expression with the rate halved, a
+/// margin for skews other than -1: the series is accepted only where it is negligible.
+fn ln_beyond_all_orders(x1: f64, a: f64) -> f64 {
+    // a < 1: the same expression (Nolan's Prop. 3.1 with |a - 1|) is the density next to the
+    // support edge of |beta| = 1, exp(-c2 |x1|^{-a/(1-a)}), missed by the series near zeta.
+    let e = (a - 1.0).abs();
+    // |cos(pi a / 2)| = |sin(pi (a - 1) / 2)|, accurate near a = 1
+    let lcos = (std::f64::consts::FRAC_PI_2 * e).sin().abs().ln();
+    let ln_c1 = -0.5 * (2.0 * PI * e).ln() + (a.ln() - lcos) / (2.0 - 2.0 * a);
+    let ln_c2 = e.ln() + (a * a.ln() - lcos) / (1.0 - a);
+    let q = a / (a - 1.0);
+    let p = (2.0 - a) / (2.0 * (a - 1.0));
+    let l = (0.5f64).ln() + ln_c2 + q * x1.ln();
+    if l > 700.0 {
+        return f64::NEG_INFINITY;
+    }
+    ln_c1 + p * x1.ln() - l.exp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Against the quadrature (an independent evaluation) wherever the series accepts.
+    #[test]
+    fn agrees_with_the_integral_where_accepted() {
+        let mut checked = 0;
+        for &a in &[0.5, 0.7, 0.9, 0.99, 1.01, 1.2, 1.5, 1.8, 1.95, 1.99] {
+            for &b in &[-1.0, -0.9, -0.3, 0.0, 0.5, 1.0] {
+                let z = nolan::zeta(a, b);
+                for i in 0..40 {
+                    let x1 = 10f64.powf(-0.5 + 0.2 * i as f64);
+                    let x = z + x1;
+                    if let Some(v) = ln_tail(x, a, b, What::Pdf) {
+                        let e = nolan::ln_pdf_integral(x, a, b);
+                        assert!((v - e).abs() < 1e-10, "pdf a {a} b {b} x {x}: {v} vs {e}");
+                        checked += 1;
+                    }
+                    if let Some(v) = ln_tail(x, a, b, What::Sf) {
+                        let e = nolan::ln_cdf_integral(x, a, b, true);
+                        assert!((v - e).abs() < 1e-10, "sf a {a} b {b} x {x}: {v} vs {e}");
+                    }
+                }
+            }
+        }
+        assert!(checked > 500, "{checked}");
+    }
+
+    #[test]
+    fn power_series_agrees_with_the_integral_where_accepted() {
+        let mut checked = 0;
+        let mut bad = 0;
+        for &a in &[
+            0.5, 0.8, 0.95, 0.99, 1.001, 1.01, 1.1, 1.3, 1.5, 1.7, 1.9, 1.99, 1.999,
+        ] {
+            for &b in &[-1.0, -0.7, 0.0, 0.3, 1.0] {
+                let z = nolan::zeta(a, b);
+                for i in 0..41 {
+                    let x = z + (-8.0 + 0.4 * i as f64);
+                    if (x - z).abs() < 1e-3 {
+                        continue;
+                    }
+                    if let Some(v) = ln_pdf_power(x, a, b) {
+                        let e = nolan::ln_pdf_integral(x, a, b);
+                        if !((v - e).abs() < 2e-11) {
+                            eprintln!("a {a} b {b} x1 {}: {v} vs {e}", x - z);
+                            bad += 1;
+                        }
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 300 && bad == 0, "{checked} {bad}");
+    }
+}
