@@ -40,7 +40,7 @@ const SCHEMA_VERSION: u32 = 1;
 
 /// Revision of what the stages compute, hashed into every stage key: bump it when a stage's
 /// code changes its result, so caches written by an older build are recomputed, not trusted.
-const STAGE_REVISION: u32 = 2;
+const STAGE_REVISION: u32 = 3;
 
 /// Arguments of `anodiff reproduce`.
 #[derive(clap::Args, Debug)]
@@ -350,28 +350,23 @@ fn toy_stage(cfg: &DemoConfig, landscape: &Path, start: Start) -> anyhow::Result
 fn toy_plot_data(runs: &[ToyRun], grads: &[f64]) -> Value {
     let first = runs.first();
     let mean_msd = |part: &dyn Fn(&ToyRun) -> &[[f64; 2]]| {
-        let max_len = runs.iter().map(|r| part(r).len()).max().unwrap_or(0);
-        // Lags up to a quarter of each stretch, as in segment_exponent.
-        let lags = log_lags(max_len / 4, 24);
+        // The same walkers at every lag (a walker dropping out would make the mean jump): lags
+        // up to a quarter of the median stretch, as in segment_exponent, averaged over the
+        // walkers whose stretch is at least that long.
+        let max_lag = median(runs.iter().map(|r| part(r).len() as f64).collect())
+            .map_or(0, |m| (m / 4.0) as usize);
+        let lags = log_lags(max_lag, 24);
         let mut sum = vec![0.0; lags.len()];
-        let mut count = vec![0usize; lags.len()];
-        for r in runs {
-            let p = part(r);
-            let m = tamsd(p, &lags);
-            for (k, (&lag, v)) in lags.iter().zip(m).enumerate() {
-                if lag <= p.len() / 4 && v.is_finite() {
-                    sum[k] += v;
-                    count[k] += 1;
-                }
+        let mut walkers = 0usize;
+        for r in runs.iter().filter(|r| part(r).len() / 4 >= max_lag) {
+            for (s, v) in sum.iter_mut().zip(tamsd(part(r), &lags)) {
+                *s += v;
             }
+            walkers += 1;
         }
-        let (lag, msd): (Vec<f64>, Vec<f64>) = lags
-            .iter()
-            .zip(sum.iter().zip(&count))
-            .filter(|(_, (_, &c))| c > 0)
-            .map(|(&l, (&s, &c))| (l as f64, s / c as f64))
-            .unzip();
-        json!({ "lag": lag, "msd": msd })
+        let msd: Vec<f64> = sum.iter().map(|s| s / walkers.max(1) as f64).collect();
+        let lag: Vec<f64> = lags.iter().map(|&l| l as f64).collect();
+        json!({ "lag": lag, "msd": msd, "walkers": walkers })
     };
     let mut sorted: Vec<f64> = grads.iter().copied().filter(|v| v.is_finite()).collect();
     sorted.sort_by(f64::total_cmp);

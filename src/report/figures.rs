@@ -32,7 +32,7 @@ pub struct Histogram {
 /// fraction of the sample inside it (the same scale as a fitted pdf).
 pub fn histogram(values: &[f64], bins: usize, lo: f64, hi: f64) -> Histogram {
     let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    if bins == 0 || finite.is_empty() || !(hi > lo) {
+    if bins == 0 || finite.is_empty() || !lo.is_finite() || !hi.is_finite() || hi <= lo {
         return Histogram::default();
     }
     let w = (hi - lo) / bins as f64;
@@ -63,7 +63,7 @@ pub fn log_histogram(values: &[f64], bins: usize) -> Histogram {
     let (lo, hi) = pos
         .iter()
         .fold((f64::INFINITY, 0.0f64), |(a, b), &v| (a.min(v), b.max(v)));
-    if bins == 0 || pos.is_empty() || !(hi > lo) {
+    if bins == 0 || pos.is_empty() || hi.is_nan() || lo.is_nan() || hi <= lo {
         return Histogram::default();
     }
     let (llo, lhi) = (lo.ln(), hi.ln());
@@ -141,9 +141,10 @@ fn window_series(curves: &[WindowCurve]) -> (Vec<Series>, ColorBar) {
     )
 }
 
-/// Dashed grey reference lines `y ∝ x^k` for each `k`, through the first drawable point of the
-/// first series, over the x span of all series (the paper's guides for ballistic `tau^2` and
-/// normal `tau^1` diffusion).
+/// Dashed grey reference lines `y ∝ x^k` for each `k`, from the first drawable point of the
+/// first series rightwards, each stopping where it leaves the data's vertical range so that a
+/// steep guide cannot stretch the axes (the paper's guides for normal `tau^1` and ballistic
+/// `tau^2` motion).
 pub fn guides(series: &[Series], exponents: &[f64]) -> Vec<Series> {
     let pts: Vec<(f64, f64)> = series
         .iter()
@@ -153,21 +154,26 @@ pub fn guides(series: &[Series], exponents: &[f64]) -> Vec<Series> {
     let Some(&(x0, y0)) = pts.first() else {
         return Vec::new();
     };
-    let x1 = pts.iter().fold(x0, |m, p| m.max(p.0));
-    if x1 <= x0 {
-        return Vec::new();
-    }
+    let x_max = pts.iter().fold(x0, |m, p| m.max(p.0));
+    let y_max = pts.iter().fold(y0, |m, p| m.max(p.1));
     exponents
         .iter()
         .enumerate()
-        .map(|(i, &k)| {
-            let shade = 90 + 50 * i as u8;
-            Series::dashed(
-                format!("slope {k}"),
-                vec![x0, x1],
-                vec![y0, y0 * (x1 / x0).powf(k)],
-            )
-            .with_color([shade, shade, shade])
+        .filter_map(|(i, &k)| {
+            let x1 = if k > 0.0 {
+                x_max.min(x0 * (y_max / y0).powf(1.0 / k))
+            } else {
+                x_max
+            };
+            (x1 > x0).then(|| {
+                let shade = 70 + 50 * i.min(3) as u8;
+                Series::dashed(
+                    format!("slope {k}"),
+                    vec![x0, x1],
+                    vec![y0, y0 * (x1 / x0).powf(k)],
+                )
+                .with_color([shade, shade, shade])
+            })
         })
         .collect()
 }
@@ -450,6 +456,265 @@ pub fn toy_gradients(title: &str, series: Vec<Series>) -> Figure {
         Axes::new(title, "gradient component dL/dw", "probability density").log(false, true),
         series,
     )
-    .legend(Legend::UpperRight);
+    .legend(Legend::UpperLeft);
     Figure::row("", vec![Panel::Xy(p)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::plot::{render_png, render_svg, Mark};
+    use super::*;
+
+    #[test]
+    fn histogram_counts_by_hand() {
+        // Bins [0, 1) and [1, 2]: counts 2 and 3 out of 6 finite values (3.0 lies outside).
+        let h = histogram(&[0.0, 0.5, 1.0, 1.5, 2.0, 3.0, f64::NAN], 2, 0.0, 2.0);
+        assert_eq!(h.centres, vec![0.5, 1.5]);
+        assert_eq!(h.density, vec![2.0 / 6.0, 3.0 / 6.0]);
+        assert_eq!(histogram(&[1.0], 3, 1.0, 1.0), Histogram::default());
+        assert_eq!(histogram(&[], 3, 0.0, 1.0), Histogram::default());
+    }
+
+    #[test]
+    fn log_histogram_integrates_to_the_positive_fraction() {
+        // 1..=1000 and as many negatives: the positive half integrates to 1/2.
+        let v: Vec<f64> = (1..=1000).flat_map(|k| [k as f64, -(k as f64)]).collect();
+        let h = log_histogram(&v, 20);
+        let area: f64 = h
+            .centres
+            .iter()
+            .zip(&h.density)
+            .map(|(&c, &d)| {
+                // Edges from the geometric centre and the fixed log width ln(1000)/20.
+                let r = (1000f64.ln() / 20.0 / 2.0).exp();
+                d * (c * r - c / r)
+            })
+            .sum();
+        assert!((area - 0.5).abs() < 1e-9, "{area}");
+        // Uniform on 1..1000: density 1/(2000) per unit everywhere (to binning noise).
+        for (c, d) in h.centres.iter().zip(&h.density) {
+            if *c > 20.0 {
+                assert!((d * 2000.0 - 1.0).abs() < 0.25, "{c}: {d}");
+            }
+        }
+        assert_eq!(log_histogram(&[-1.0, 0.0], 5), Histogram::default());
+    }
+
+    #[test]
+    fn guides_pass_through_the_first_point_with_their_slope() {
+        let s = vec![Series::line(
+            "",
+            vec![1.0, 10.0, 100.0],
+            vec![2.0, 20.0, 200.0],
+        )];
+        let g = guides(&s, &[1.0, 2.0]);
+        assert_eq!(g.len(), 2);
+        assert_eq!((g[0].x[0], g[0].y[0]), (1.0, 2.0));
+        assert_eq!((g[0].x[1], g[0].y[1]), (100.0, 200.0));
+        // The tau^2 guide stops where it reaches the data's top, 200, at x = 10.
+        assert!((g[1].x[1] - 10.0).abs() < 1e-9 && (g[1].y[1] - 200.0).abs() < 1e-9);
+        assert!(g.iter().all(|s| s.mark == Mark::Dashed));
+        assert!(guides(&[], &[1.0]).is_empty());
+    }
+
+    fn windows() -> Vec<WindowCurve> {
+        (0..5)
+            .map(|k| {
+                let x: Vec<f64> = (1..=100).map(f64::from).collect();
+                let a = 1.5 - 0.2 * k as f64;
+                let y = x.iter().map(|t| t.powf(a)).collect();
+                WindowCurve {
+                    t_w: 1.0 + 1000.0 * k as f64,
+                    x,
+                    y,
+                }
+            })
+            .collect()
+    }
+
+    fn xy(f: &Figure, i: usize) -> &XyPanel {
+        match &f.panels[i] {
+            Panel::Xy(p) => p,
+            Panel::Heat(_) => panic!("expected an x-y panel"),
+        }
+    }
+
+    #[test]
+    fn msd_curves_are_log_log_and_coloured_by_window_start() {
+        let f = msd_by_window("MSD", &windows());
+        let p = xy(&f, 0);
+        assert!(p.axes.log_x && p.axes.log_y);
+        assert!(p.axes.x_label.contains("steps"));
+        let cb = p.colorbar.as_ref().unwrap();
+        assert_eq!((cb.min, cb.max), (1.0, 4001.0));
+        assert_eq!(p.series[0].color, Some(jet(0.0)));
+        assert_eq!(p.series[4].color, Some(jet(1.0)));
+        assert_eq!(p.series.len(), 5 + 2, "five windows and two guides");
+    }
+
+    #[test]
+    fn power_laws_are_drawn_through_their_formula() {
+        let f = scaling_by_window(
+            "MSL",
+            "distance Delta r",
+            "MSL",
+            &windows(),
+            &[PowerLaw {
+                label: "fit".into(),
+                exponent: 1.8,
+                prefactor: 0.5,
+                x_range: (0.4, 10.0),
+            }],
+        );
+        let fit = xy(&f, 0).series.last().unwrap();
+        assert_eq!(fit.label, "fit (slope 1.80)");
+        assert!((fit.x[0] - 0.4).abs() < 1e-12 && (fit.x[20] - 10.0).abs() < 1e-9);
+        for (x, y) in fit.x.iter().zip(&fit.y) {
+            assert!((y - 0.5 * x.powf(1.8)).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn hessian_ranks_become_lines() {
+        let epochs = [0.0, 5.0, 10.0];
+        let ev = vec![
+            vec![30.0, 20.0, 10.0],
+            vec![20.0, 10.0, 5.0],
+            vec![10.0, 5.0],
+        ];
+        let f = hessian_top_eigenvalues("H", &epochs, &ev);
+        let p = xy(&f, 0);
+        assert_eq!(p.series.len(), 3);
+        assert_eq!(p.series[0].y, vec![30.0, 20.0, 10.0]);
+        // The third rank is missing at the last checkpoint.
+        assert_eq!(p.series[2].x, vec![0.0, 5.0]);
+        assert_eq!(p.series[0].color, Some(jet(1.0)));
+        assert_eq!(p.axes.x_label, "epoch");
+    }
+
+    #[test]
+    fn gradient_fits_are_clipped_to_the_histogram() {
+        let hist = Histogram {
+            centres: vec![-1.0, 0.0, 1.0],
+            density: vec![0.2, 0.5, 0.2],
+        };
+        let tail = Histogram {
+            centres: vec![0.1, 1.0],
+            density: vec![0.4, 0.2],
+        };
+        let xs: Vec<f64> = (-30..=30).map(|k| f64::from(k) / 10.0).collect();
+        let spike: Vec<f64> = xs
+            .iter()
+            .map(|&x| if x == 0.0 { 100.0 } else { 0.1 })
+            .collect();
+        let f = gradient_distribution(
+            "G",
+            "g",
+            &hist,
+            &tail,
+            &[Series::dashed("normal", xs, spike)],
+        );
+        assert_eq!(f.panels.len(), 2);
+        let left = xy(&f, 0);
+        let fit = &left.series[1];
+        assert_eq!(fit.mark, Mark::Dashed);
+        assert!(fit.x.iter().all(|x| (-1.0..=1.0).contains(x)));
+        // The spike is cut at three times the tallest bar.
+        assert!(fit.y.iter().all(|&y| y <= 1.5));
+        let right = xy(&f, 1);
+        assert!(right.axes.log_x && right.axes.log_y);
+        assert!(right.series[1].x.iter().all(|&x| x >= 0.1));
+    }
+
+    #[test]
+    fn every_builder_renders_on_synthetic_data() {
+        let w = windows();
+        let x: Vec<f64> = (0..200).map(f64::from).collect();
+        let loss: Vec<f64> = x.iter().map(|t| 2.3 * (-t / 50.0).exp() + 0.1).collect();
+        let grid = Grid {
+            nx: 17,
+            ny: 17,
+            z: (0..289)
+                .map(|k| ((k / 17) as f64 - 8.0).powi(2) + ((k % 17) as f64 - 8.0).powi(2))
+                .collect(),
+            x_range: (-1.0, 1.0),
+            y_range: (-1.0, 1.0),
+        };
+        let path: Vec<[f64; 2]> = (0..50)
+            .map(|t| [-0.9 + 0.018 * t as f64, 0.5 * (t as f64 / 8.0).sin()])
+            .collect();
+        let figures = vec![
+            msd_by_window("Fig. 2", &w),
+            sweep(
+                "Fig. 3",
+                "batch size",
+                true,
+                vec![
+                    (
+                        "alpha".into(),
+                        vec![Series::points(
+                            "ResNet-14",
+                            vec![128.0, 512.0, 1024.0],
+                            vec![1.3, 1.4, 1.2],
+                        )
+                        .with_errors(vec![1.2, 1.3, 1.1], vec![1.4, 1.5, 1.3])],
+                    ),
+                    (
+                        "tau0 (steps)".into(),
+                        vec![Series::points(
+                            "ResNet-14",
+                            vec![128.0, 512.0, 1024.0],
+                            vec![180.0, 100.0, 70.0],
+                        )],
+                    ),
+                ],
+            ),
+            loss_curves(
+                "Fig. 4b",
+                "step",
+                vec![Series::line("lr 0.1", x.clone(), loss.clone())],
+                true,
+            ),
+            gradient_distribution(
+                "Fig. 5a",
+                "g",
+                &histogram(&loss, 20, 0.0, 2.5),
+                &log_histogram(&loss, 10),
+                &[Series::line("fit", x.clone(), loss.clone())],
+            ),
+            loss_changes_by_window("Fig. 5b", &w),
+            moving_variance("Fig. 5c", x.clone(), loss.clone(), 100),
+            hessian_top_eigenvalues("Fig. 6", &[0.0, 5.0], &[vec![3.0, 2.0], vec![2.0, 1.0]]),
+            scaling_by_window("Fig. 7", "Delta r", "MSL", &w, &[]),
+            toy_landscapes(
+                "Fig. 8a",
+                &[ToyLandscape {
+                    name: "bowl".into(),
+                    grid,
+                    path,
+                    t0: Some(20),
+                }],
+            ),
+            toy_msd(
+                "Fig. 8b",
+                vec![Series::line("walker", x[1..].to_vec(), x[1..].to_vec())],
+            ),
+            toy_gradients("Fig. 8c", vec![Series::line("g", x.clone(), loss)]),
+        ];
+        for f in &figures {
+            let png = render_png(f).unwrap();
+            assert!(png.starts_with(b"\x89PNG"));
+            let svg = render_svg(f).unwrap();
+            assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+            // Axis labels reach the SVG as text.
+            for p in &f.panels {
+                let axes = match p {
+                    Panel::Xy(p) => &p.axes,
+                    Panel::Heat(h) => &h.axes,
+                };
+                let label = super::super::html::escape(&axes.x_label);
+                assert!(super::super::plot::tests::has_text(&svg, &label), "{label}");
+            }
+        }
+    }
 }

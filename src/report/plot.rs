@@ -986,3 +986,222 @@ fn draw_scale<DB: DrawingBackend>(
     .map_err(draw_err)?;
     Ok(())
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    fn decode(png: &[u8]) -> image::RgbImage {
+        image::load_from_memory_with_format(png, image::ImageFormat::Png)
+            .expect("a decodable PNG")
+            .to_rgb8()
+    }
+
+    /// Whether the SVG draws `label` as a text element (plotters puts the text on its own line).
+    pub(crate) fn has_text(svg: &str, label: &str) -> bool {
+        svg.contains(&format!(">\n{label}\n</text>")) || svg.contains(&format!(">{label}</text>"))
+    }
+
+    fn sample_xy(log: bool) -> Figure {
+        let x: Vec<f64> = (1..=50).map(f64::from).collect();
+        let y: Vec<f64> = x.iter().map(|v| v * v).collect();
+        let mut noisy = y.clone();
+        // Values a log axis cannot show, which must be skipped, not drawn or fatal.
+        noisy[3] = f64::NAN;
+        noisy[4] = -1.0;
+        noisy[5] = 0.0;
+        let p = XyPanel::new(
+            Axes::new("title", "lag tau (steps)", "MSD").log(log, log),
+            vec![
+                Series::line("tau^2", x.clone(), y).with_color([255, 0, 0]),
+                Series::points("noisy", x.clone(), noisy),
+                Series::dashed("", x.clone(), x.clone()),
+                Series::bars("bars", x.clone(), x.clone()).with_errors(
+                    x.iter().map(|v| v * 0.5).collect(),
+                    x.iter().map(|v| v * 1.5).collect(),
+                ),
+            ],
+        );
+        Figure::row("figure title", vec![Panel::Xy(p)])
+    }
+
+    #[test]
+    fn colour_maps_match_their_published_end_points() {
+        // MATLAB jet(256) runs from [0 0 0.5156] to [0.5 0 0]; our 9-knot table starts at
+        // 0.5625 * 255 = 143 (jet(64)'s first entry) and ends at 0.5 * 255 = 127.5.
+        assert_eq!(jet(0.0), [0, 0, 143]);
+        assert_eq!(jet(1.0), [127, 0, 0]);
+        assert_eq!(jet(-3.0), jet(0.0));
+        assert_eq!(jet(f64::NAN), jet(0.0));
+        assert_eq!(jet(0.5), [127, 255, 127]);
+        // matplotlib's viridis: #440154 at 0 and #fde725 at 1.
+        assert_eq!(viridis(0.0), [0x44, 0x01, 0x54]);
+        assert_eq!(viridis(1.0), [0xfd, 0xe7, 0x25]);
+        assert_eq!(palette(0), palette(10));
+    }
+
+    #[test]
+    fn tick_labels_are_short() {
+        assert_eq!(tick(0.0), "0");
+        assert_eq!(tick(1000.0), "1000");
+        assert_eq!(tick(0.5), "0.5");
+        assert_eq!(tick(-2.25), "-2.25");
+        assert_eq!(tick(1e-4), "1e-4");
+        assert_eq!(tick(1e6), "1e6");
+        assert_eq!(tick(2.5e6), "2.5e6");
+    }
+
+    #[test]
+    fn ranges_skip_what_an_axis_cannot_show_and_never_collapse() {
+        let v = [f64::NAN, -1.0, 0.0, 1.0, 100.0];
+        let (lo, hi) = padded(v.iter().copied(), true, None);
+        assert!((lo - 1.0 / 1.3).abs() < 1e-12 && (hi - 130.0).abs() < 1e-9);
+        let (lo, hi) = padded(v.iter().copied(), false, None);
+        assert!((lo - (-1.0 - 5.05)).abs() < 1e-12 && (hi - (100.0 + 5.05)).abs() < 1e-12);
+        // A constant series still gets a span, and nothing drawable gets a default.
+        let (lo, hi) = padded([3.0, 3.0].into_iter(), false, None);
+        assert!(lo < 3.0 && hi > 3.0);
+        assert_eq!(padded(std::iter::empty(), true, None), (1.0, 10.0));
+        // A valid fixed range wins; an invalid one is ignored.
+        assert_eq!(
+            padded(v.iter().copied(), false, Some((0.0, 2.0))),
+            (0.0, 2.0)
+        );
+        assert_eq!(
+            padded(v.iter().copied(), true, Some((-1.0, 2.0))),
+            (1.0 / 1.3, 130.0)
+        );
+    }
+
+    #[test]
+    fn bars_share_the_gaps_between_centres() {
+        assert_eq!(
+            bar_edges(&[1.0, 2.0, 4.0]),
+            vec![(0.5, 1.5), (1.5, 3.0), (3.0, 5.0)]
+        );
+        assert_eq!(bar_edges(&[2.0]), vec![(1.5, 2.5)]);
+    }
+
+    #[test]
+    fn png_has_the_figure_size_and_draws_the_series() {
+        for log in [false, true] {
+            let fig = sample_xy(log);
+            let img = decode(&render_png(&fig).unwrap());
+            assert_eq!(img.dimensions(), fig.size());
+            assert_eq!(fig.size(), (640, 480 + TITLE_H));
+            // The pure red line is drawn (no other element uses that colour).
+            let red = img.pixels().filter(|p| p.0 == [255, 0, 0]).count();
+            assert!(red > 200, "log = {log}: {red} red pixels");
+            // Text is drawn: dark pixels in the title band.
+            let dark = (0..img.width())
+                .flat_map(|x| (0..30).map(move |y| (x, y)))
+                .filter(|&(x, y)| img.get_pixel(x, y).0.iter().all(|&c| c < 100))
+                .count();
+            assert!(dark > 50, "log = {log}: no title text ({dark} dark pixels)");
+        }
+    }
+
+    #[test]
+    fn svg_keeps_text_as_text() {
+        let svg = render_svg(&sample_xy(true)).unwrap();
+        assert!(svg.starts_with("<svg"));
+        assert!(svg.trim_end().ends_with("</svg>"));
+        for label in [
+            "figure title",
+            "lag tau (steps)",
+            "MSD",
+            "tau^2",
+            "noisy",
+            "bars",
+        ] {
+            assert!(has_text(&svg, label), "{label} missing");
+        }
+        assert!(!svg.contains("<image"), "an x-y figure has no raster");
+    }
+
+    fn heat_figure() -> Figure {
+        // z = iy: rising along y only.
+        let (nx, ny) = (3, 2);
+        let z = (0..nx * ny).map(|k| (k % ny) as f64).collect();
+        let heat = HeatPanel {
+            axes: Axes::new("heat", "x", "y"),
+            grid: Grid {
+                nx,
+                ny,
+                z,
+                x_range: (-1.0, 1.0),
+                y_range: (-1.0, 1.0),
+            },
+            z_label: "loss L".into(),
+            overlay: vec![Series::line(
+                "path",
+                vec![-1.0, 0.0, 1.0],
+                vec![-1.0, 1.0, 0.0],
+            )],
+        };
+        Figure::row("", vec![Panel::Heat(heat.clone()), Panel::Heat(heat)])
+    }
+
+    #[test]
+    fn heat_maps_become_one_upright_raster_per_panel_in_svg() {
+        let svg = render_svg(&heat_figure()).unwrap();
+        assert_eq!(svg.matches("<image").count(), 2);
+        // The rasters come before every plotters element but the background, so axes and
+        // paths stay visible.
+        let first_image = svg.find("<image").unwrap();
+        assert_eq!(svg[..first_image].matches("<rect").count(), 1);
+        assert!(has_text(&svg, "loss L") && has_text(&svg, "path"));
+        // Decode the raster: one pixel per node, highest y on the top row.
+        let start = svg.find("base64,").unwrap() + 7;
+        let end = start + svg[start..].find('"').unwrap();
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(&svg[start..end])
+            .unwrap();
+        let img = decode(&png);
+        assert_eq!(img.dimensions(), (3, 2));
+        assert_eq!(img.get_pixel(1, 0).0, viridis(1.0));
+        assert_eq!(img.get_pixel(1, 1).0, viridis(0.0));
+    }
+
+    #[test]
+    fn heat_maps_are_drawn_in_png() {
+        let fig = heat_figure();
+        let img = decode(&render_png(&fig).unwrap());
+        let top = img.pixels().filter(|p| p.0 == viridis(1.0)).count();
+        let bottom = img.pixels().filter(|p| p.0 == viridis(0.0)).count();
+        // Two panels of ~500 x 400 px, half of each map per colour (and the colour bars).
+        assert!(top > 20_000 && bottom > 20_000, "{top} {bottom}");
+    }
+
+    #[test]
+    fn bad_figures_are_errors_not_panics() {
+        let empty = Figure::row("t", vec![]);
+        assert!(render_png(&empty).is_err());
+        let mut fig = heat_figure();
+        if let Panel::Heat(h) = &mut fig.panels[0] {
+            h.grid.z.pop();
+        }
+        let err = render_svg(&fig).unwrap_err().to_string();
+        assert!(err.contains("nx * ny"), "{err}");
+        if let Panel::Heat(h) = &mut fig.panels[0] {
+            h.grid.z = vec![f64::NAN; 6];
+        }
+        assert!(render_png(&fig).is_err());
+    }
+
+    #[test]
+    fn save_writes_both_files_and_no_temporaries() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = save(&sample_xy(false), &dir.path().join("fig")).unwrap();
+        assert_eq!(w.png, dir.path().join("fig.png"));
+        assert!(std::fs::read(&w.png)
+            .unwrap()
+            .starts_with(b"\x89PNG\r\n\x1a\n"));
+        assert!(std::fs::read_to_string(&w.svg).unwrap().starts_with("<svg"));
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+    }
+}
