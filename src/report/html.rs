@@ -41,6 +41,7 @@ pub fn escape(s: &str) -> String {
 
 fn fmt_num(v: &Value) -> String {
     match v {
+        Value::Number(n) if n.is_u64() || n.is_i64() => n.to_string(),
         Value::Number(n) => n
             .as_f64()
             .map_or_else(|| n.to_string(), |x| format!("{x:.3}")),
@@ -237,6 +238,7 @@ mod tests {
         }];
         let page = render(dir.path(), &summary, &figs).unwrap();
         assert!(page.contains("x &lt; y"));
+        assert!(page.contains("seed 3)") && page.contains("schema version 1)"));
         assert!(page.contains("1.250 [1.000, 1.500]"));
         assert!(page.contains("not tested at this scale"));
         assert!(page.contains("needs the trainers"));
