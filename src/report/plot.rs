@@ -580,6 +580,9 @@ fn draw_figure<DB: DrawingBackend>(
         return Err(anyhow!("a figure needs at least one panel"));
     }
     root.fill(&WHITE).map_err(draw_err)?;
+    // ab_glyph places text slightly above the layout box plotters reserves for it; a few pixels
+    // of headroom keep the tallest glyphs of a top-row title inside the image.
+    let root = root.margin(6, 0, 0, 0);
     let body = if fig.title.is_empty() {
         root.clone()
     } else {
