@@ -4,6 +4,7 @@
 //! stderr, and any failure exits non-zero with a message naming the problem.
 
 mod cmd;
+mod report;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
