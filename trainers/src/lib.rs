@@ -8,6 +8,27 @@
 //! tools.
 //!
 //! CPU is the default; CUDA sits behind the `cuda` feature, which needs nvcc to build.
+//!
+//! Modules: [`model`] (architectures, [`model::Network`], losses; flat parameter order),
+//! [`init`] (seeded initialisation), [`params`] (flat weight and gradient vectors),
+//! [`checkpoint`] (safetensors), [`data`] (datasets, minibatch schedule), [`train`] (the SGD
+//! loop, resume, divergence), [`record`] (what is recorded), [`run`] (run directories,
+//! `run.json`, [`run::open_run`]).
+//!
+//! # Examples
+//! ```
+//! use anodiff_trainers::data::DatasetSpec;
+//! use anodiff_trainers::run::{open_run, Length, TrainConfig};
+//! use anodiff_trainers::train::{train, Silent};
+//! let dir = tempfile::tempdir().unwrap();
+//! let mut cfg = TrainConfig::new("mlp:16".parse().unwrap(), DatasetSpec::Digits);
+//! cfg.batch_size = 64;
+//! cfg.length = Length::Steps(5);
+//! let summary = train(&cfg, &dir.path().join("run"), &mut Silent).unwrap();
+//! assert_eq!(summary.record.steps_done, 5);
+//! let run = open_run(&dir.path().join("run")).unwrap();
+//! assert_eq!(run.checkpoints()[0].0, 0); // the initial weights
+//! ```
 
 pub mod checkpoint;
 pub mod conv;

@@ -14,12 +14,30 @@ fn extend_from<T: candle_core::WithDType>(out: &mut Vec<T>, t: &Tensor) -> Resul
     Ok(())
 }
 
-fn flat<T: candle_core::WithDType>(vars: &[(String, Var)], n: usize) -> Result<Vec<T>> {
+/// Concatenates `tensors` flattened, as one vector of `T`. On a GPU the pieces are joined on
+/// the device first, so that the copy to the host is one transfer rather than one per tensor.
+fn concat<T: candle_core::WithDType>(tensors: &[&Tensor], n: usize) -> Result<Vec<T>> {
+    if tensors.is_empty() {
+        return Ok(Vec::new());
+    }
+    if !tensors[0].device().is_cpu() {
+        let flat: Vec<Tensor> = tensors
+            .iter()
+            .map(|t| t.flatten_all())
+            .collect::<candle_core::Result<_>>()?;
+        let all = Tensor::cat(&flat, 0)?.to_dtype(T::DTYPE)?;
+        return Ok(all.to_vec1::<T>()?);
+    }
     let mut out = Vec::with_capacity(n);
-    for (_, v) in vars {
-        extend_from(&mut out, v.as_tensor())?;
+    for t in tensors {
+        extend_from(&mut out, t)?;
     }
     Ok(out)
+}
+
+fn flat<T: candle_core::WithDType>(vars: &[(String, Var)], n: usize) -> Result<Vec<T>> {
+    let tensors: Vec<&Tensor> = vars.iter().map(|(_, v)| v.as_tensor()).collect();
+    concat(&tensors, n)
 }
 
 fn set_flat<T: candle_core::WithDType>(net: &Network, w: &[T]) -> Result<()> {
@@ -98,14 +116,24 @@ impl Network {
     /// # Errors
     /// Device errors (from candle).
     pub fn flat_gradient<T: candle_core::WithDType>(&self, grads: &GradStore) -> Result<Vec<T>> {
-        let mut out = Vec::with_capacity(self.num_params());
+        let zeros: Vec<Tensor> = self
+            .trainable()
+            .iter()
+            .filter(|(_, v)| grads.get(v.as_tensor()).is_none())
+            .map(|(_, v)| v.as_tensor().zeros_like())
+            .collect::<candle_core::Result<_>>()?;
+        let mut z = zeros.iter();
+        let mut parts = Vec::with_capacity(self.trainable().len());
         for (_, v) in self.trainable() {
             match grads.get(v.as_tensor()) {
-                Some(g) => extend_from(&mut out, g)?,
-                None => out.extend(std::iter::repeat_n(T::zero(), v.elem_count())),
+                Some(g) => parts.push(g),
+                None => match z.next() {
+                    Some(t) => parts.push(t),
+                    None => return Err(Error::param("gradient", "internal: zero fill")),
+                },
             }
         }
-        Ok(out)
+        concat(&parts, self.num_params())
     }
 }
 

@@ -85,7 +85,7 @@ pub const DEFAULT_MLP_HIDDEN: usize = 128;
 impl Arch {
     /// Checks the depth of a ResNet: `6n + 2` with `n >= 1`.
     pub(crate) fn blocks_per_stage(depth: usize) -> Result<usize> {
-        if depth < 8 || (depth - 2) % 6 != 0 {
+        if depth < 8 || !(depth - 2).is_multiple_of(6) {
             return Err(Error::param(
                 "model",
                 format!("ResNet depth must be 6n + 2 with n >= 1 (8, 14, 20, 56, 110, ...), got {depth}"),

@@ -1,5 +1,5 @@
 //! Networks: [`Arch`] names an architecture, [`Network`] holds one with its variables, and
-//! [`loss`] scores its logits.
+//! [`loss()`] scores its logits.
 //!
 //! # Parameters and their flat order
 //!
