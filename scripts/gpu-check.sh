@@ -53,7 +53,7 @@ R[data]='"synthetic CIFAR-10 binary batches generated at run time (50000 train /
 
 finish() {
     local first=1 k
-    local order=(ok gpu device binary binary_bytes version starts ldd_missing model batch_size steps
+    local order=(ok gpu device binary binary_bytes version starts ldd_missing curand_stub model batch_size steps
         anodiff_steps_per_s anodiff_steps_per_s_runjson anodiff_record_fraction torch_steps_per_s torch_steps_per_s_record ratio_anodiff_over_torch
         ratio_anodiff_over_torch_record recorded_steps train_exit train_wall_s train_error
         torch_version torch_note data ld_library_path error)
@@ -140,6 +140,17 @@ fi
 
 ldd "$BIN" >"$OUT_DIR/ldd.txt" 2>&1
 missing=$(grep 'not found' "$OUT_DIR/ldd.txt" | awk '{print $1}' | tr '\n' ' ')
+# Recent PyTorch wheels dropped nvidia-curand; build-cuda.sh ships a stub for that case (candle
+# only creates a generator; anodiff never draws random numbers on the GPU).
+fallback=$(dirname "$BIN")/lib-fallback
+if [[ $missing == *libcurand.so.10* && -f $fallback/libcurand.so.10 ]]; then
+    log "no libcurand.so.10 on this machine: using the stub in $fallback"
+    export LD_LIBRARY_PATH=$LD_LIBRARY_PATH:$fallback
+    R[curand_stub]=true
+    R[ld_library_path]=$(json_str "$LD_LIBRARY_PATH")
+    ldd "$BIN" >"$OUT_DIR/ldd.txt" 2>&1
+    missing=$(grep 'not found' "$OUT_DIR/ldd.txt" | awk '{print $1}' | tr '\n' ' ')
+fi
 R[ldd_missing]=$(json_str "$missing")
 if [[ -n $missing ]]; then
     log "ldd: missing libraries: $missing (see $OUT_DIR/ldd.txt)"
@@ -231,12 +242,14 @@ if ((rc != 0)); then
 fi
 # Steady-state steps/s: from the first sample at >= 10% of the steps to the last sample.
 rate=$(awk -v steps="$STEPS" '
-    { t[NR] = $1; n[NR] = $2 }
+    # Keep the first time each count is seen: the samples after the last step (final
+    # evaluation, checkpoint) must not stretch the interval.
+    $2 != last { k++; t[k] = $1; n[k] = $2; last = $2 }
     END {
         lo = 0
-        for (i = 1; i <= NR; i++) if (n[i] >= steps / 10 && n[i] > 0) { lo = i; break }
-        if (lo == 0 || NR < 2 || n[NR] <= n[lo] || t[NR] <= t[lo]) { print "null"; exit }
-        printf "%.3f", (n[NR] - n[lo]) / (t[NR] - t[lo])
+        for (i = 1; i <= k; i++) if (n[i] >= steps / 10 && n[i] > 0) { lo = i; break }
+        if (lo == 0 || k < 2 || n[k] <= n[lo] || t[k] <= t[lo]) { print "null"; exit }
+        printf "%.3f", (n[k] - n[lo]) / (t[k] - t[lo])
     }' "$OUT_DIR/progress.txt")
 R[anodiff_steps_per_s]=$rate
 # The trainer's own accounting (run.json "timing": seconds inside SGD steps, of which recording).
