@@ -19,7 +19,7 @@
 #   ANODIFF_BIN   the binary (default: $1, else dist/anodiff, else target-cuda/release/anodiff)
 #   STEPS         training steps (default 300)      BATCH   batch size (default 1024)
 #   DEVICE        cuda (default); cpu only to try this script out on a machine without a GPU
-#   TRAIN_TIMEOUT seconds for `anodiff train` (default 300)
+#   TRAIN_TIMEOUT seconds for `anodiff train` (default 240)
 #   WORK          scratch dir (default a fresh mktemp -d; holds ~400 MB: data and the recorded run)
 #   OUT_DIR       where summary.json and the logs go (default $OUT if set, else $WORK/out)
 #   PYTHON        python with PyTorch (default python3)
@@ -29,7 +29,7 @@ set -uo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STEPS=${STEPS:-300}
 BATCH=${BATCH:-1024}
-TRAIN_TIMEOUT=${TRAIN_TIMEOUT:-300}
+TRAIN_TIMEOUT=${TRAIN_TIMEOUT:-240}
 DEVICE=${DEVICE:-cuda} # cpu only to try the script itself on a machine without a GPU
 PYTHON=${PYTHON:-python3}
 WORK=${WORK:-$(mktemp -d /tmp/anodiff-gpu-check.XXXXXX)}
@@ -274,7 +274,7 @@ if ((have_python)) && "$PYTHON" -c "import torch, sys; sys.exit(0 if '$DEVICE' =
     for rec in "" "--record"; do
         key=torch_steps_per_s${rec:+_record}
         log "PyTorch resnet14 batch $BATCH $rec"
-        if out=$(timeout 150 "$PYTHON" "$repo_root/scripts/peer_torch_train.py" --device "$DEVICE" --model resnet14 \
+        if out=$(timeout 90 "$PYTHON" "$repo_root/scripts/peer_torch_train.py" --device "$DEVICE" --model resnet14 \
             --batch-size "$BATCH" --steps "$STEPS" --warmup 10 $rec 2>"$OUT_DIR/torch$rec.stderr"); then
             echo "$out" >"$OUT_DIR/torch$rec.json"
             sps=$(echo "$out" | grep -o '"steps_per_s": *[0-9.e+-]*' | grep -o '[0-9.e+-]*$')
