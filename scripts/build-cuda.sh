@@ -131,5 +131,29 @@ readelf -d "$bin" | awk '/NEEDED/ { print "    " $NF }' >&2
 # A copy inside the repository (gitignored) for tools that ship the work tree to the GPU machine.
 mkdir -p "$repo_root/dist"
 cp "$bin" "$repo_root/dist/anodiff"
-log "copied to $repo_root/dist/anodiff (run it there with scripts/gpu-check.sh)"
+
+# Fallback libcurand.so.10: recent PyTorch wheels no longer depend on nvidia-curand, so a GPU
+# machine may lack it, yet candle creates a cuRAND generator when it opens the device. This stub
+# (a few KB) lets the generator be created and fails every generation call with
+# CURAND_STATUS_LAUNCH_FAILURE; anodiff draws its random numbers on the CPU (seeded), so training
+# never calls it. gpu-check.sh puts it on LD_LIBRARY_PATH only when ldd finds no real libcurand.
+fallback=$repo_root/dist/lib-fallback
+mkdir -p "$fallback"
+{
+    echo 'typedef struct { int dummy; } gen_t; static gen_t the_gen;'
+    echo 'int curandCreateGenerator(void **g, int type) { (void)type; *g = &the_gen; return 0; }'
+    for f in curandDestroyGenerator curandSetPseudoRandomGeneratorSeed curandSetStream curandSetGeneratorOffset; do
+        echo "int $f(void) { return 0; }"
+    done
+    nm -D --undefined-only "$bin" | grep -oE 'curandGenerate[A-Za-z]*' | sort -u | while read -r f; do
+        echo "int $f(void) { return 201; }"
+    done
+} >"$fallback/curand_stub.c"
+echo 'libcurand.so.10 { global: curand*; local: *; };' >"$fallback/curand_stub.map"
+gcc -shared -fPIC -Wl,-soname,libcurand.so.10 -Wl,--version-script,"$fallback/curand_stub.map" \
+    -o "$fallback/libcurand.so.10" "$fallback/curand_stub.c"
+missing_syms=$(nm -D --undefined-only "$bin" | grep -oE 'curand[A-Za-z]+' | sort -u \
+    | while read -r f; do nm -D --defined-only "$fallback/libcurand.so.10" | grep -qw "$f" || echo "$f"; done)
+[[ -z $missing_syms ]] || die "the fallback libcurand stub lacks: $missing_syms"
+log "copied to $repo_root/dist/anodiff, fallback libcurand stub in dist/lib-fallback (ship dist/; run scripts/gpu-check.sh there)"
 echo "$bin"

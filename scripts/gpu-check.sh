@@ -19,7 +19,7 @@
 #   ANODIFF_BIN   the binary (default: $1, else dist/anodiff, else target-cuda/release/anodiff)
 #   STEPS         training steps (default 300)      BATCH   batch size (default 1024)
 #   DEVICE        cuda (default); cpu only to try this script out on a machine without a GPU
-#   TRAIN_TIMEOUT seconds for `anodiff train` (default 300)
+#   TRAIN_TIMEOUT seconds for `anodiff train` (default 240)
 #   WORK          scratch dir (default a fresh mktemp -d; holds ~400 MB: data and the recorded run)
 #   OUT_DIR       where summary.json and the logs go (default $OUT if set, else $WORK/out)
 #   PYTHON        python with PyTorch (default python3)
@@ -29,7 +29,7 @@ set -uo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STEPS=${STEPS:-300}
 BATCH=${BATCH:-1024}
-TRAIN_TIMEOUT=${TRAIN_TIMEOUT:-300}
+TRAIN_TIMEOUT=${TRAIN_TIMEOUT:-240}
 DEVICE=${DEVICE:-cuda} # cpu only to try the script itself on a machine without a GPU
 PYTHON=${PYTHON:-python3}
 WORK=${WORK:-$(mktemp -d /tmp/anodiff-gpu-check.XXXXXX)}
@@ -53,7 +53,7 @@ R[data]='"synthetic CIFAR-10 binary batches generated at run time (50000 train /
 
 finish() {
     local first=1 k
-    local order=(ok gpu device binary binary_bytes version starts ldd_missing model batch_size steps
+    local order=(ok gpu device binary binary_bytes version starts ldd_missing curand_stub model batch_size steps
         anodiff_steps_per_s anodiff_steps_per_s_runjson anodiff_record_fraction torch_steps_per_s torch_steps_per_s_record ratio_anodiff_over_torch
         ratio_anodiff_over_torch_record recorded_steps train_exit train_wall_s train_error
         torch_version torch_note data ld_library_path error)
@@ -140,6 +140,17 @@ fi
 
 ldd "$BIN" >"$OUT_DIR/ldd.txt" 2>&1
 missing=$(grep 'not found' "$OUT_DIR/ldd.txt" | awk '{print $1}' | tr '\n' ' ')
+# Recent PyTorch wheels dropped nvidia-curand; build-cuda.sh ships a stub for that case (candle
+# only creates a generator; anodiff never draws random numbers on the GPU).
+fallback=$(dirname "$BIN")/lib-fallback
+if [[ $missing == *libcurand.so.10* && -f $fallback/libcurand.so.10 ]]; then
+    log "no libcurand.so.10 on this machine: using the stub in $fallback"
+    export LD_LIBRARY_PATH=$LD_LIBRARY_PATH:$fallback
+    R[curand_stub]=true
+    R[ld_library_path]=$(json_str "$LD_LIBRARY_PATH")
+    ldd "$BIN" >"$OUT_DIR/ldd.txt" 2>&1
+    missing=$(grep 'not found' "$OUT_DIR/ldd.txt" | awk '{print $1}' | tr '\n' ' ')
+fi
 R[ldd_missing]=$(json_str "$missing")
 if [[ -n $missing ]]; then
     log "ldd: missing libraries: $missing (see $OUT_DIR/ldd.txt)"
@@ -231,12 +242,14 @@ if ((rc != 0)); then
 fi
 # Steady-state steps/s: from the first sample at >= 10% of the steps to the last sample.
 rate=$(awk -v steps="$STEPS" '
-    { t[NR] = $1; n[NR] = $2 }
+    # Keep the first time each count is seen: the samples after the last step (final
+    # evaluation, checkpoint) must not stretch the interval.
+    $2 != last { k++; t[k] = $1; n[k] = $2; last = $2 }
     END {
         lo = 0
-        for (i = 1; i <= NR; i++) if (n[i] >= steps / 10 && n[i] > 0) { lo = i; break }
-        if (lo == 0 || NR < 2 || n[NR] <= n[lo] || t[NR] <= t[lo]) { print "null"; exit }
-        printf "%.3f", (n[NR] - n[lo]) / (t[NR] - t[lo])
+        for (i = 1; i <= k; i++) if (n[i] >= steps / 10 && n[i] > 0) { lo = i; break }
+        if (lo == 0 || k < 2 || n[k] <= n[lo] || t[k] <= t[lo]) { print "null"; exit }
+        printf "%.3f", (n[k] - n[lo]) / (t[k] - t[lo])
     }' "$OUT_DIR/progress.txt")
 R[anodiff_steps_per_s]=$rate
 # The trainer's own accounting (run.json "timing": seconds inside SGD steps, of which recording).
@@ -261,7 +274,7 @@ if ((have_python)) && "$PYTHON" -c "import torch, sys; sys.exit(0 if '$DEVICE' =
     for rec in "" "--record"; do
         key=torch_steps_per_s${rec:+_record}
         log "PyTorch resnet14 batch $BATCH $rec"
-        if out=$(timeout 150 "$PYTHON" "$repo_root/scripts/peer_torch_train.py" --device "$DEVICE" --model resnet14 \
+        if out=$(timeout 90 "$PYTHON" "$repo_root/scripts/peer_torch_train.py" --device "$DEVICE" --model resnet14 \
             --batch-size "$BATCH" --steps "$STEPS" --warmup 10 $rec 2>"$OUT_DIR/torch$rec.stderr"); then
             echo "$out" >"$OUT_DIR/torch$rec.json"
             sps=$(echo "$out" | grep -o '"steps_per_s": *[0-9.e+-]*' | grep -o '[0-9.e+-]*$')
