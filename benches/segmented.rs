@@ -10,7 +10,10 @@ use rand::SeedableRng;
 use std::hint::black_box;
 
 fn load() -> (Vec<f64>, Vec<f64>) {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/msd/piecewise_regression.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/msd/piecewise_regression.json"
+    );
     let text = std::fs::read_to_string(path).expect("fixture present in the repository");
     let v: serde_json::Value = serde_json::from_str(&text).expect("fixture is JSON");
     let nums = |a: &serde_json::Value| -> Vec<f64> {
