@@ -1,0 +1,464 @@
+//! The settings of `anodiff reproduce`: a preset per `--scale`, overridable key by key from a
+//! TOML file (`--config`).
+//!
+//! Every field has a value in each preset, so a TOML file names only what it changes; unknown
+//! keys are errors (a typo must not silently fall back to the preset). The resolved settings
+//! are written into `summary.json`, and each stage's cache key hashes the part it depends on.
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::path::Path;
+
+/// The whole pipeline's settings.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Base seed of every random choice (landscapes, walkers, initial weights, data order).
+    pub seed: u64,
+    /// The Fig. 8 toy model on generated landscapes.
+    pub toy: ToySettings,
+    /// The networks trained and recorded step by step (Figs. 2, 5, 7).
+    pub network: NetworkSettings,
+    /// The per-window trajectory analyses.
+    pub analysis: AnalysisSettings,
+    /// Top Hessian eigenvalues at checkpoints (Fig. 6).
+    pub hessian: HessianSettings,
+    /// The filter-normalised loss surface around the last checkpoint and its dimensions.
+    pub surface: SurfaceSettings,
+    /// Batch-size, depth and learning-rate sweeps (Figs. 3 and 4).
+    pub sweeps: SweepSettings,
+}
+
+/// The toy model of Fig. 8.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ToySettings {
+    /// Grid points per side of each landscape (diamond-square needs 2^n + 1).
+    pub landscape_size: usize,
+    /// Roughness of the fractal landscape.
+    pub roughness: f64,
+    /// Smoothing width of the shuffled landscape, in grid points.
+    pub shuffle_sigma: f64,
+    /// Slope of the convex cone.
+    pub cone_slope: f64,
+    /// Walkers per landscape.
+    pub walkers: usize,
+    /// Steps per walker.
+    pub steps: usize,
+    /// Learning rate.
+    pub eta: f64,
+    /// Standard deviation of the Gaussian noise.
+    pub sigma: f64,
+}
+
+/// The recorded training runs.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSettings {
+    /// Run the network stages at all.
+    pub enabled: bool,
+    /// `digits`, `mnist:DIR` or `cifar10:DIR`.
+    pub dataset: String,
+    /// The networks (the first with shortcuts, its `-noshort` twin next, as the paper).
+    pub models: Vec<String>,
+    /// `ce` or `mse`.
+    pub loss: String,
+    /// Learning rate.
+    pub lr: f64,
+    /// Minibatch size.
+    pub batch_size: usize,
+    /// Epochs.
+    pub epochs: usize,
+    /// Recorded weights: `full`, `subset:M` or `project:K`.
+    pub record_weights: String,
+    /// Recorded gradients: `none`, `full` or `sample:M`.
+    pub record_grad: String,
+    /// Classifier initialisation (`normal:STD` or `kaiming-uniform`).
+    pub linear_init: String,
+    /// Crop-and-flip augmentation (`None`: on for CIFAR-10 only).
+    pub augment: Option<bool>,
+    /// `cpu` or `cuda`.
+    pub device: String,
+}
+
+/// The per-window analyses of each recorded run.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisSettings {
+    /// Window length `T` in steps.
+    pub window: usize,
+    /// Steps between window starts `t_w`.
+    pub stride: usize,
+    /// Log-spaced MSD lags per window.
+    pub lags: usize,
+    /// Largest MSD lag as a fraction of `T`.
+    pub max_lag_fraction: f64,
+    /// Bootstrap replicates of the MSD exponent fits.
+    pub n_boot: usize,
+    /// Null simulations of the one-vs-two-segment test.
+    pub null_sims: usize,
+    /// Distance and contour-length bins.
+    pub bins: usize,
+    /// Moving-variance window of the loss, in steps (the paper: 100).
+    pub moving_window: usize,
+    /// Gradient components sampled per window for the stable fits.
+    pub grad_samples: usize,
+}
+
+/// Hessian spectra at checkpoints.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HessianSettings {
+    /// Run the stage.
+    pub enabled: bool,
+    /// Eigenvalues per checkpoint (the paper: 20).
+    pub k: usize,
+    /// Checkpoints every this many epochs (the paper: 5).
+    pub every_epochs: usize,
+    /// Examples per fixed batch.
+    pub batch_size: usize,
+    /// Fixed batches the loss is averaged over.
+    pub batches: usize,
+    /// Relative residual tolerance of the eigenpairs.
+    pub tol: f64,
+}
+
+/// The 2-D loss surface around the last checkpoint of the first network.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SurfaceSettings {
+    /// Run the stage.
+    pub enabled: bool,
+    /// Grid points per axis.
+    pub grid: usize,
+    /// Half-width of the square `[-r, r]^2` in filter-normalised units.
+    pub range: f64,
+    /// Training examples the loss is averaged over.
+    pub examples: usize,
+}
+
+/// Short runs that vary one setting at a time.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSettings {
+    /// Run the sweeps.
+    pub enabled: bool,
+    /// Steps per run.
+    pub steps: usize,
+    /// ResNet depth of the batch-size sweep (both with and without shortcuts).
+    pub depth: usize,
+    /// Batch sizes (Fig. 3a-b).
+    pub batch_sizes: Vec<usize>,
+    /// ResNet depths at the network batch size (Fig. 3c-d).
+    pub depths: Vec<usize>,
+    /// Learning rates at the sweep depth, with shortcuts (Fig. 4).
+    pub learning_rates: Vec<f64>,
+    /// Recorded weights of each sweep run.
+    pub record_weights: String,
+    /// Window length of the MSD-by-window panels of the learning-rate runs (Fig. 4c-f).
+    pub window: usize,
+}
+
+/// How much to run.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scale {
+    /// Bundled data, CPU, minutes.
+    Demo,
+    /// The paper's networks on CIFAR-10 for a few epochs: a GPU for hours.
+    Small,
+    /// The paper's settings: 500 epochs, every network and sweep: a GPU for weeks.
+    Paper,
+}
+
+impl Config {
+    /// The preset of a scale; `cifar` is the CIFAR-10 directory the larger scales train on.
+    pub fn preset(scale: Scale, seed: u64, cifar: Option<&Path>) -> anyhow::Result<Config> {
+        let toy = ToySettings {
+            landscape_size: 257,
+            roughness: 3.0,
+            shuffle_sigma: 8.0,
+            cone_slope: 0.5,
+            walkers: 24,
+            steps: 1000,
+            eta: 0.02,
+            sigma: 0.5,
+        };
+        let demo = Config {
+            seed,
+            toy,
+            network: NetworkSettings {
+                enabled: true,
+                dataset: "digits".into(),
+                models: vec!["resnet14".into(), "resnet14-noshort".into()],
+                loss: "ce".into(),
+                lr: 0.05,
+                batch_size: 32,
+                epochs: 30,
+                record_weights: "subset:4096".into(),
+                record_grad: "sample:2048".into(),
+                linear_init: "normal:1e-3".into(),
+                augment: None,
+                device: "cpu".into(),
+            },
+            analysis: AnalysisSettings {
+                window: 200,
+                stride: 100,
+                lags: 30,
+                max_lag_fraction: 0.5,
+                n_boot: 50,
+                null_sims: 49,
+                bins: 24,
+                moving_window: 100,
+                grad_samples: 10_000,
+            },
+            hessian: HessianSettings {
+                enabled: true,
+                k: 4,
+                every_epochs: 10,
+                batch_size: 64,
+                batches: 1,
+                tol: 1e-3,
+            },
+            surface: SurfaceSettings {
+                enabled: true,
+                grid: 25,
+                range: 1.0,
+                examples: 128,
+            },
+            sweeps: SweepSettings {
+                enabled: true,
+                steps: 200,
+                depth: 8,
+                batch_sizes: vec![16, 32, 64],
+                depths: vec![8, 14, 20],
+                learning_rates: vec![0.005, 0.02, 0.05, 0.2],
+                record_weights: "subset:2048".into(),
+                window: 50,
+            },
+        };
+        if scale == Scale::Demo {
+            return Ok(demo);
+        }
+        let Some(cifar) = cifar else {
+            bail!(
+                "--scale {} trains on CIFAR-10: give the directory of its binary batches with \
+                 --cifar10 DIR (data_batch_1.bin .. data_batch_5.bin, test_batch.bin), or set \
+                 network.dataset in --config",
+                scale_name(scale)
+            );
+        };
+        let dataset = format!("cifar10:{}", cifar.display());
+        let mut c = demo;
+        c.network.dataset = dataset;
+        c.network.device = "cuda".into();
+        c.network.record_weights = "full".into();
+        c.network.record_grad = "sample:100000".into();
+        c.analysis = AnalysisSettings {
+            window: 1000,
+            stride: 1000,
+            lags: 40,
+            max_lag_fraction: 0.5,
+            n_boot: 200,
+            null_sims: 199,
+            bins: 30,
+            moving_window: 100,
+            grad_samples: 100_000,
+        };
+        c.hessian = HessianSettings {
+            enabled: true,
+            k: 20,
+            every_epochs: 5,
+            batch_size: 1024,
+            batches: 4,
+            tol: 1e-4,
+        };
+        c.surface = SurfaceSettings {
+            enabled: true,
+            grid: 51,
+            range: 1.0,
+            examples: 4096,
+        };
+        match scale {
+            Scale::Small => {
+                c.network.models = vec!["resnet14".into(), "resnet14-noshort".into()];
+                c.network.batch_size = 1024;
+                c.network.lr = 0.1;
+                c.network.epochs = 50;
+                c.sweeps = SweepSettings {
+                    enabled: true,
+                    steps: 2000,
+                    depth: 14,
+                    batch_sizes: vec![128, 256, 512, 1024],
+                    depths: vec![14, 20, 56],
+                    learning_rates: vec![0.001, 0.01, 0.05, 0.5],
+                    record_weights: "subset:100000".into(),
+                    window: 1000,
+                };
+            }
+            Scale::Paper | Scale::Demo => {
+                c.network.models = vec![
+                    "resnet14".into(),
+                    "resnet14-noshort".into(),
+                    "resnet20".into(),
+                    "resnet20-noshort".into(),
+                ];
+                c.network.batch_size = 1024;
+                c.network.lr = 0.1;
+                c.network.epochs = 500;
+                c.sweeps = SweepSettings {
+                    enabled: true,
+                    steps: 24_000,
+                    depth: 14,
+                    batch_sizes: vec![128, 256, 512, 1024],
+                    depths: vec![14, 20, 56, 110],
+                    learning_rates: vec![0.001, 0.01, 0.05, 0.1, 0.5],
+                    record_weights: "full".into(),
+                    window: 1000,
+                };
+            }
+        }
+        Ok(c)
+    }
+
+    /// The preset with the keys of a TOML file laid over it.
+    pub fn with_overrides(self, toml_text: &str, origin: &Path) -> anyhow::Result<Config> {
+        let user: Value = toml::from_str(toml_text)
+            .with_context(|| format!("{} is not valid TOML", origin.display()))?;
+        let mut merged = serde_json::to_value(&self)?;
+        merge(&mut merged, user, "").with_context(|| format!("in {}", origin.display()))?;
+        let c: Config = serde_json::from_value(merged)
+            .with_context(|| format!("settings in {}", origin.display()))?;
+        Ok(c)
+    }
+
+    /// Checks ranges that would otherwise fail deep inside a stage, after minutes of work.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let n = &self.network;
+        if n.enabled {
+            if n.models.is_empty() {
+                bail!("network.models is empty");
+            }
+            if !(n.lr > 0.0 && n.lr.is_finite()) {
+                bail!("network.lr must be a positive number, got {}", n.lr);
+            }
+            if n.batch_size == 0 || n.epochs == 0 {
+                bail!("network.batch_size and network.epochs must be at least 1");
+            }
+        }
+        let a = &self.analysis;
+        if a.window < 8 || a.stride == 0 {
+            bail!(
+                "analysis.window must be at least 8 and analysis.stride at least 1 (got {} and {})",
+                a.window,
+                a.stride
+            );
+        }
+        if !(a.max_lag_fraction > 0.0 && a.max_lag_fraction <= 1.0) {
+            bail!("analysis.max_lag_fraction must be in (0, 1]");
+        }
+        if a.lags < 4 || a.bins < 3 || a.moving_window < 2 {
+            bail!("analysis needs lags >= 4, bins >= 3 and moving_window >= 2");
+        }
+        let h = &self.hessian;
+        if h.enabled && (h.k == 0 || h.every_epochs == 0 || h.batch_size == 0 || h.batches == 0) {
+            bail!("hessian.k, every_epochs, batch_size and batches must be at least 1");
+        }
+        if self.surface.enabled && (self.surface.grid < 5 || self.surface.range <= 0.0) {
+            bail!("surface.grid must be at least 5 and surface.range positive");
+        }
+        let s = &self.sweeps;
+        if s.enabled {
+            if s.steps < 16 || s.window < 8 || s.window > s.steps {
+                bail!("sweeps need steps >= 16 and 8 <= window <= steps");
+            }
+            if s.learning_rates
+                .iter()
+                .any(|&l| !(l > 0.0 && l.is_finite()))
+            {
+                bail!("sweeps.learning_rates must be positive numbers");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The name of a scale as typed.
+pub fn scale_name(s: Scale) -> &'static str {
+    match s {
+        Scale::Demo => "demo",
+        Scale::Small => "small",
+        Scale::Paper => "paper",
+    }
+}
+
+/// Lays `user` over `base` key by key; a key `base` lacks is an error naming its path.
+fn merge(base: &mut Value, user: Value, path: &str) -> anyhow::Result<()> {
+    match (base, user) {
+        (Value::Object(b), Value::Object(u)) => {
+            for (k, v) in u {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                match b.get_mut(&k) {
+                    Some(slot) => merge(slot, v, &p)?,
+                    None => bail!("unknown setting `{p}`"),
+                }
+            }
+            Ok(())
+        }
+        (slot, v) => {
+            *slot = v;
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_replace_only_named_keys() {
+        let base = Config::preset(Scale::Demo, 3, None).unwrap();
+        let c = base
+            .clone()
+            .with_overrides(
+                "[network]\nepochs = 2\nmodels = [\"mlp\"]\n[sweeps]\nenabled = false\n",
+                Path::new("x.toml"),
+            )
+            .unwrap();
+        assert_eq!(c.network.epochs, 2);
+        assert_eq!(c.network.models, vec!["mlp".to_string()]);
+        assert!(!c.sweeps.enabled);
+        assert_eq!(c.network.lr, base.network.lr);
+        assert_eq!(c.seed, 3);
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_are_errors() {
+        let base = Config::preset(Scale::Demo, 0, None).unwrap();
+        let e = base
+            .clone()
+            .with_overrides("[network]\nepoch = 2\n", Path::new("x.toml"))
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("network.epoch"), "{e:#}");
+        let e = base
+            .with_overrides("[network]\nepochs = \"two\"\n", Path::new("x.toml"))
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("x.toml"), "{e:#}");
+    }
+
+    #[test]
+    fn larger_scales_need_cifar() {
+        let e = Config::preset(Scale::Small, 0, None).unwrap_err();
+        assert!(e.to_string().contains("--cifar10"), "{e}");
+        let c = Config::preset(Scale::Paper, 0, Some(Path::new("/data/c10"))).unwrap();
+        assert_eq!(c.network.epochs, 500);
+        assert_eq!(c.network.dataset, "cifar10:/data/c10");
+        c.validate().unwrap();
+    }
+}

@@ -1,0 +1,732 @@
+//! The network stages of `anodiff reproduce`: recorded training runs and everything the paper
+//! measures on them (Figs. 2-7).
+//!
+//! Training runs in this process (a killed run resumes bit for bit from its last checkpoint).
+//! Hessian spectra and the loss surface run as child processes of this same binary: exact
+//! Hessian-vector products need `CANDLE_GRAD_DO_NOT_DETACH=1` before a process's first backward
+//! pass, which the training here has already made, and the variable also slows first-order
+//! training, so it must not be set for the whole pipeline.
+
+use super::config::{Config, SweepSettings};
+use super::{heavy_tail_summary, median, StageCache};
+use crate::cmd::msd::analyse_window;
+use anodiff_core::exponent::{MsdFit, MsdFitOptions};
+use anodiff_core::fractal::{level_set_dimension, surface_dimension, BoxCountConfig};
+use anodiff_core::fractal::{SurfaceDimConfig, SurfaceMethod};
+use anodiff_core::msd::{Lags, Window};
+use anodiff_core::pathstats::{
+    contour_with, gradient_sample, loss_fluctuations, msl_with, Bin, Binning, PairDistances,
+    PathBootstrap,
+};
+use anodiff_core::trajectory::{StoreReader, TrajectorySource};
+use anodiff_trainers::run::{Length, RunRecord, RunStatus, TrainConfig};
+use anodiff_trainers::train::{self, Observer};
+use anodiff_trainers::Error as TrainError;
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use ndarray::Array2;
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// One training run as the pipeline asks for it (hashed into its stage key).
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub(super) struct RunSpec {
+    /// Directory name under `OUT/runs/`.
+    pub name: String,
+    pub model: String,
+    pub dataset: String,
+    pub loss: String,
+    pub lr: f64,
+    pub batch_size: usize,
+    /// Epochs (`Some`) or steps.
+    pub epochs: Option<usize>,
+    pub steps: Option<usize>,
+    pub record_weights: String,
+    pub record_grad: String,
+    pub linear_init: String,
+    pub augment: Option<bool>,
+    pub device: String,
+    pub seed: u64,
+}
+
+impl RunSpec {
+    fn train_config(&self) -> anyhow::Result<TrainConfig> {
+        let parse = |what: &str, e: TrainError| anyhow::anyhow!("{what}: {e}");
+        let mut c = TrainConfig::new(
+            self.model.parse().map_err(|e| parse("model", e))?,
+            self.dataset.parse().map_err(|e| parse("dataset", e))?,
+        );
+        c.loss = self.loss.parse().map_err(|e| parse("loss", e))?;
+        c.lr = self.lr;
+        c.batch_size = self.batch_size;
+        c.length = match (self.epochs, self.steps) {
+            (_, Some(s)) => Length::Steps(s),
+            (Some(e), None) => Length::Epochs(e),
+            (None, None) => Length::Epochs(1),
+        };
+        c.record_weights = self
+            .record_weights
+            .parse()
+            .map_err(|e| parse("record_weights", e))?;
+        c.record_grad = self
+            .record_grad
+            .parse()
+            .map_err(|e| parse("record_grad", e))?;
+        c.linear_init = self
+            .linear_init
+            .parse()
+            .map_err(|e| parse("linear_init", e))?;
+        if let Some(a) = self.augment {
+            c.augment = a;
+        }
+        c.device = self.device.parse().map_err(|e| parse("device", e))?;
+        c.seed = self.seed;
+        c.validate().map_err(|e| parse(&self.name, e))?;
+        Ok(c)
+    }
+}
+
+/// Everything the network stages produced, for the summary, the claims and the figures.
+pub(super) struct NetworkResults {
+    /// Per model: the run stage result.
+    pub runs: BTreeMap<String, Value>,
+    /// Per model: the analysis stage result.
+    pub analyses: BTreeMap<String, Value>,
+    /// Per model: the Hessian stage result.
+    pub hessian: BTreeMap<String, Value>,
+    /// The loss-surface stage result (first model).
+    pub surface: Value,
+    /// Sweep run results by run name, and how they are grouped.
+    pub sweeps: Value,
+}
+
+/// Runs every network stage the configuration enables.
+pub(super) fn run_all(
+    cache: &StageCache,
+    out: &Path,
+    cfg: &Config,
+) -> anyhow::Result<NetworkResults> {
+    let n = &cfg.network;
+    let mut res = NetworkResults {
+        runs: BTreeMap::new(),
+        analyses: BTreeMap::new(),
+        hessian: BTreeMap::new(),
+        surface: Value::Null,
+        sweeps: Value::Null,
+    };
+    for (i, model) in n.models.iter().enumerate() {
+        let spec = RunSpec {
+            name: model.clone(),
+            model: model.clone(),
+            dataset: n.dataset.clone(),
+            loss: n.loss.clone(),
+            lr: n.lr,
+            batch_size: n.batch_size,
+            epochs: Some(n.epochs),
+            steps: None,
+            record_weights: n.record_weights.clone(),
+            record_grad: n.record_grad.clone(),
+            linear_init: n.linear_init.clone(),
+            augment: n.augment,
+            device: n.device.clone(),
+            seed: cfg.seed,
+        };
+        let run = train_stage(cache, out, &spec)?;
+        let dir = PathBuf::from(
+            run["dir"]
+                .as_str()
+                .context("run stage lacks its directory")?,
+        );
+        let a_cfg = json!({ "analysis": cfg.analysis, "run": run, "seed": cfg.seed });
+        let analysis = cache.run_quiet(&format!("analysis-{model}"), &a_cfg, || {
+            analysis_stage(&dir, cfg, &run)
+        })?;
+        if cfg.hessian.enabled && run["status"] == "finished" {
+            let h_cfg = json!({ "hessian": cfg.hessian, "run": run, "seed": cfg.seed });
+            let h = cache.run_quiet(&format!("hessian-{model}"), &h_cfg, || {
+                hessian_stage(out, &dir, model, cfg)
+            })?;
+            res.hessian.insert(model.clone(), h);
+        }
+        if i == 0 && cfg.surface.enabled && run["status"] == "finished" {
+            let s_cfg = json!({ "surface": cfg.surface, "run": run, "seed": cfg.seed });
+            res.surface = cache.run_quiet(&format!("surface-{model}"), &s_cfg, || {
+                surface_stage(out, &dir, model, cfg, &run)
+            })?;
+        }
+        res.runs.insert(model.clone(), run);
+        res.analyses.insert(model.clone(), analysis);
+    }
+    if cfg.sweeps.enabled {
+        res.sweeps = sweeps(cache, out, cfg)?;
+    }
+    Ok(res)
+}
+
+/// Progress of a training run on stderr, one line per epoch.
+struct TrainBar {
+    bar: ProgressBar,
+    name: String,
+}
+
+impl Observer for TrainBar {
+    fn start(&mut self, start: usize, total: usize) {
+        self.bar.set_length(total as u64);
+        self.bar.set_position(start as u64);
+    }
+
+    fn step(&mut self, step: usize, loss: f64) {
+        self.bar.set_position(step as u64 + 1);
+        self.bar.set_message(format!("loss {loss:.4}"));
+    }
+
+    fn epoch(&mut self, m: &anodiff_trainers::run::EpochMetrics) {
+        if self.bar.is_hidden() {
+            eprintln!(
+                "  {}: epoch {}: test accuracy {:.1} %",
+                self.name,
+                m.epoch,
+                100.0 * m.test_accuracy
+            );
+        }
+    }
+}
+
+fn bar(len: u64, template: &str, msg: String) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar.set_message(msg);
+    bar
+}
+
+/// Trains (or resumes, or reuses) the run of `spec` in `OUT/runs/NAME`.
+///
+/// A run directory left by a kill is resumed when its `run.json` holds exactly this
+/// configuration, and started afresh otherwise. A diverged run is a result, not a failure: the
+/// learning-rate sweep is meant to find where SGD breaks down.
+fn train_stage(cache: &StageCache, out: &Path, spec: &RunSpec) -> anyhow::Result<Value> {
+    let cfg_value = serde_json::to_value(spec)?;
+    cache.run_quiet(&format!("train-{}", spec.name), &cfg_value, || {
+        let cfg = spec.train_config()?;
+        let dir = out.join("runs").join(&spec.name);
+        let mut obs = TrainBar {
+            bar: bar(
+                0,
+                "{msg:>28} {bar:30} {pos}/{len} steps [{elapsed} < {eta}]",
+                format!("train {}", spec.name),
+            ),
+            name: spec.name.clone(),
+        };
+        let existing = RunRecord::read(&dir).ok();
+        let result = match existing {
+            Some(r) if r.config == cfg && r.status == RunStatus::Finished => Ok(r),
+            Some(r) if r.config == cfg && r.status == RunStatus::Diverged => Ok(r),
+            Some(r) if r.config == cfg => {
+                eprintln!("  {}: resuming at step {}", spec.name, r.steps_done);
+                train::resume(&dir, &mut obs).map(|s| s.record)
+            }
+            _ => {
+                if dir.exists() {
+                    std::fs::remove_dir_all(&dir)
+                        .with_context(|| format!("removing stale run {}", dir.display()))?;
+                }
+                std::fs::create_dir_all(dir.parent().unwrap_or(out))?;
+                train::train(&cfg, &dir, &mut obs).map(|s| s.record)
+            }
+        };
+        obs.bar.finish_and_clear();
+        let record = match result {
+            Ok(r) => r,
+            Err(TrainError::Diverged { .. }) => RunRecord::read(&dir)?,
+            Err(e) => return Err(e).with_context(|| format!("training {}", spec.name)),
+        };
+        Ok(run_json(&dir, &record))
+    })
+}
+
+/// The deterministic part of a run's record (no timings).
+fn run_json(dir: &Path, r: &RunRecord) -> Value {
+    json!({
+        "dir": dir,
+        "model": r.config.model.to_string(),
+        "status": r.status,
+        "num_params": r.num_params,
+        "recorded_dim": r.recorded_dim,
+        "gradient_dim": r.gradient_dim,
+        "n_train": r.n_train,
+        "steps_per_epoch": r.steps_per_epoch,
+        "steps": r.steps_done,
+        "diverged_step": r.diverged.as_ref().map(|d| d.step),
+        "epochs": r.epochs,
+        "checkpoints": r.checkpoints.iter().map(|c| c.epoch).collect::<Vec<_>>(),
+    })
+}
+
+/// The exponent the paper reads off at long lags: the second regime's when the window has two,
+/// the single power law's otherwise.
+fn long_alpha(f: &MsdFit) -> f64 {
+    f.two_regime
+        .as_ref()
+        .map_or(f.power_law.alpha, |t| t.alpha_long)
+}
+
+fn fit_options(cfg: &Config, seed: u64) -> MsdFitOptions {
+    MsdFitOptions {
+        n_boot: cfg.analysis.n_boot,
+        null_sims: cfg.analysis.null_sims,
+        seed,
+        ..MsdFitOptions::default()
+    }
+}
+
+/// MSD of one window with its fits, as stored (curve included for the figures).
+fn msd_window(
+    src: &dyn TrajectorySource,
+    win: Window,
+    lags: usize,
+    max_lag_fraction: f64,
+    opts: &MsdFitOptions,
+) -> anyhow::Result<Value> {
+    let max_lag = ((win.len as f64 * max_lag_fraction) as usize).clamp(1, win.len - 1);
+    let (m, fit) = analyse_window(src, win, Lags::Log(lags), Some(max_lag), 20, opts)?;
+    Ok(json!({
+        "t_w": win.start,
+        "T": win.len,
+        "alpha": fit.power_law.alpha,
+        "alpha_se": fit.power_law.alpha_se,
+        "alpha_long": long_alpha(&fit),
+        "two_regime": fit.two_regime,
+        "p_one_vs_two": fit.p_one_vs_two,
+        "regime": fit.regime,
+        "curve": { "lag": m.lags, "msd": m.msd },
+    }))
+}
+
+fn bins_json(bins: &[Bin]) -> Value {
+    json!({
+        "x": bins.iter().map(|b| b.x).collect::<Vec<_>>(),
+        "y": bins.iter().map(|b| b.y).collect::<Vec<_>>(),
+    })
+}
+
+/// Every analysis of one recorded run: per window the MSD and its exponents, contour length
+/// against end-to-end distance, MSL against distance and the loss fluctuations; then the
+/// regime change `t0` and stable fits of the gradient components on each side of it.
+fn analysis_stage(dir: &Path, cfg: &Config, run: &Value) -> anyhow::Result<Value> {
+    let a = &cfg.analysis;
+    let src = StoreReader::open(dir)?;
+    let n = src.n_steps();
+    if n < a.window {
+        bail!(
+            "the run {} recorded {n} steps, fewer than analysis.window = {}",
+            dir.display(),
+            a.window
+        );
+    }
+    let starts: Vec<usize> = (0..=(n - a.window)).step_by(a.stride).collect();
+    let pb = bar(
+        starts.len() as u64,
+        "{msg:>28} {bar:30} {pos}/{len} windows [{elapsed} < {eta}]",
+        format!("analyse {}", run["model"].as_str().unwrap_or("run")),
+    );
+    let mut windows = Vec::new();
+    let mut long = Vec::new();
+    let mut grads: Vec<Vec<f64>> = Vec::new();
+    for &tw in &starts {
+        let win = Window {
+            start: tw,
+            len: a.window,
+        };
+        let seed = cfg.seed ^ tw as u64;
+        let mut w = msd_window(
+            &src,
+            win,
+            a.lags,
+            a.max_lag_fraction,
+            &fit_options(cfg, seed),
+        )?;
+        long.push(w["alpha_long"].as_f64().unwrap_or(f64::NAN));
+        let pd = PairDistances::compute(&src, win)?;
+        let boot = PathBootstrap {
+            seed,
+            ..PathBootstrap::default()
+        };
+        w["contour"] = match contour_with(&pd, a.bins, None, &boot) {
+            Ok(c) => json!({
+                "lambda": c.lambda.exponent,
+                "lambda_ci95": c.lambda.ci95,
+                "fractal_dim": c.fractal_dim,
+                "fractal_dim_ci95": c.fractal_dim_ci95,
+                "bins": bins_json(&c.bins),
+            }),
+            Err(e) => json!({ "error": e.to_string() }),
+        };
+        let losses = src.losses(win.steps())?;
+        if let Some(l) = &losses {
+            w["msl"] = match msl_with(&pd, l, Binning::Log(a.bins), None, &boot) {
+                Ok(m) => json!({
+                    "exponent_2h": m.fit.as_ref().map(|f| f.exponent),
+                    "exponent_ci95": m.fit.as_ref().map(|f| f.ci95),
+                    "bins": bins_json(&m.bins),
+                }),
+                Err(e) => json!({ "error": e.to_string() }),
+            };
+            let f = loss_fluctuations(l, a.moving_window.min(win.len))?;
+            let mean = f.abs_diff.iter().sum::<f64>() / f.abs_diff.len().max(1) as f64;
+            w["loss"] = json!({ "mean_abs_dloss": mean, "abs_dloss": f.abs_diff });
+        }
+        if src.gradient_dim() > 0 && a.grad_samples > 0 {
+            grads.push(gradient_sample(&src, win, a.grad_samples, seed)?);
+        } else {
+            grads.push(Vec::new());
+        }
+        windows.push(w);
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+
+    // t0: the first window from which every later window is subdiffusive at long lags.
+    let t0_index = (0..=long.len())
+        .find(|&i| long[i..].iter().all(|&x| x < 1.0))
+        .filter(|&i| i < long.len());
+    let t0 = t0_index.map(|i| starts[i]);
+    let split = t0_index.unwrap_or(long.len());
+    let pooled =
+        |r: std::ops::Range<usize>| -> Vec<f64> { grads[r].iter().flatten().copied().collect() };
+    let before = pooled(0..split);
+    let after = pooled(split..long.len());
+    let fit_or_null = |x: &[f64]| {
+        if x.len() >= 5 {
+            heavy_tail_summary(x)
+        } else {
+            Value::Null
+        }
+    };
+    let hist_of = |x: &[f64]| -> Value {
+        if x.is_empty() {
+            return Value::Null;
+        }
+        let mut s: Vec<f64> = x.to_vec();
+        s.sort_by(f64::total_cmp);
+        let q = |p: f64| s[((s.len() - 1) as f64 * p).round() as usize];
+        let h = super::figs::histogram(x, 81, q(0.005), q(0.995));
+        let t = super::figs::log_histogram(x, 30);
+        json!({
+            "hist": { "centres": h.centres, "density": h.density },
+            "tail": { "centres": t.centres, "density": t.density },
+        })
+    };
+    let all_losses = src.losses(0..n)?.unwrap_or_default();
+    let mw = a.moving_window.min(n.max(2));
+    let moving = if all_losses.len() >= 2 {
+        loss_fluctuations(&all_losses, mw)?.moving_var
+    } else {
+        Vec::new()
+    };
+    Ok(json!({
+        "n_steps": n,
+        "dim": src.dim(),
+        "gradient_dim": src.gradient_dim(),
+        "window": a.window,
+        "stride": a.stride,
+        "t0": t0,
+        "t0_rule": "first t_w from which every later window has a long-lag MSD exponent below 1",
+        "windows_before_t0": split,
+        "windows_after_t0": long.len() - split,
+        "alpha_long_first": long.first(),
+        "alpha_long_before_t0_median": median(long[..split].to_vec()),
+        "alpha_long_after_t0_median": median(long[split..].to_vec()),
+        "gradients_before_t0": fit_or_null(&before),
+        "gradients_after_t0": fit_or_null(&after),
+        "gradient_plot_before_t0": hist_of(&before),
+        "windows": windows,
+        "losses": all_losses,
+        "moving_variance": { "window": mw, "values": moving },
+    }))
+}
+
+/// Runs this binary as a child (`anodiff ARGS..`), its progress on our stderr, and parses the
+/// JSON it prints.
+fn child(args: &[String], env: &[(&str, &str)]) -> anyhow::Result<Value> {
+    let exe = std::env::current_exe().context("cannot find this program's path")?;
+    let mut cmd = Command::new(&exe);
+    cmd.args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let output = cmd
+        .output()
+        .with_context(|| format!("running {} {}", exe.display(), args.join(" ")))?;
+    if !output.status.success() {
+        bail!(
+            "`anodiff {}` failed ({}); its error is printed above",
+            args.join(" "),
+            output.status
+        );
+    }
+    serde_json::from_slice(&output.stdout)
+        .with_context(|| format!("`anodiff {}` printed no JSON", args.join(" ")))
+}
+
+/// Top Hessian eigenvalues at every `every_epochs`-th checkpoint (and the last), in eval mode,
+/// on fixed batches (`anodiff hessian`).
+fn hessian_stage(out: &Path, dir: &Path, model: &str, cfg: &Config) -> anyhow::Result<Value> {
+    let h = &cfg.hessian;
+    let run = RunRecord::read(dir)?;
+    let mut epochs: Vec<usize> = run
+        .checkpoints
+        .iter()
+        .map(|c| c.epoch)
+        .filter(|e| e % h.every_epochs == 0)
+        .collect();
+    if let Some(last) = run.checkpoints.iter().map(|c| c.epoch).max() {
+        if !epochs.contains(&last) {
+            epochs.push(last);
+        }
+    }
+    if epochs.is_empty() {
+        bail!("{} has no checkpoints", dir.display());
+    }
+    let file = out.join("hessian").join(format!("{model}.json"));
+    std::fs::create_dir_all(out.join("hessian"))?;
+    let list = epochs
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let args: Vec<String> = vec![
+        "hessian".into(),
+        dir.display().to_string(),
+        "--checkpoint".into(),
+        list,
+        "--k".into(),
+        h.k.to_string(),
+        "--batch-size".into(),
+        h.batch_size.to_string(),
+        "--batches".into(),
+        h.batches.to_string(),
+        "--tol".into(),
+        h.tol.to_string(),
+        "--seed".into(),
+        cfg.seed.to_string(),
+        "--out".into(),
+        file.display().to_string(),
+    ];
+    let v = child(&args, &[("CANDLE_GRAD_DO_NOT_DETACH", "1")])?;
+    let checkpoints: Vec<Value> = v["checkpoints"]
+        .as_array()
+        .context("`anodiff hessian` printed no checkpoints")?
+        .iter()
+        .map(|c| {
+            json!({
+                "epoch": c["checkpoint"],
+                "loss": c["loss"],
+                "eigenvalues": c["eigenvalues"],
+                "residuals": c["residuals"],
+                "converged": c["converged"],
+            })
+        })
+        .collect();
+    Ok(json!({
+        "file": file,
+        "k": h.k,
+        "examples": v["examples"],
+        "mode": v["mode"],
+        "checkpoints": checkpoints,
+    }))
+}
+
+/// The filter-normalised surface around the last checkpoint (`anodiff surface`) and its
+/// variogram and level-set box-counting dimensions.
+fn surface_stage(
+    out: &Path,
+    dir: &Path,
+    model: &str,
+    cfg: &Config,
+    run: &Value,
+) -> anyhow::Result<Value> {
+    let s = &cfg.surface;
+    let last = run["checkpoints"]
+        .as_array()
+        .and_then(|c| c.iter().filter_map(Value::as_u64).max())
+        .context("the run has no checkpoints")?;
+    std::fs::create_dir_all(out.join("surface"))?;
+    let file = out.join("surface").join(format!("{model}.npy"));
+    let range = format!("{},{}", -s.range, s.range);
+    let args: Vec<String> = vec![
+        "surface".into(),
+        dir.display().to_string(),
+        "--checkpoint".into(),
+        last.to_string(),
+        "--grid".into(),
+        s.grid.to_string(),
+        "--x-range".into(),
+        range.clone(),
+        "--y-range".into(),
+        range,
+        "--examples".into(),
+        s.examples.to_string(),
+        "--seed".into(),
+        cfg.seed.to_string(),
+        "--out".into(),
+        file.display().to_string(),
+    ];
+    let v = child(&args, &[])?;
+    let z: Array2<f64> = read_grid(&file)?;
+    let variogram = surface_dimension(z.view(), &SurfaceDimConfig::new(SurfaceMethod::Variogram));
+    let level = level_set_dimension(z.view(), None, &BoxCountConfig::default());
+    Ok(json!({
+        "file": file,
+        "checkpoint": last,
+        "grid": s.grid,
+        "range": s.range,
+        "examples": s.examples,
+        "centre_loss": v["centre_loss"],
+        "loss_min": v["loss_min"],
+        "loss_max": v["loss_max"],
+        "surface_variogram": match variogram {
+            Ok(d) => json!({ "dimension": d.dimension, "ci95": d.ci95 }),
+            Err(e) => json!({ "error": e.to_string() }),
+        },
+        "level_set_boxcount": match level {
+            Ok(d) => json!({ "level": d.level, "dimension": d.boxcount.dimension, "ci95": d.boxcount.ci95 }),
+            Err(e) => json!({ "error": e.to_string() }),
+        },
+    }))
+}
+
+/// Reads a surface grid written as f32 or f64.
+pub(super) fn read_grid(file: &Path) -> anyhow::Result<Array2<f64>> {
+    if let Ok(z) = ndarray_npy::read_npy::<_, Array2<f64>>(file) {
+        return Ok(z);
+    }
+    let z: Array2<f32> =
+        ndarray_npy::read_npy(file).with_context(|| format!("reading {}", file.display()))?;
+    Ok(z.mapv(f64::from))
+}
+
+/// A sweep run's name from what it varies.
+fn sweep_name(depth: usize, shortcut: bool, batch: usize, lr: f64) -> String {
+    format!(
+        "sweep-resnet{depth}{}-b{batch}-lr{lr}",
+        if shortcut { "" } else { "-noshort" }
+    )
+}
+
+/// The batch-size, depth and learning-rate sweeps: short runs analysed in their first window
+/// (the paper reads alpha and tau0 at `t_w = 1`), the learning-rate runs also in consecutive
+/// windows for Fig. 4c-f.
+fn sweeps(cache: &StageCache, out: &Path, cfg: &Config) -> anyhow::Result<Value> {
+    let s: &SweepSettings = &cfg.sweeps;
+    let n = &cfg.network;
+    let mut runs: BTreeMap<String, (usize, bool, usize, f64)> = BTreeMap::new();
+    let mut by_batch = Vec::new();
+    let mut by_depth = Vec::new();
+    let mut by_lr = Vec::new();
+    for shortcut in [true, false] {
+        for &b in &s.batch_sizes {
+            let k = sweep_name(s.depth, shortcut, b, n.lr);
+            runs.insert(k.clone(), (s.depth, shortcut, b, n.lr));
+            by_batch.push(json!({ "run": k, "batch_size": b, "shortcut": shortcut }));
+        }
+        for &d in &s.depths {
+            let k = sweep_name(d, shortcut, n.batch_size, n.lr);
+            runs.insert(k.clone(), (d, shortcut, n.batch_size, n.lr));
+            by_depth.push(json!({ "run": k, "depth": d, "shortcut": shortcut }));
+        }
+    }
+    for &lr in &s.learning_rates {
+        let k = sweep_name(s.depth, true, n.batch_size, lr);
+        runs.insert(k.clone(), (s.depth, true, n.batch_size, lr));
+        by_lr.push(json!({ "run": k, "lr": lr }));
+    }
+    let lr_runs: Vec<String> = by_lr
+        .iter()
+        .filter_map(|v| v["run"].as_str().map(String::from))
+        .collect();
+    let mut results = serde_json::Map::new();
+    for (name, (depth, shortcut, batch, lr)) in &runs {
+        let spec = RunSpec {
+            name: name.clone(),
+            model: format!("resnet{depth}{}", if *shortcut { "" } else { "-noshort" }),
+            dataset: n.dataset.clone(),
+            loss: n.loss.clone(),
+            lr: *lr,
+            batch_size: *batch,
+            epochs: None,
+            steps: Some(s.steps),
+            record_weights: s.record_weights.clone(),
+            record_grad: "none".into(),
+            linear_init: n.linear_init.clone(),
+            augment: n.augment,
+            device: n.device.clone(),
+            seed: cfg.seed,
+        };
+        let run = train_stage(cache, out, &spec)?;
+        let with_windows = lr_runs.contains(name);
+        let a_cfg =
+            json!({ "sweeps": s, "analysis": cfg.analysis, "run": run, "windows": with_windows });
+        let dir = PathBuf::from(
+            run["dir"]
+                .as_str()
+                .context("run stage lacks its directory")?,
+        );
+        let r = cache.run_quiet(&format!("analysis-{name}"), &a_cfg, || {
+            sweep_analysis(&dir, cfg, with_windows)
+        })?;
+        results.insert(name.clone(), json!({ "run": run, "analysis": r }));
+    }
+    Ok(json!({
+        "steps": s.steps,
+        "runs": results,
+        "by_batch_size": by_batch,
+        "by_depth": by_depth,
+        "by_learning_rate": by_lr,
+    }))
+}
+
+fn sweep_analysis(dir: &Path, cfg: &Config, windows: bool) -> anyhow::Result<Value> {
+    let s = &cfg.sweeps;
+    let a = &cfg.analysis;
+    let src = StoreReader::open(dir)?;
+    let n = src.n_steps();
+    if n < 16 {
+        return Ok(json!({ "error": format!("only {n} steps recorded (diverged early)") }));
+    }
+    let first = msd_window(
+        &src,
+        Window { start: 0, len: n },
+        a.lags,
+        a.max_lag_fraction,
+        &fit_options(cfg, cfg.seed),
+    )?;
+    let mut curves = Vec::new();
+    if windows && n >= s.window {
+        for tw in (0..=(n - s.window)).step_by((s.window / 2).max(1)) {
+            let w = msd_window(
+                &src,
+                Window {
+                    start: tw,
+                    len: s.window,
+                },
+                a.lags,
+                a.max_lag_fraction,
+                &fit_options(cfg, cfg.seed ^ tw as u64),
+            )?;
+            curves.push(json!({ "t_w": tw, "curve": w["curve"], "alpha_long": w["alpha_long"] }));
+        }
+    }
+    let losses = src.losses(0..n)?.unwrap_or_default();
+    Ok(json!({
+        "first_window": first,
+        "windows": curves,
+        "losses": losses,
+    }))
+}
