@@ -234,6 +234,7 @@ struct Session<'o> {
 struct Plan {
     net: Network,
     splits: Splits,
+    augment: Option<Augment>,
     loader: BatchLoader,
     wmap: WeightMap,
     gmap: GradMap,
@@ -243,7 +244,8 @@ struct Plan {
 fn plan(cfg: &TrainConfig) -> Result<Plan> {
     cfg.validate()?;
     let device = cfg.device.open()?;
-    let splits = crate::data::load(&cfg.dataset)?;
+    let (splits, mean, std) = crate::data::load_with_stats(&cfg.dataset)?;
+    let augment = cfg.augmentation(&mean, &std)?;
     let n_train = splits.train.len();
     if cfg.batch_size > n_train {
         return Err(Error::param(
@@ -332,6 +334,7 @@ fn plan(cfg: &TrainConfig) -> Result<Plan> {
     Ok(Plan {
         net,
         splits,
+        augment,
         loader,
         wmap,
         gmap,
@@ -466,7 +469,7 @@ pub fn train(cfg: &TrainConfig, dir: &Path, obs: &mut dyn Observer) -> Result<Ru
         net: p.net,
         splits: p.splits,
         loader: p.loader,
-        augment: cfg.augmentation(),
+        augment: p.augment,
         wmap: p.wmap,
         gmap: p.gmap,
         record: p.record,
@@ -576,7 +579,7 @@ pub fn resume(dir: &Path, obs: &mut dyn Observer) -> Result<RunSummary> {
     // Epoch metrics after the checkpoint are recomputed while replaying.
     record.epochs.retain(|m| m.step <= start);
     let mut s = Session {
-        augment: cfg.augmentation(),
+        augment: p.augment,
         cfg,
         dir: dir.to_path_buf(),
         net: p.net,
