@@ -563,6 +563,34 @@ impl RunInfo {
 mod tests {
     use super::*;
 
+    /// New runs pad the crop with raw black; a `run.json` without the field (written before it
+    /// existed) reads as the mean padding it was trained with, so its resume replays bit for bit.
+    #[test]
+    fn augmentation_padding_new_and_legacy() {
+        let c = TrainConfig::new(
+            "cnn".parse().unwrap(),
+            DatasetSpec::Cifar10("/data/cifar".into()),
+        );
+        assert_eq!(c.augment_padding, Padding::Black);
+        let (mean, std) = ([0.5, 0.4, 0.25], [0.25, 0.2, 0.125]);
+        let aug = c.augmentation(&mean, &std).unwrap().unwrap();
+        assert_eq!(aug.fill, vec![-2.0, -2.0, -2.0]);
+        let mut j = serde_json::to_value(&c).unwrap();
+        assert_eq!(j["augment_padding"], "black");
+        j.as_object_mut().unwrap().remove("augment_padding");
+        let old: TrainConfig = serde_json::from_value(j).unwrap();
+        assert_eq!(old.augment_padding, Padding::Mean);
+        let aug = old.augmentation(&mean, &std).unwrap().unwrap();
+        assert!(aug.fill.is_empty());
+        assert_eq!(
+            (aug.crop_padding, aug.flip),
+            (Augment::CIFAR.crop_padding, true)
+        );
+        let mut off = c.clone();
+        off.augment = false;
+        assert_eq!(off.augmentation(&mean, &std).unwrap(), None);
+    }
+
     #[test]
     fn config_json_round_trip() {
         let mut c = TrainConfig::new("resnet14-noshort".parse().unwrap(), DatasetSpec::Digits);
