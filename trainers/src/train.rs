@@ -866,6 +866,43 @@ mod tests {
             .collect()
     }
 
+    /// With augmentation on, the recorded loss of a step is that of the batch cropped with the
+    /// raw-black border (the training statistics' `(0 - mean) / std`), not with the mean.
+    #[test]
+    fn augmented_training_pads_with_raw_black() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        let mut c = cfg("mlp:16", 64, 0.05, Length::Steps(3));
+        c.augment = true;
+        train(&c, &run, &mut Silent).unwrap();
+        let (w, losses) = store_rows(&run);
+        let info = open_run(&run).unwrap();
+        assert_eq!(info.config().augment_padding, crate::data::Padding::Black);
+        let net = info.network(DType::F32, &Device::Cpu).unwrap();
+        let (data, mean, std) = crate::data::load_with_stats(&c.dataset).unwrap();
+        let loader = info.batch_loader().unwrap();
+        let step_loss = |aug: &Augment, t: usize| {
+            net.set_flat_weights(&w[t]).unwrap();
+            let b = make_batch(
+                &data.train,
+                &loader.indices(t),
+                Some(aug),
+                info.record.seeds.data,
+                t,
+            );
+            let (x, y) =
+                to_tensors(&b.images, &b.labels, b.shape, DType::F32, &Device::Cpu).unwrap();
+            let l = loss(&net.forward(&x, true).unwrap(), &y, c.loss, 10).unwrap();
+            f64::from(l.to_scalar::<f32>().unwrap())
+        };
+        let black = Augment::CIFAR.black_padding(&mean, &std).unwrap();
+        for t in 0..3 {
+            assert_eq!(step_loss(&black, t), losses[t], "step {t}");
+            // Digits have a mean far from black: the old zero (mean) border is another batch.
+            assert_ne!(step_loss(&Augment::CIFAR, t), losses[t], "step {t}");
+        }
+    }
+
     #[test]
     fn records_sgd_steps_that_the_update_rule_explains() {
         let dir = tempfile::tempdir().unwrap();
