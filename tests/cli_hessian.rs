@@ -469,7 +469,7 @@ fn hessian_out_is_written_per_checkpoint_and_resumed() {
     assert_fails(
         &refused,
         Exit::Failure,
-        &["not an `anodiff hessian` result"],
+        &["not a resumable `anodiff hessian` result"],
     );
     assert_eq!(std::fs::read_to_string(&foreign).unwrap(), "[1, 2]");
 }

@@ -410,7 +410,8 @@ fn read_stored(path: &Path, settings: &Value) -> anyhow::Result<Vec<Value>> {
     };
     let not_ours = || {
         format!(
-            "{} exists and is not an `anodiff hessian` result; delete it or choose another --out",
+            "{} exists and is not a resumable `anodiff hessian` result (another program's file, \
+             or one from an anodiff without resume); delete it or choose another --out",
             path.display()
         )
     };
