@@ -896,10 +896,11 @@ mod tests {
             f64::from(l.to_scalar::<f32>().unwrap())
         };
         let black = Augment::CIFAR.black_padding(&mean, &std).unwrap();
-        for t in 0..3 {
-            assert_eq!(step_loss(&black, t), losses[t], "step {t}");
+        assert_eq!(losses.len(), 3);
+        for (t, &recorded) in losses.iter().enumerate() {
+            assert_eq!(step_loss(&black, t), recorded, "step {t}");
             // Digits have a mean far from black: the old zero (mean) border is another batch.
-            assert_ne!(step_loss(&Augment::CIFAR, t), losses[t], "step {t}");
+            assert_ne!(step_loss(&Augment::CIFAR, t), recorded, "step {t}");
         }
     }
 
