@@ -5,7 +5,7 @@ use anodiff_trainers::candle_core::{DType, Device};
 use anodiff_trainers::data::{BatchLoader, Dataset};
 use anodiff_trainers::hvp::FixedBatches;
 use anodiff_trainers::model::{LossKind, Network};
-use anodiff_trainers::run::open_run;
+use anodiff_trainers::run::{open_run, DeviceKind};
 use anodiff_trainers::surface::{
     eval_loss, filter_normalized_surface, OneDimPolicy, SurfaceOptions,
 };
@@ -16,6 +16,7 @@ const EXAMPLE: &str = "\
 Example:
   anodiff train --model resnet20 --dataset cifar10:data/cifar --epochs 50 --out runs/r20
   anodiff surface runs/r20 --checkpoint 50 --grid 51 --seed 1
+  anodiff surface runs/r20 --checkpoint 50 --grid 101 --device cuda
   anodiff surface-dim runs/r20/surface/epoch-50-seed-1-grid-51.npy
 prints one JSON object
   {\"file\":\"runs/r20/surface/epoch-50-seed-1-grid-51.npy\",\"grid\":51,\"seed\":1,
@@ -30,7 +31,9 @@ beside it records the seed, coordinates and settings.
 
 Resumable: each finished row is saved (FILE.partial.npy + FILE.progress.json); rerunning the same
 command after an interruption continues where it stopped, and rerunning a finished one just reads
-it back. Different settings on the same --out are refused.";
+it back. Different settings on the same --out are refused; the device is one of them, so that no
+surface mixes rows computed on different hardware (their last bits differ, which would put seams
+into a roughness measurement).";
 
 /// The 1-D parameter policy, as typed on the command line.
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -77,9 +80,37 @@ pub struct Args {
     /// Precision of the forward passes.
     #[arg(long, value_enum, default_value_t = Precision::F32)]
     pub dtype: Precision,
+    /// Device of the forward passes: cpu, cuda or cuda:N (cuda needs a build with --features
+    /// cuda).
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceKind,
     /// Output .npy (default RUNDIR/surface/epoch-E-seed-S-grid-G.npy).
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+impl Args {
+    /// The command's defaults for `rundir` at checkpoint `checkpoint` (as if typed
+    /// `anodiff surface RUNDIR --checkpoint E`), for callers that run it in-process.
+    // Unused by the CLI itself; `reproduce` and future in-process callers build Args with it.
+    #[allow(dead_code)]
+    pub fn new(rundir: impl Into<PathBuf>, checkpoint: usize) -> Self {
+        Args {
+            rundir: rundir.into(),
+            checkpoint,
+            grid: 51,
+            x_range: (-1.0, 1.0),
+            y_range: (-1.0, 1.0),
+            seed: 0,
+            examples: 2048,
+            data_seed: 0,
+            eval_batch: 512,
+            one_dim: OneDimArg::Zero,
+            dtype: Precision::F32,
+            device: DeviceKind::Cpu,
+            out: None,
+        }
+    }
 }
 
 /// A trained network at one checkpoint with what is needed to score it.
@@ -89,14 +120,19 @@ struct Loaded {
     kind: LossKind,
 }
 
-/// Rebuilds the run's network in `dtype` on the CPU and loads checkpoint `epoch`.
-fn load_checkpoint(rundir: &Path, epoch: usize, dtype: DType) -> anyhow::Result<Loaded> {
+/// Rebuilds the run's network in `dtype` on `device` and loads checkpoint `epoch`.
+fn load_checkpoint(
+    rundir: &Path,
+    epoch: usize,
+    dtype: DType,
+    device: &Device,
+) -> anyhow::Result<Loaded> {
     if !rundir.is_dir() {
         bail!("run directory {} does not exist", rundir.display());
     }
     let run = open_run(rundir)?;
     let path = run.checkpoint(epoch)?;
-    let net = run.network(dtype, &Device::Cpu)?;
+    let net = run.network(dtype, device)?;
     net.load_checkpoint(&path)?;
     let splits = run.load_data()?;
     Ok(Loaded {
@@ -120,8 +156,20 @@ fn parse_range(s: &str) -> Result<(f64, f64), String> {
     Ok((lo, hi))
 }
 
-/// Runs the command.
+/// Runs the command: [`compute`], then prints the JSON.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let out = compute(&args)?;
+    crate::cmd::print_json(&out)
+}
+
+/// Computes (or resumes, or reads back) the surface `anodiff surface` would, writes its files and
+/// returns the JSON it prints, without printing it.
+///
+/// # Errors
+///
+/// Bad arguments, a missing run, checkpoint or dataset, `--device cuda` in a build without
+/// CUDA, an earlier surface with other settings at the output path, or an I/O error.
+pub fn compute(args: &Args) -> anyhow::Result<serde_json::Value> {
     if args.grid < 2 {
         bail!("--grid must be at least 2, got {}", args.grid);
     }
@@ -140,17 +188,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     options.validate()?;
     let dtype = args.dtype.dtype();
-    let loaded = load_checkpoint(&args.rundir, args.checkpoint, dtype)?;
+    if !args.rundir.is_dir() {
+        bail!("run directory {} does not exist", args.rundir.display());
+    }
+    let device = args.device.open()?;
+    let loaded = load_checkpoint(&args.rundir, args.checkpoint, dtype, &device)?;
     let n = loaded.train.len();
     let examples = args.examples.min(n);
     let indices = BatchLoader::new(n, examples, args.data_seed)?.indices(0);
-    let data = FixedBatches::from_dataset(
-        &loaded.train,
-        &indices,
-        args.eval_batch,
-        dtype,
-        &Device::Cpu,
-    )?;
+    let data =
+        FixedBatches::from_dataset(&loaded.train, &indices, args.eval_batch, dtype, &device)?;
     let out = match &args.out {
         Some(p) => p.clone(),
         None => args.rundir.join("surface").join(format!(
@@ -171,9 +218,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "examples": examples,
         "data_seed": args.data_seed,
         "eval_batch": args.eval_batch,
-        "dtype": format!("{:?}", args.dtype).to_lowercase(),
+        "dtype": args.dtype.name(),
         "loss": format!("{:?}", loaded.kind),
         "mode": "eval",
+        "device": args.device.to_string(),
     });
     let checkpoint_loss = eval_loss(&loaded.net, &data, loaded.kind)?;
     let params: Vec<_> = loaded
@@ -205,7 +253,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .collect();
     let centre =
         (args.grid % 2 == 1).then(|| surface.losses[(args.grid / 2) * args.grid + args.grid / 2]);
-    crate::cmd::print_json(&serde_json::json!({
+    Ok(serde_json::json!({
         "file": surface.path,
         "meta": surface.meta_path,
         "run": args.rundir,
@@ -224,6 +272,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "non_finite": surface.losses.len() - finite.len(),
         "resumed_rows": surface.resumed_rows,
         "evaluations": evaluations,
+        "device": args.device.to_string(),
         "seconds": start.elapsed().as_secs_f64(),
     }))
 }

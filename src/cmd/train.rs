@@ -72,8 +72,8 @@ pub struct Args {
     /// (PyTorch's nn.Linear default).
     #[arg(long, default_value = "normal:1e-3")]
     linear_init: LinearInit,
-    /// Random crop (padding 4) + horizontal flip of training images: on or off (default: on
-    /// for cifar10, off otherwise).
+    /// Random crop (padding 4, black as torchvision's RandomCrop before Normalize) + horizontal
+    /// flip of training images: on or off (default: on for cifar10, off otherwise).
     #[arg(long, value_parser = ["on", "off"])]
     augment: Option<String>,
     /// Steps between resume checkpoints (another is written at every epoch end).

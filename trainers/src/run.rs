@@ -16,7 +16,7 @@
 //! `finished`, `diverged` (with the step and loss) or `failed` (with the error): a run is
 //! complete only when it says `finished`.
 
-use crate::data::{Augment, BatchLoader, DatasetSpec, Splits};
+use crate::data::{Augment, BatchLoader, DatasetSpec, Padding, Splits};
 use crate::error::{Error, Result};
 use crate::init::{InitOptions, LinearInit};
 use crate::model::{Arch, LossKind, Network};
@@ -159,6 +159,11 @@ pub struct TrainConfig {
     pub linear_init: LinearInit,
     /// Random crop + flip on the training batches (default: on for CIFAR-10, as the authors).
     pub augment: bool,
+    /// What the random crop pads with: raw black (default, as torchvision) or the training
+    /// mean. A `run.json` written before this option existed reads as `mean`, the padding
+    /// those runs used, so that they resume bit for bit.
+    #[serde(default = "legacy_padding")]
+    pub augment_padding: Padding,
     /// Recording schedule.
     #[serde(with = "as_string")]
     pub record: Every,
@@ -196,6 +201,7 @@ impl TrainConfig {
             seed: 0,
             linear_init: LinearInit::default(),
             augment,
+            augment_padding: Padding::Black,
             record: Every(1),
             record_weights: WeightRecord::Full,
             record_grad: GradRecord::None,
@@ -244,9 +250,19 @@ impl TrainConfig {
         }
     }
 
-    /// The augmentation applied to training batches, if any.
-    pub fn augmentation(&self) -> Option<Augment> {
-        self.augment.then_some(Augment::CIFAR)
+    /// The augmentation applied to training batches, if any, for data standardised with the
+    /// per-channel training statistics `mean`, `std` ([`crate::data::load_with_stats`]): the
+    /// crop pads with [`TrainConfig::augment_padding`].
+    ///
+    /// # Errors
+    /// As [`Augment::black_padding`].
+    pub fn augmentation(&self, mean: &[f64], std: &[f64]) -> Result<Option<Augment>> {
+        if !self.augment {
+            return Ok(None);
+        }
+        Augment::CIFAR
+            .with_padding(self.augment_padding, mean, std)
+            .map(Some)
     }
 
     /// The derived seeds.
@@ -272,6 +288,11 @@ pub struct Seeds {
 }
 
 /// SplitMix64's output function (Steele, Lea, Flood 2014): decorrelates derived seeds.
+/// The padding of runs whose `run.json` predates [`TrainConfig::augment_padding`].
+fn legacy_padding() -> Padding {
+    Padding::Mean
+}
+
 fn splitmix64(x: u64) -> u64 {
     let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -524,7 +545,8 @@ impl RunInfo {
 
     /// The run's minibatch schedule: `batch_loader()?.indices(step)` are the training images
     /// of `step`; build the batch with [`crate::data::make_batch`] and
-    /// [`TrainConfig::augmentation`] / [`Seeds::data`].
+    /// [`TrainConfig::augmentation`] (with the statistics of [`crate::data::load_with_stats`]) /
+    /// [`Seeds::data`].
     ///
     /// # Errors
     /// As [`BatchLoader::new`].
@@ -540,6 +562,34 @@ impl RunInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// New runs pad the crop with raw black; a `run.json` without the field (written before it
+    /// existed) reads as the mean padding it was trained with, so its resume replays bit for bit.
+    #[test]
+    fn augmentation_padding_new_and_legacy() {
+        let c = TrainConfig::new(
+            "cnn".parse().unwrap(),
+            DatasetSpec::Cifar10("/data/cifar".into()),
+        );
+        assert_eq!(c.augment_padding, Padding::Black);
+        let (mean, std) = ([0.5, 0.4, 0.25], [0.25, 0.2, 0.125]);
+        let aug = c.augmentation(&mean, &std).unwrap().unwrap();
+        assert_eq!(aug.fill, vec![-2.0, -2.0, -2.0]);
+        let mut j = serde_json::to_value(&c).unwrap();
+        assert_eq!(j["augment_padding"], "black");
+        j.as_object_mut().unwrap().remove("augment_padding");
+        let old: TrainConfig = serde_json::from_value(j).unwrap();
+        assert_eq!(old.augment_padding, Padding::Mean);
+        let aug = old.augmentation(&mean, &std).unwrap().unwrap();
+        assert!(aug.fill.is_empty());
+        assert_eq!(
+            (aug.crop_padding, aug.flip),
+            (Augment::CIFAR.crop_padding, true)
+        );
+        let mut off = c.clone();
+        off.augment = false;
+        assert_eq!(off.augmentation(&mean, &std).unwrap(), None);
+    }
 
     #[test]
     fn config_json_round_trip() {

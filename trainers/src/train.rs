@@ -234,6 +234,7 @@ struct Session<'o> {
 struct Plan {
     net: Network,
     splits: Splits,
+    augment: Option<Augment>,
     loader: BatchLoader,
     wmap: WeightMap,
     gmap: GradMap,
@@ -243,7 +244,8 @@ struct Plan {
 fn plan(cfg: &TrainConfig) -> Result<Plan> {
     cfg.validate()?;
     let device = cfg.device.open()?;
-    let splits = crate::data::load(&cfg.dataset)?;
+    let (splits, mean, std) = crate::data::load_with_stats(&cfg.dataset)?;
+    let augment = cfg.augmentation(&mean, &std)?;
     let n_train = splits.train.len();
     if cfg.batch_size > n_train {
         return Err(Error::param(
@@ -332,6 +334,7 @@ fn plan(cfg: &TrainConfig) -> Result<Plan> {
     Ok(Plan {
         net,
         splits,
+        augment,
         loader,
         wmap,
         gmap,
@@ -466,7 +469,7 @@ pub fn train(cfg: &TrainConfig, dir: &Path, obs: &mut dyn Observer) -> Result<Ru
         net: p.net,
         splits: p.splits,
         loader: p.loader,
-        augment: cfg.augmentation(),
+        augment: p.augment,
         wmap: p.wmap,
         gmap: p.gmap,
         record: p.record,
@@ -576,7 +579,7 @@ pub fn resume(dir: &Path, obs: &mut dyn Observer) -> Result<RunSummary> {
     // Epoch metrics after the checkpoint are recomputed while replaying.
     record.epochs.retain(|m| m.step <= start);
     let mut s = Session {
-        augment: cfg.augmentation(),
+        augment: p.augment,
         cfg,
         dir: dir.to_path_buf(),
         net: p.net,
@@ -861,6 +864,44 @@ mod tests {
                 v
             })
             .collect()
+    }
+
+    /// With augmentation on, the recorded loss of a step is that of the batch cropped with the
+    /// raw-black border (the training statistics' `(0 - mean) / std`), not with the mean.
+    #[test]
+    fn augmented_training_pads_with_raw_black() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        let mut c = cfg("mlp:16", 64, 0.05, Length::Steps(3));
+        c.augment = true;
+        train(&c, &run, &mut Silent).unwrap();
+        let (w, losses) = store_rows(&run);
+        let info = open_run(&run).unwrap();
+        assert_eq!(info.config().augment_padding, crate::data::Padding::Black);
+        let net = info.network(DType::F32, &Device::Cpu).unwrap();
+        let (data, mean, std) = crate::data::load_with_stats(&c.dataset).unwrap();
+        let loader = info.batch_loader().unwrap();
+        let step_loss = |aug: &Augment, t: usize| {
+            net.set_flat_weights(&w[t]).unwrap();
+            let b = make_batch(
+                &data.train,
+                &loader.indices(t),
+                Some(aug),
+                info.record.seeds.data,
+                t,
+            );
+            let (x, y) =
+                to_tensors(&b.images, &b.labels, b.shape, DType::F32, &Device::Cpu).unwrap();
+            let l = loss(&net.forward(&x, true).unwrap(), &y, c.loss, 10).unwrap();
+            f64::from(l.to_scalar::<f32>().unwrap())
+        };
+        let black = Augment::CIFAR.black_padding(&mean, &std).unwrap();
+        assert_eq!(losses.len(), 3);
+        for (t, &recorded) in losses.iter().enumerate() {
+            assert_eq!(step_loss(&black, t), recorded, "step {t}");
+            // Digits have a mean far from black: the old zero (mean) border is another batch.
+            assert_ne!(step_loss(&Augment::CIFAR, t), recorded, "step {t}");
+        }
     }
 
     #[test]

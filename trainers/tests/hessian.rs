@@ -499,3 +499,67 @@ fn cached_gradients_give_the_same_products() {
     cached.apply(&v, &mut b).unwrap();
     assert_eq!(a, b);
 }
+
+/// The operator and the eval loss on CUDA tensors agree with the CPU ones (the commands'
+/// `--device cuda`). Compiled only in a `cuda` build (never in CI), skipped without a GPU.
+#[cfg(feature = "cuda")]
+mod cuda {
+    use super::*;
+    use anodiff_trainers::data::{load, DatasetSpec};
+    use anodiff_trainers::hvp::{network_hessian, FixedBatches};
+    use anodiff_trainers::init::InitOptions;
+    use anodiff_trainers::model::{Arch, LossKind, Network};
+    use anodiff_trainers::surface::eval_loss;
+
+    /// The seeded small CNN (conv, batch norm, ReLU) and 64 digits in two batches, on `device`.
+    fn on(device: &Device) -> (Network, FixedBatches) {
+        let splits = load(&DatasetSpec::Digits).unwrap();
+        let arch: Arch = "cnn".parse().unwrap();
+        let net = Network::new(
+            &arch,
+            [1, 8, 8],
+            10,
+            DType::F64,
+            device,
+            3,
+            &InitOptions::default(),
+        )
+        .unwrap();
+        let idx: Vec<usize> = (0..64).map(|i| i * 13).collect();
+        let data = FixedBatches::from_dataset(&splits.train, &idx, 32, DType::F64, device).unwrap();
+        (net, data)
+    }
+
+    #[test]
+    fn cuda_products_and_losses_match_the_cpu() {
+        enable();
+        let Ok(gpu) = Device::new_cuda(0) else {
+            eprintln!("no CUDA device: skipped");
+            return;
+        };
+        let (cpu_net, cpu_data) = on(&Device::Cpu);
+        let (gpu_net, gpu_data) = on(&gpu);
+        // The initialisation is drawn on the host from the seed: the same weights on both.
+        assert_eq!(
+            cpu_net.flat_weights().unwrap(),
+            gpu_net.flat_weights().unwrap()
+        );
+        let kind = LossKind::CrossEntropy;
+        let cpu_op = network_hessian(&cpu_net, &cpu_data, kind).unwrap();
+        let gpu_op = network_hessian(&gpu_net, &gpu_data, kind).unwrap();
+        let n = cpu_op.dim();
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let (mut a, mut b) = (vec![0.0; n], vec![0.0; n]);
+        for _ in 0..2 {
+            let v = gaussian(&mut rng, n, 1.0);
+            cpu_op.apply(&v, &mut a).unwrap();
+            gpu_op.apply(&v, &mut b).unwrap();
+            // Both in f64; the kernels sum in other orders, so ~1e-15 per operation compounds
+            // to far below 1e-9 relative.
+            assert!(rel_diff(&b, &a) < 1e-9, "{}", rel_diff(&b, &a));
+        }
+        let lc = eval_loss(&cpu_net, &cpu_data, kind).unwrap();
+        let lg = eval_loss(&gpu_net, &gpu_data, kind).unwrap();
+        assert!((lc - lg).abs() < 1e-12 * lc.abs().max(1.0), "{lc} vs {lg}");
+    }
+}

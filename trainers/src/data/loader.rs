@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use serde::{Deserialize, Serialize};
+
 use super::Dataset;
 use crate::{Error, Result};
 
@@ -186,31 +188,123 @@ impl std::fmt::Debug for BatchLoader {
     }
 }
 
-/// Training-time augmentation: random crop with zero padding, then random horizontal flip.
+/// What the pixels a random crop shifts in from outside the image are.
 ///
-/// The crop pads the image with `crop_padding` zeros on every side and cuts a window of the
+/// torchvision's `RandomCrop(32, padding=4)` pads the raw image with black (0) and the authors'
+/// `Normalize` runs after it, so a padded pixel of channel `c` reaches the network as
+/// `(0 - mean_c) / std_c`. Datasets here are standardised once at load time, before
+/// augmentation, so that value has to be put in explicitly ([`Augment::black_padding`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Padding {
+    /// Raw black: `(0 - mean_c) / std_c` in standardised units, as torchvision (the default).
+    #[default]
+    Black,
+    /// 0 in the dataset's units, i.e. the training mean on standardised data. What anodiff did
+    /// before black padding (runs that recorded no padding mode in `run.json` used it, and
+    /// resume with it so their trajectories continue bit for bit).
+    Mean,
+}
+
+/// Training-time augmentation: random crop with padding, then random horizontal flip.
+///
+/// The crop pads the image with `crop_padding` pixels on every side and cuts a window of the
 /// original size at a uniformly random offset in `0..=2 * crop_padding` per axis; `flip` mirrors
 /// the columns with probability 1/2. This is torchvision's `RandomCrop(32, padding=4)` followed
 /// by `RandomHorizontalFlip()`, which the authors' CIFAR-10 code used ([`Augment::CIFAR`]).
 ///
-/// One difference: augmentation here runs on the dataset as stored, which [`load`](super::load)
-/// has standardised, so the padding is 0 in standardised units (the training mean), where
-/// torchvision pads raw black before normalising. A 4-pixel border is at most 23% of a 32x32
-/// window's pixels, and the network sees a constant border either way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The padded pixels of channel `c` take the value `fill[c]` (all 0 when `fill` is empty), in the
+/// units of the dataset the batch is cut from. On a dataset standardised by
+/// [`load`](super::load), torchvision's black border is
+/// `Augment::CIFAR.black_padding(mean, std)` with the training statistics
+/// ([`load_with_stats`](super::load_with_stats)), so that augmenting the standardised images
+/// gives exactly what padding the raw images with 0, cropping and then standardising gives.
+///
+/// # Examples
+///
+/// ```
+/// use anodiff_trainers::data::Augment;
+///
+/// // Raw pixels in [0, 1] with mean 0.5 and std 0.25: black is (0 - 0.5) / 0.25 = -2.
+/// let aug = Augment::CIFAR.black_padding(&[0.5], &[0.25])?;
+/// assert_eq!(aug.fill, vec![-2.0]);
+/// assert!(Augment::CIFAR.black_padding(&[0.5], &[0.0]).is_err());
+/// # Ok::<(), anodiff_trainers::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
 pub struct Augment {
-    /// Zero padding on each side before the random crop; 0 disables cropping.
+    /// Padding on each side before the random crop; 0 disables cropping.
     pub crop_padding: usize,
     /// Mirror left-right with probability 1/2.
     pub flip: bool,
+    /// Value of the padded pixels, one per channel, in the dataset's units; empty: 0 everywhere.
+    pub fill: Vec<f32>,
 }
 
 impl Augment {
-    /// The CIFAR-10 setting of the authors' code: padding 4 and horizontal flips.
+    /// The CIFAR-10 setting of the authors' code: padding 4 and horizontal flips, padding with
+    /// 0 in the data's units (black for raw pixels; see [`Augment::black_padding`] for
+    /// standardised ones).
     pub const CIFAR: Augment = Augment {
         crop_padding: 4,
         flip: true,
+        fill: Vec::new(),
     };
+
+    /// The same augmentation padding with raw black, for images standardised per channel as
+    /// `(x - mean[c]) / std[c]`: `fill[c] = (0 - mean[c]) / std[c]`, computed in f64 and rounded
+    /// to f32 exactly as [`Dataset::normalize`](super::Dataset::normalize) rounds a raw 0.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] when `mean` and `std` differ in length or are empty, or an
+    /// entry is not finite, or a standard deviation is not positive.
+    pub fn black_padding(self, mean: &[f64], std: &[f64]) -> Result<Augment> {
+        if mean.is_empty() || mean.len() != std.len() {
+            return Err(Error::param(
+                "padding",
+                format!(
+                    "need one mean and one standard deviation per channel, got {} and {}",
+                    mean.len(),
+                    std.len()
+                ),
+            ));
+        }
+        if let Some(c) =
+            (0..mean.len()).find(|&c| !(mean[c].is_finite() && std[c].is_finite() && std[c] > 0.0))
+        {
+            return Err(Error::param(
+                "padding",
+                format!(
+                    "channel {c} has mean {} and standard deviation {}; need finite values \
+                     and a positive deviation",
+                    mean[c], std[c]
+                ),
+            ));
+        }
+        let fill = mean
+            .iter()
+            .zip(std)
+            .map(|(m, s)| ((0.0 - m) / s) as f32)
+            .collect();
+        Ok(Augment { fill, ..self })
+    }
+
+    /// This augmentation with the border `padding` asks for, given the statistics the data were
+    /// standardised with ([`Padding::Mean`] keeps a zero fill).
+    ///
+    /// # Errors
+    ///
+    /// As [`Augment::black_padding`].
+    pub fn with_padding(self, padding: Padding, mean: &[f64], std: &[f64]) -> Result<Augment> {
+        match padding {
+            Padding::Black => self.black_padding(mean, std),
+            Padding::Mean => Ok(Augment {
+                fill: Vec::new(),
+                ..self
+            }),
+        }
+    }
 }
 
 impl Default for Augment {
@@ -245,7 +339,7 @@ pub struct Batch {
 ///
 /// // One 1x1x3 image [1, 2, 3]; flip only.
 /// let ds = Dataset::new(vec![1.0, 2.0, 3.0], vec![0], 1, 1, 3, 10)?;
-/// let aug = Augment { crop_padding: 0, flip: true };
+/// let aug = Augment { crop_padding: 0, flip: true, fill: vec![] };
 /// let flipped: Vec<_> = (0..16)
 ///     .map(|step| make_batch(&ds, &[0], Some(&aug), 1, step).images)
 ///     .collect();
@@ -256,7 +350,8 @@ pub struct Batch {
 ///
 /// # Panics
 ///
-/// When an index is `>= ds.len()` (indices come from a [`BatchLoader`] built for `ds`).
+/// When an index is `>= ds.len()` (indices come from a [`BatchLoader`] built for `ds`), or when
+/// `augment.fill` is neither empty nor one value per channel of `ds`.
 pub fn make_batch(
     ds: &Dataset,
     indices: &[usize],
@@ -274,6 +369,17 @@ pub fn make_batch(
             }
         }
         Some(aug) => {
+            assert!(
+                aug.fill.is_empty() || aug.fill.len() == c,
+                "the augmentation's fill has {} values for {c}-channel images",
+                aug.fill.len()
+            );
+            let zeros = vec![0.0; c];
+            let fill = if aug.fill.is_empty() {
+                &zeros
+            } else {
+                &aug.fill
+            };
             let mut rng = keyed_rng(seed, step as u64, TAG_AUGMENT);
             let p = aug.crop_padding;
             for &i in indices {
@@ -287,7 +393,7 @@ pub fn make_batch(
                     (0, 0)
                 };
                 let flip = aug.flip && rng.next_u64() >> 63 == 1;
-                crop_flip(ds.image(i), [c, h, w], p, dy, dx, flip, &mut images);
+                crop_flip(ds.image(i), [c, h, w], p, fill, (dy, dx), flip, &mut images);
             }
         }
     }
@@ -298,22 +404,22 @@ pub fn make_batch(
     }
 }
 
-/// Appends the `h x w` window at offset `(dy, dx)` of `src` zero-padded by `pad`, mirrored
-/// left-right when `flip`.
+/// Appends the `h x w` window at offset `(dy, dx)` of `src` padded by `pad` pixels of value
+/// `fill[channel]`, mirrored left-right when `flip`.
 ///
 /// Output pixel `(y, x)` is padded pixel `(y + dy, x')` with `x' = w - 1 - x + dx` when flipped
 /// and `x + dx` otherwise, where padded pixel `(Y, X)` is `src(Y - pad, X - pad)` inside the
-/// image and 0 outside. Flipping after cropping, as torchvision does.
+/// image and `fill` outside. Flipping after cropping, as torchvision does.
 fn crop_flip(
     src: &[f32],
     [c, h, w]: [usize; 3],
     pad: usize,
-    dy: usize,
-    dx: usize,
+    fill: &[f32],
+    (dy, dx): (usize, usize),
     flip: bool,
     out: &mut Vec<f32>,
 ) {
-    for ch in 0..c {
+    for (ch, &border) in fill.iter().enumerate().take(c) {
         let plane = &src[ch * h * w..(ch + 1) * h * w];
         for y in 0..h {
             let sy = (y + dy).checked_sub(pad).filter(|&r| r < h);
@@ -322,7 +428,7 @@ fn crop_flip(
                 let sx = (xc + dx).checked_sub(pad).filter(|&s| s < w);
                 out.push(match (sy, sx) {
                     (Some(r), Some(s)) => plane[r * w + s],
-                    _ => 0.0,
+                    _ => border,
                 });
             }
         }
@@ -386,7 +492,7 @@ mod tests {
         let src = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
         let run = |pad, dy, dx, flip| {
             let mut out = Vec::new();
-            crop_flip(&src, [1, 2, 3], pad, dy, dx, flip, &mut out);
+            crop_flip(&src, [1, 2, 3], pad, &[0.0], (dy, dx), flip, &mut out);
             out
         };
         assert_eq!(run(0, 0, 0, false), src);
@@ -399,6 +505,153 @@ mod tests {
         assert_eq!(run(1, 2, 2, false), [5.0, 6.0, 0.0, 0.0, 0.0, 0.0]);
         // Crop then flip: the (2, 2) window [5 6 0; 0 0 0] mirrored.
         assert_eq!(run(1, 2, 2, true), [0.0, 6.0, 5.0, 0.0, 0.0, 0.0]);
+    }
+
+    /// torchvision's order, written out independently: pad the RAW image with black (0), cut
+    /// the window at `(dy, dx)`, mirror it if `flip`, then standardise as `Dataset::normalize`
+    /// does (`((x - m) / s) as f32`, in f64).
+    fn torchvision_reference(
+        raw: &[f32],
+        [c, h, w]: [usize; 3],
+        pad: usize,
+        (dy, dx, flip): (usize, usize, bool),
+        mean: &[f64],
+        std: &[f64],
+    ) -> Vec<f32> {
+        let (ph, pw) = (h + 2 * pad, w + 2 * pad);
+        let mut out = Vec::new();
+        for ch in 0..c {
+            let mut padded = vec![0.0f32; ph * pw];
+            for y in 0..h {
+                for x in 0..w {
+                    padded[(y + pad) * pw + x + pad] = raw[ch * h * w + y * w + x];
+                }
+            }
+            let window: Vec<Vec<f32>> = (0..h)
+                .map(|y| (0..w).map(|x| padded[(y + dy) * pw + x + dx]).collect())
+                .collect();
+            for mut row in window {
+                if flip {
+                    row.reverse();
+                }
+                out.extend(
+                    row.iter()
+                        .map(|&x| ((f64::from(x) - mean[ch]) / std[ch]) as f32),
+                );
+            }
+        }
+        out
+    }
+
+    /// Augmenting standardised images with black padding equals padding the raw images with 0,
+    /// cropping, flipping and standardising afterwards, bit for bit, for every image of many
+    /// batches; the draws (offset, flip) are identified by search over all 2 (2p + 1)^2 of
+    /// them, so the reference shares no code with `make_batch`.
+    #[test]
+    fn black_padding_equals_padding_raw_pixels_before_normalising() {
+        let (c, h, w, pad, n) = (3, 5, 6, 2, 40);
+        let mut rng = keyed_rng(42, 0, TAG_PERMUTATION);
+        // Raw pixels in [0.05, 1): no raw black inside the images, so a black border is
+        // distinguishable from the image everywhere.
+        let raw: Vec<f32> = (0..n * c * h * w)
+            .map(|_| 0.05 + 0.95 * (rng.next_u32() >> 8) as f32 / (1u32 << 24) as f32)
+            .collect();
+        let labels = (0..n).map(|i| (i % 10) as u8).collect();
+        let raw_ds = Dataset::new(raw, labels, c, h, w, 10).unwrap();
+        let (mean, std) = raw_ds.channel_stats();
+        let mut ds = raw_ds.clone();
+        ds.normalize(&mean, &std).unwrap();
+        let aug = Augment {
+            crop_padding: pad,
+            flip: true,
+            fill: vec![],
+        }
+        .black_padding(&mean, &std)
+        .unwrap();
+        // The border is not 0 (the mean) in standardised units: that was the old behaviour.
+        assert!(aug.fill.iter().all(|&f| f < -0.1), "{:?}", aug.fill);
+
+        let span = 2 * pad + 1;
+        let mut seen = std::collections::HashSet::new();
+        let indices: Vec<usize> = (0..n).collect();
+        for step in 0..8 {
+            let batch = make_batch(&ds, &indices, Some(&aug), 3, step);
+            for (k, &i) in indices.iter().enumerate() {
+                let got = &batch.images[k * c * h * w..(k + 1) * c * h * w];
+                let matches: Vec<_> = (0..span)
+                    .flat_map(|dy| (0..span).flat_map(move |dx| [(dy, dx, false), (dy, dx, true)]))
+                    .filter(|&d| {
+                        torchvision_reference(raw_ds.image(i), [c, h, w], pad, d, &mean, &std)
+                            == got
+                    })
+                    .collect();
+                assert_eq!(matches.len(), 1, "step {step} image {i}: {matches:?}");
+                seen.insert(matches[0]);
+            }
+        }
+        // 320 draws from 50 outcomes: the border cases (offset 0 and 2p on each axis, both flip
+        // states) all occur, so the comparison covered every part of the padding.
+        for corner in [(0, 0), (0, 2 * pad), (2 * pad, 0), (2 * pad, 2 * pad)] {
+            assert!(
+                seen.iter().any(|&(dy, dx, _)| (dy, dx) == corner),
+                "{corner:?} never drawn"
+            );
+        }
+        assert!(seen.len() > 40, "{} of 50 outcomes drawn", seen.len());
+    }
+
+    #[test]
+    fn padding_modes_and_bad_statistics() {
+        let mean_pad = Augment::CIFAR
+            .with_padding(Padding::Mean, &[0.5], &[0.25])
+            .unwrap();
+        assert!(mean_pad.fill.is_empty());
+        let black = Augment::CIFAR
+            .with_padding(Padding::Black, &[0.5, 0.2], &[0.25, 0.1])
+            .unwrap();
+        assert_eq!(black.fill, vec![-2.0, -2.0]);
+        assert_eq!((black.crop_padding, black.flip), (4, true));
+        for (m, s) in [
+            (vec![], vec![]),
+            (vec![0.5], vec![0.1, 0.2]),
+            (vec![f64::NAN], vec![0.1]),
+            (vec![0.5], vec![-1.0]),
+        ] {
+            let e = Augment::CIFAR.black_padding(&m, &s).unwrap_err();
+            assert!(e.to_string().contains("padding"), "{e}");
+        }
+        // Serialised names, as run.json stores them.
+        assert_eq!(serde_json::to_string(&Padding::Black).unwrap(), "\"black\"");
+        assert_eq!(serde_json::to_string(&Padding::Mean).unwrap(), "\"mean\"");
+    }
+
+    #[test]
+    fn crop_pads_with_the_fill_of_each_channel() {
+        // 2 channels of 1x2: [1 2] and [3 4]; padding 1 at offset (0, 0) shows the top row and
+        // the left column of the border.
+        let ds = Dataset::new(vec![1.0, 2.0, 3.0, 4.0], vec![0], 2, 1, 2, 1).unwrap();
+        let mut out = Vec::new();
+        crop_flip(
+            ds.image(0),
+            [2, 1, 2],
+            1,
+            &[-7.0, 9.0],
+            (0, 0),
+            false,
+            &mut out,
+        );
+        assert_eq!(out, [-7.0, -7.0, 9.0, 9.0]);
+        out.clear();
+        crop_flip(
+            ds.image(0),
+            [2, 1, 2],
+            1,
+            &[-7.0, 9.0],
+            (1, 0),
+            false,
+            &mut out,
+        );
+        assert_eq!(out, [-7.0, 1.0, 9.0, 3.0]);
     }
 
     #[test]
@@ -415,6 +668,7 @@ mod tests {
         let aug = Augment {
             crop_padding: 2,
             flip: true,
+            fill: vec![],
         };
         let a = make_batch(&ds, &[1, 0], Some(&aug), 5, 7);
         assert_eq!(a, make_batch(&ds, &[1, 0], Some(&aug), 5, 7));

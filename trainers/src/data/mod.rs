@@ -43,7 +43,7 @@ pub use digits::{
     bundled_digits, parse_digits_csv, read_digits_csv, split_digits, DIGITS_BUNDLED_ROWS,
     DIGITS_TRAIN_ROWS,
 };
-pub use loader::{make_batch, Augment, Batch, BatchLoader};
+pub use loader::{make_batch, Augment, Batch, BatchLoader, Padding};
 pub use mnist::{read_idx_images, read_idx_labels, read_mnist_dir, read_mnist_pair};
 
 /// An in-memory labelled image set, `f32` pixels in NCHW order.
@@ -390,6 +390,16 @@ pub struct Splits {
 /// sets; each names the file), and [`Error::Format`] when a channel of the training split is
 /// constant.
 pub fn load(spec: &DatasetSpec) -> Result<Splits> {
+    load_with_stats(spec).map(|(splits, _, _)| splits)
+}
+
+/// [`load`], also returning the training split's per-channel `(mean, std)` the splits were
+/// standardised with (what [`Augment::black_padding`] needs).
+///
+/// # Errors
+///
+/// As [`load`].
+pub fn load_with_stats(spec: &DatasetSpec) -> Result<(Splits, Vec<f64>, Vec<f64>)> {
     let mut splits = load_raw(spec)?;
     let (mean, std) = splits.train.channel_stats();
     if let Some(c) = std.iter().position(|&s| s.is_nan() || s <= 0.0) {
@@ -403,7 +413,7 @@ pub fn load(spec: &DatasetSpec) -> Result<Splits> {
     }
     splits.train.normalize(&mean, &std)?;
     splits.test.normalize(&mean, &std)?;
-    Ok(splits)
+    Ok((splits, mean, std))
 }
 
 /// Reads a dataset's splits with pixels scaled to `[0, 1]` and no standardisation.
