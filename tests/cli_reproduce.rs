@@ -1,31 +1,98 @@
-//! End-to-end test of `anodiff reproduce` at demo scale: the summary's schema, the claims table,
-//! the figures (valid PNG and SVG of sensible size) and the report that embeds them, and that a
-//! rerun (as after a kill) reuses finished stages, gives the same numbers and redraws every
-//! figure.
+//! End-to-end test of `anodiff reproduce` on a tiny configuration that runs every stage (toy
+//! model, two recorded networks, analyses, Hessians, loss surface, sweeps): the summary's
+//! schema, the claims table, the figures (valid PNG and SVG of sensible size) and the report that
+//! embeds them, and that a run killed with SIGKILL in the middle of training and then rerun gives
+//! the same summary as an uninterrupted one.
 
-use std::process::{Command, Output};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 
-fn reproduce(out: &std::path::Path, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_anodiff"))
-        .arg("reproduce")
-        .arg("--out")
-        .arg(out)
-        .args(extra)
-        .output()
-        .expect("binary runs")
+/// The tiny configuration (every stage, about a minute on 2 cores).
+fn tiny() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/reproduce/tiny.toml")
 }
 
-fn summary(dir: &std::path::Path) -> serde_json::Value {
+fn command(out: &Path, extra: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_anodiff"));
+    c.arg("reproduce").arg("--out").arg(out).args(extra);
+    c
+}
+
+fn reproduce(out: &Path, extra: &[&str]) -> Output {
+    command(out, extra).output().expect("binary runs")
+}
+
+fn reproduce_tiny(out: &Path) -> Output {
+    let cfg = tiny();
+    let o = reproduce(out, &["--config", cfg.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
+fn summary(dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json written");
     serde_json::from_str(&text).expect("summary.json is JSON")
 }
 
-/// The figures the demo draws (file stems under `figures/`).
-const FIGURES: [&str; 4] = [
+/// The summary of run `dir` with its directory's path replaced by `as_if`'s (file paths are
+/// part of the summary).
+fn summary_as_if(dir: &Path, as_if: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json written");
+    let text = text.replace(dir.to_str().unwrap(), as_if.to_str().unwrap());
+    serde_json::from_str(&text).expect("summary.json is JSON")
+}
+
+/// The first place where two JSON values differ, as a path, or `None` when they are equal
+/// (the full values are too long to read in an assertion message).
+fn first_difference(a: &serde_json::Value, b: &serde_json::Value, path: &str) -> Option<String> {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for k in x.keys().chain(y.keys()) {
+                let p = format!("{path}.{k}");
+                match (x.get(k), y.get(k)) {
+                    (Some(u), Some(v)) => {
+                        if let Some(d) = first_difference(u, v, &p) {
+                            return Some(d);
+                        }
+                    }
+                    _ => return Some(format!("{p}: present on one side only")),
+                }
+            }
+            None
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            if x.len() != y.len() {
+                return Some(format!("{path}: lengths {} and {}", x.len(), y.len()));
+            }
+            x.iter()
+                .zip(y)
+                .enumerate()
+                .find_map(|(i, (u, v))| first_difference(u, v, &format!("{path}[{i}]")))
+        }
+        _ => (a != b).then(|| format!("{path}: {a} against {b}")),
+    }
+}
+
+/// The figures the tiny run draws (file stems under `figures/`).
+const FIGURES: [&str; 17] = [
     "fig8a-toy-landscapes",
     "fig8b-toy-msd",
     "fig8c-toy-gradients",
+    "fig8d-toy-gradient-fit",
+    "fig2-msd-windows",
     "fig5a-gradient-distribution",
+    "fig5b-loss-changes",
+    "fig5c-moving-variance",
+    "fig7a-msl",
+    "fig7c-contour",
+    "fig6-hessian",
+    "surface-loss-landscape",
+    "fig3ab-batch-size",
+    "fig3cd-depth",
+    "fig4a-learning-rate",
+    "fig4b-loss-curves",
+    "fig4cf-msd-by-learning-rate",
 ];
 
 /// Checks `STEM.png` by its signature and IHDR chunk (then decodes it) and `STEM.svg` as an SVG
@@ -74,28 +141,70 @@ fn check_figure(dir: &std::path::Path, stem: &str) {
     assert_eq!(svg.matches("<svg").count(), 1, "{stem}");
 }
 
-#[test]
-fn demo_writes_a_complete_summary_and_resumes() {
-    let dir = tempfile::tempdir().unwrap();
-    let first = reproduce(dir.path(), &[]);
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
-    let s = summary(dir.path());
-    assert_eq!(s["schema_version"], 1);
+/// Checks what an uninterrupted tiny run wrote: schema, numbers, claims, figures, report.
+fn check_complete(dir: &Path, out: &Output) -> serde_json::Value {
+    let s = summary(dir);
+    assert_eq!(s["schema_version"], 2);
     assert_eq!(s["scale"], "demo");
+    // The configuration is the preset with the TOML's keys laid over it.
+    assert_eq!(s["config"]["network"]["models"][0], "resnet8");
+    assert_eq!(
+        s["config"]["network"]["lr"], 0.05,
+        "a preset key the TOML leaves alone"
+    );
     for land in ["fractal", "convex", "shuffled"] {
         let t = &s["toy"][land];
-        assert_eq!(t["walkers"], s["config"]["walkers"], "{land}");
+        assert_eq!(t["walkers"], s["config"]["toy"]["walkers"], "{land}");
         assert!(t["t0_median"].as_f64().is_some(), "{land}: {t}");
         let file = s["landscapes"][land]["file"].as_str().unwrap();
-        assert!(std::path::Path::new(file).exists(), "{file}");
+        assert!(Path::new(file).exists(), "{file}");
     }
-    // Every claim carries a verdict from the documented set.
+    // Both networks: trained to the end and analysed in every window.
+    for model in ["resnet8", "resnet8-noshort"] {
+        let m = &s["network"]["models"][model];
+        assert_eq!(m["run"]["status"], "finished", "{model}");
+        let steps = m["run"]["steps"].as_u64().unwrap();
+        assert_eq!(steps, 3 * m["run"]["steps_per_epoch"].as_u64().unwrap());
+        let windows = m["windows"].as_array().unwrap();
+        // Windows of 40 steps every 20 steps.
+        assert_eq!(windows.len() as u64, (steps - 40) / 20 + 1, "{model}");
+        for w in windows {
+            let a = w["alpha"].as_f64().unwrap();
+            assert!(a.is_finite() && a > 0.0 && a < 3.0, "{model}: {w}");
+        }
+        assert!(m.get("t0").is_some());
+    }
+    // The first network's Hessians: every checkpoint (epochs 0..=3), 2 eigenvalues each, in
+    // decreasing order, each pair converged or with its residual reported.
+    let h = &s["network"]["models"]["resnet8"]["hessian"]["checkpoints"];
+    assert_eq!(h.as_array().unwrap().len(), 4, "{h}");
+    for c in h.as_array().unwrap() {
+        let e: Vec<f64> = c["eigenvalues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(e.len(), 2);
+        assert!(e[0] >= e[1], "{c}");
+        assert_eq!(c["residuals"].as_array().unwrap().len(), 2, "{c}");
+    }
+    assert!(s["network"]["models"]["resnet8-noshort"]["hessian"].is_null());
+    let g = &s["network"]["models"]["resnet8"]["gradients_before_t0"];
+    assert!(
+        g.is_null() || g["stable"]["alpha"].as_f64().is_some() || g.get("error").is_some(),
+        "{g}"
+    );
+    let surface = &s["network"]["surface"];
+    assert_eq!(surface["grid"], 17);
+    assert!(Path::new(surface["file"].as_str().unwrap()).exists());
+    // Sweeps: 2 batch sizes x 2 shortcut settings, 1 depth (shared with the batch sweep), 2
+    // learning rates: 6 distinct runs.
+    assert_eq!(s["network"]["sweeps"].as_array().unwrap().len(), 6);
+
+    // Every claim carries a verdict from the documented set; the network claims are tested.
     let claims = s["claims"].as_array().unwrap();
-    assert!(claims.len() >= 6);
+    assert!(claims.len() >= 18, "{}", claims.len());
     for c in claims {
         let v = c["verdict"].as_str().unwrap();
         assert!(
@@ -103,18 +212,26 @@ fn demo_writes_a_complete_summary_and_resumes() {
             "{c}"
         );
     }
+    let tested = claims
+        .iter()
+        .filter(|c| c["verdict"] != "not tested")
+        .count();
+    assert!(tested >= 12, "{tested} claims tested");
     // The stdout table names every claim; progress and stage notes stay on stderr.
-    let table = String::from_utf8_lossy(&first.stdout);
+    let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.contains("verdict") && table.contains("summary.json"));
     assert!(table.contains("report.html"));
     assert!(!table.contains("stage "));
     // The plotting data stay in the stage files, out of the summary.
     assert!(s["toy"]["fractal"].get("plot").is_none());
+    assert!(s["network"]["models"]["resnet8"]["windows"][0]
+        .get("curve")
+        .is_none());
 
     for stem in FIGURES {
-        check_figure(dir.path(), stem);
+        check_figure(dir, stem);
     }
-    let report = std::fs::read_to_string(dir.path().join("report.html")).expect("report.html");
+    let report = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
     assert!(report.starts_with("<!DOCTYPE html>") && report.trim_end().ends_with("</html>"));
     for stem in FIGURES {
         assert!(
@@ -130,7 +247,6 @@ fn demo_writes_a_complete_summary_and_resumes() {
     );
     // Viewable offline: nothing to fetch.
     assert!(!report.contains("http://") && !report.contains("https://"));
-    // Every claim has its verdict in the report, the network ones as not tested at this scale.
     for c in claims {
         let claim = c["claim"]
             .as_str()
@@ -139,52 +255,173 @@ fn demo_writes_a_complete_summary_and_resumes() {
             .replace('>', "&gt;");
         assert!(report.contains(&claim), "{claim}");
     }
-    assert!(report.contains("not tested at this scale"));
     assert!(
         report.contains("1.359"),
         "the authors' ResNet-14 table is in the report"
     );
+    assert!(report.contains("Our sweeps"));
+    s
+}
 
-    // A second run after an interruption: drop the summary, one stage, a figure and the
-    // report, as a kill would.
-    std::fs::remove_file(dir.path().join("summary.json")).unwrap();
-    std::fs::remove_file(dir.path().join("stages/dimensions.json")).unwrap();
-    std::fs::remove_file(dir.path().join("figures/fig8b-toy-msd.svg")).unwrap();
-    std::fs::remove_file(dir.path().join("report.html")).unwrap();
-    let second = reproduce(dir.path(), &[]);
-    assert!(second.status.success());
+#[test]
+fn tiny_run_is_complete_and_a_killed_run_resumes_to_the_same_summary() {
+    let a = tempfile::tempdir().unwrap();
+    let first = reproduce_tiny(a.path());
+    let s = check_complete(a.path(), &first);
+
+    // Kill a second run with SIGKILL in the middle of the first network's training (after its
+    // first epoch's checkpoint), then rerun the same command.
+    let b = tempfile::tempdir().unwrap();
+    let cfg = tiny();
+    let mut child = command(b.path(), &["--config", cfg.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let marker = b
+        .path()
+        .join("runs/resnet8/checkpoints/epoch-1.safetensors");
+    let start = std::time::Instant::now();
+    while !marker.exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
+        assert!(
+            start.elapsed().as_secs() < 600,
+            "no checkpoint after 10 minutes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!b.path().join("stages/train-resnet8.json").exists());
+    assert!(!b.path().join("summary.json").exists());
+
+    let cfg_s = cfg.to_str().unwrap();
+    let second = reproduce(b.path(), &["--config", cfg_s]);
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
     let err = String::from_utf8_lossy(&second.stderr);
     assert!(
         err.contains("stage toy-fractal: finished earlier, skipped"),
         "{err}"
     );
-    assert!(err.contains("stage dimensions: done"), "{err}");
+    assert!(err.contains("resnet8: resuming at step"), "{err}");
     assert_eq!(
-        summary(dir.path()),
-        s,
-        "a resumed run must give the same summary"
+        first_difference(&summary_as_if(b.path(), a.path()), &s, ""),
+        None,
+        "a killed and resumed run must give the same summary as an uninterrupted one"
+    );
+
+    // A third run after losing the summary, one stage, a figure and the report: only the lost
+    // stage reruns, and every figure is drawn again.
+    std::fs::remove_file(b.path().join("summary.json")).unwrap();
+    std::fs::remove_file(b.path().join("stages/dimensions.json")).unwrap();
+    std::fs::remove_file(b.path().join("figures/fig6-hessian.svg")).unwrap();
+    std::fs::remove_file(b.path().join("report.html")).unwrap();
+    let third = reproduce(b.path(), &["--config", cfg_s]);
+    assert!(third.status.success());
+    let err = String::from_utf8_lossy(&third.stderr);
+    assert!(err.contains("stage dimensions: done"), "{err}");
+    for stage in [
+        "train-resnet8",
+        "analysis-resnet8",
+        "hessian-resnet8",
+        "surface-resnet8",
+    ] {
+        assert!(
+            err.contains(&format!("stage {stage}: finished earlier, skipped")),
+            "{stage}: {err}"
+        );
+    }
+    assert!(
+        !err.contains("train resnet8"),
+        "no training on a finished run: {err}"
+    );
+    assert_eq!(
+        first_difference(&summary_as_if(b.path(), a.path()), &s, ""),
+        None
     );
     for stem in FIGURES {
-        check_figure(dir.path(), stem);
+        check_figure(b.path(), stem);
     }
-    assert!(dir.path().join("report.html").exists());
 }
 
+/// Writes a TOML file into `dir` and returns its path as a string.
+fn toml_file(dir: &Path, body: &str) -> String {
+    let p = dir.join("settings.toml");
+    std::fs::write(&p, body).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+/// The toy stages only, small: seconds.
+const TOY_ONLY: &str = "[toy]\nlandscape_size = 65\nwalkers = 3\nsteps = 200\n\
+                        [network]\nenabled = false\n";
+
 #[test]
-fn a_changed_seed_reruns_every_stage() {
+fn a_changed_seed_reruns_every_stage_and_a_disabled_network_is_not_tested() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(reproduce(dir.path(), &["--seed", "1"]).status.success());
-    let again = reproduce(dir.path(), &["--seed", "2"]);
+    let cfg = toml_file(dir.path(), TOY_ONLY);
+    let out = dir.path().join("out");
+    let first = reproduce(&out, &["--config", &cfg, "--seed", "1"]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let s = summary(&out);
+    assert!(s["network"].is_null());
+    let network_claims: Vec<&serde_json::Value> = s["claims"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c["note"]
+                .as_str()
+                .is_some_and(|n| n.contains("network.enabled"))
+        })
+        .collect();
+    assert!(network_claims.len() >= 5);
+    assert!(network_claims.iter().all(|c| c["verdict"] == "not tested"));
+    let again = reproduce(&out, &["--config", &cfg, "--seed", "2"]);
     assert!(again.status.success());
     let err = String::from_utf8_lossy(&again.stderr);
     assert!(!err.contains("skipped"), "{err}");
 }
 
 #[test]
-fn scales_that_need_the_trainers_fail_clearly() {
+fn bad_settings_fail_clearly() {
     let dir = tempfile::tempdir().unwrap();
-    let out = reproduce(dir.path(), &["--scale", "paper"]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("trainers"), "{err}");
+    let out = dir.path().join("out");
+    let check = |args: &[&str], needle: &str| {
+        let o = reproduce(&out, args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    };
+    let unknown = toml_file(dir.path(), "[network]\nepoch = 3\n");
+    check(&["--config", &unknown], "network.epoch");
+    std::fs::write(dir.path().join("bad.toml"), "[network\nepochs = 3").unwrap();
+    let bad = dir.path().join("bad.toml");
+    check(&["--config", bad.to_str().unwrap()], "not valid TOML");
+    check(&["--config", "/nonexistent/x.toml"], "/nonexistent/x.toml");
+    let neg = toml_file(dir.path(), "[network]\nlr = -0.1\n");
+    check(&["--config", &neg], "network.lr");
+    let model = toml_file(dir.path(), "[network]\nmodels = [\"resnet7\"]\n");
+    check(&["--config", &model], "resnet7");
+    // The larger scales need CIFAR-10, and `paper` asks before starting.
+    check(&["--scale", "small"], "--cifar10");
+    check(&["--scale", "paper", "--cifar10", "/data/cifar"], "--yes");
+    let o = reproduce(&out, &["--scale", "paper", "--cifar10", "/data/cifar"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("estimated cost") && err.contains("GB"),
+        "{err}"
+    );
+    assert!(!out.join("summary.json").exists());
 }

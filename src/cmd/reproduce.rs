@@ -313,12 +313,27 @@ fn make_landscapes(cfg: &ToySettings, seed: u64, out: &Path) -> anyhow::Result<V
     ] {
         let file = dir.join(format!("{name}.npy"));
         write_npy(&file, z)?;
+        // The content hash makes every stage that reads the file depend on what is in it.
         result.insert(
             name.to_string(),
-            json!({ "file": file.to_string_lossy(), "method": how, "size": z.nrows() }),
+            json!({
+                "file": file.to_string_lossy(),
+                "sha256": file_sha256(&file)?,
+                "method": how,
+                "size": z.nrows(),
+            }),
         );
     }
     Ok(Value::Object(result))
+}
+
+/// SHA-256 of a file's bytes, in hex.
+fn file_sha256(path: &Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 fn write_npy(path: &Path, z: &Array2<f64>) -> anyhow::Result<()> {

@@ -22,9 +22,10 @@ pub struct Config {
     pub network: NetworkSettings,
     /// The per-window trajectory analyses.
     pub analysis: AnalysisSettings,
-    /// Top Hessian eigenvalues at checkpoints (Fig. 6).
+    /// Top Hessian eigenvalues at checkpoints of the first network (Fig. 6).
     pub hessian: HessianSettings,
-    /// The filter-normalised loss surface around the last checkpoint and its dimensions.
+    /// The filter-normalised loss surface around the first network's last checkpoint and its
+    /// dimensions.
     pub surface: SurfaceSettings,
     /// Batch-size, depth and learning-rate sweeps (Figs. 3 and 4).
     pub sweeps: SweepSettings,
@@ -223,13 +224,13 @@ impl Config {
             },
             surface: SurfaceSettings {
                 enabled: true,
-                grid: 25,
+                grid: 21,
                 range: 1.0,
-                examples: 128,
+                examples: 64,
             },
             sweeps: SweepSettings {
                 enabled: true,
-                steps: 200,
+                steps: 150,
                 depth: 8,
                 batch_sizes: vec![16, 32, 64],
                 depths: vec![8, 14, 20],

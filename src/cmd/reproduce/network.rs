@@ -144,17 +144,18 @@ pub(super) fn run_all(
         let analysis = cache.run_quiet(&format!("analysis-{model}"), &a_cfg, || {
             analysis_stage(&dir, cfg, &run)
         })?;
-        if cfg.hessian.enabled && run["status"] == "finished" {
+        // Fig. 6 shows one network: the Hessians and the surface are for the first.
+        if i == 0 && cfg.hessian.enabled && run["status"] == "finished" {
             let h_cfg = json!({ "hessian": cfg.hessian, "run": run, "seed": cfg.seed });
             let h = cache.run_quiet(&format!("hessian-{model}"), &h_cfg, || {
-                hessian_stage(out, &dir, model, cfg)
+                hessian_stage(out, &dir, &format!("{model}-{}", tag(&h_cfg)), cfg)
             })?;
             res.hessian.insert(model.clone(), h);
         }
         if i == 0 && cfg.surface.enabled && run["status"] == "finished" {
             let s_cfg = json!({ "surface": cfg.surface, "run": run, "seed": cfg.seed });
             res.surface = cache.run_quiet(&format!("surface-{model}"), &s_cfg, || {
-                surface_stage(out, &dir, model, cfg, &run)
+                surface_stage(out, &dir, &format!("{model}-{}", tag(&s_cfg)), cfg, &run)
             })?;
         }
         res.runs.insert(model.clone(), run);
@@ -164,6 +165,21 @@ pub(super) fn run_all(
         res.sweeps = sweeps(cache, out, cfg)?;
     }
     Ok(res)
+}
+
+/// A short content hash of a stage's settings and inputs, for the names of the files the child
+/// processes resume from: a changed setting or a retrained run gets a fresh file instead of
+/// one the child would refuse (or, worse, trust).
+/// The run's directory is left out, so that two output folders with the same settings name
+/// their files alike.
+fn tag(v: &Value) -> String {
+    use sha2::{Digest, Sha256};
+    let mut v = v.clone();
+    if let Some(run) = v.get_mut("run").and_then(Value::as_object_mut) {
+        run.remove("dir");
+    }
+    let h = Sha256::digest(v.to_string().as_bytes());
+    h.iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 
 /// Progress of a training run on stderr, one line per epoch.
@@ -245,13 +261,44 @@ fn train_stage(cache: &StageCache, out: &Path, spec: &RunSpec) -> anyhow::Result
             Err(TrainError::Diverged { .. }) => RunRecord::read(&dir)?,
             Err(e) => return Err(e).with_context(|| format!("training {}", spec.name)),
         };
-        Ok(run_json(&dir, &record))
+        run_json(&dir, &record)
     })
 }
 
-/// The deterministic part of a run's record (no timings).
-fn run_json(dir: &Path, r: &RunRecord) -> Value {
-    json!({
+/// SHA-256 of a checkpoint's tensors (names, dtypes, shapes and bytes, in name order). The
+/// file's own bytes will not do: its header's metadata order changes from process to process.
+fn checkpoint_sha256(path: &Path) -> anyhow::Result<String> {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let st = safetensors::SafeTensors::deserialize(&bytes)
+        .with_context(|| format!("{} is not a safetensors file", path.display()))?;
+    let mut names = st.names();
+    names.sort();
+    let mut h = Sha256::new();
+    for name in names {
+        let t = st
+            .tensor(name)
+            .with_context(|| format!("{}: tensor {name}", path.display()))?;
+        h.update(name.as_bytes());
+        h.update(format!("{:?}{:?}", t.dtype(), t.shape()).as_bytes());
+        h.update(t.data());
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The deterministic part of a run's record (no timings), with a content hash of its last
+/// checkpoint so that the stages reading the run rerun when its weights change.
+fn run_json(dir: &Path, r: &RunRecord) -> anyhow::Result<Value> {
+    let last = r
+        .checkpoints
+        .iter()
+        .max_by_key(|c| c.epoch)
+        .map(|c| dir.join(&c.file));
+    let weights = match last {
+        Some(p) if p.exists() => Some(checkpoint_sha256(&p)?),
+        _ => None,
+    };
+    Ok(json!({
         "dir": dir,
         "model": r.config.model.to_string(),
         "status": r.status,
@@ -264,7 +311,8 @@ fn run_json(dir: &Path, r: &RunRecord) -> Value {
         "diverged_step": r.diverged.as_ref().map(|d| d.step),
         "epochs": r.epochs,
         "checkpoints": r.checkpoints.iter().map(|c| c.epoch).collect::<Vec<_>>(),
-    })
+        "last_checkpoint_sha256": weights,
+    }))
 }
 
 /// The exponent the paper reads off at long lags: the second regime's when the window has two,
@@ -477,7 +525,7 @@ fn child(args: &[String], env: &[(&str, &str)]) -> anyhow::Result<Value> {
 
 /// Top Hessian eigenvalues at every `every_epochs`-th checkpoint (and the last), in eval mode,
 /// on fixed batches (`anodiff hessian`).
-fn hessian_stage(out: &Path, dir: &Path, model: &str, cfg: &Config) -> anyhow::Result<Value> {
+fn hessian_stage(out: &Path, dir: &Path, file_stem: &str, cfg: &Config) -> anyhow::Result<Value> {
     let h = &cfg.hessian;
     let run = RunRecord::read(dir)?;
     let mut epochs: Vec<usize> = run
@@ -494,7 +542,7 @@ fn hessian_stage(out: &Path, dir: &Path, model: &str, cfg: &Config) -> anyhow::R
     if epochs.is_empty() {
         bail!("{} has no checkpoints", dir.display());
     }
-    let file = out.join("hessian").join(format!("{model}.json"));
+    let file = out.join("hessian").join(format!("{file_stem}.json"));
     std::fs::create_dir_all(out.join("hessian"))?;
     let list = epochs
         .iter()
@@ -548,7 +596,7 @@ fn hessian_stage(out: &Path, dir: &Path, model: &str, cfg: &Config) -> anyhow::R
 fn surface_stage(
     out: &Path,
     dir: &Path,
-    model: &str,
+    file_stem: &str,
     cfg: &Config,
     run: &Value,
 ) -> anyhow::Result<Value> {
@@ -558,7 +606,7 @@ fn surface_stage(
         .and_then(|c| c.iter().filter_map(Value::as_u64).max())
         .context("the run has no checkpoints")?;
     std::fs::create_dir_all(out.join("surface"))?;
-    let file = out.join("surface").join(format!("{model}.npy"));
+    let file = out.join("surface").join(format!("{file_stem}.npy"));
     let range = format!("{},{}", -s.range, s.range);
     let args: Vec<String> = vec![
         "surface".into(),

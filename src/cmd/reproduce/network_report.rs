@@ -747,7 +747,7 @@ pub(super) fn write_figures(
         };
         let panel = Panel::Heat(HeatPanel {
             axes: Axes::new(
-                &format!("{first}: loss around the last checkpoint"),
+                format!("{first}: loss around the last checkpoint"),
                 "direction 1 (filter-normalised)",
                 "direction 2 (filter-normalised)",
             ),
