@@ -283,6 +283,9 @@ impl Config {
         };
         match scale {
             Scale::Small => {
+                // 50 epochs of 48 steps: windows of 500 steps every 250 give 9 of them.
+                c.analysis.window = 500;
+                c.analysis.stride = 250;
                 c.network.models = vec!["resnet14".into(), "resnet14-noshort".into()];
                 c.network.batch_size = 1024;
                 c.network.lr = 0.1;

@@ -564,6 +564,8 @@ fn hessian_stage(out: &Path, dir: &Path, file_stem: &str, cfg: &Config) -> anyho
         h.tol.to_string(),
         "--seed".into(),
         cfg.seed.to_string(),
+        "--device".into(),
+        cfg.network.device.clone(),
         "--out".into(),
         file.display().to_string(),
     ];
@@ -623,6 +625,8 @@ fn surface_stage(
         s.examples.to_string(),
         "--seed".into(),
         cfg.seed.to_string(),
+        "--device".into(),
+        cfg.network.device.clone(),
         "--out".into(),
         file.display().to_string(),
     ];
