@@ -425,3 +425,31 @@ fn bad_settings_fail_clearly() {
     );
     assert!(!out.join("summary.json").exists());
 }
+
+#[test]
+fn a_diverging_network_is_reported_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = toml_file(
+        dir.path(),
+        "[toy]\nlandscape_size = 65\nwalkers = 3\nsteps = 200\n\
+         [network]\nmodels = [\"mlp:16\"]\nlr = 1e30\nepochs = 1\nrecord_weights = \"full\"\n\
+         record_grad = \"none\"\n[sweeps]\nenabled = false\n",
+    );
+    let out = dir.path().join("out");
+    let o = reproduce(&out, &["--config", &cfg]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = summary(&out);
+    let m = &s["network"]["models"]["mlp:16"];
+    assert_eq!(m["run"]["status"], "diverged", "{m}");
+    assert!(m["run"]["diverged_step"].as_u64().is_some(), "{m}");
+    // No Hessian or surface of a diverged run; its claims are not tested.
+    assert!(m["hessian"].is_null());
+    assert!(s["network"]["surface"].is_null());
+    let first = s["claims"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["claim"].as_str().unwrap().starts_with("mlp:16 MSD"))
+        .unwrap();
+    assert_eq!(first["verdict"], "not tested", "{first}");
+}

@@ -370,11 +370,15 @@ fn analysis_stage(dir: &Path, cfg: &Config, run: &Value) -> anyhow::Result<Value
     let src = StoreReader::open(dir)?;
     let n = src.n_steps();
     if n < a.window {
-        bail!(
-            "the run {} recorded {n} steps, fewer than analysis.window = {}",
-            dir.display(),
-            a.window
-        );
+        // A run that diverged early is a result to report, not a reason to stop the pipeline.
+        return Ok(json!({
+            "n_steps": n,
+            "error": format!(
+                "the run {} recorded {n} steps, fewer than analysis.window = {}",
+                dir.display(),
+                a.window
+            ),
+        }));
     }
     let starts: Vec<usize> = (0..=(n - a.window)).step_by(a.stride).collect();
     let pb = bar(
