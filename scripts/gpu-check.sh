@@ -8,7 +8,9 @@
 # It checks that the binary starts (ldd, `anodiff --version`), trains ResNet-14 on CIFAR-10-shaped
 # data at batch 1024 for STEPS steps on the GPU with every step recorded, and prints the steps/s
 # beside PyTorch's for the same network, batch and optimiser on the same machine (skipped with a
-# note when PyTorch is absent).
+# note when PyTorch is absent). It then runs `anodiff hessian` and `anodiff surface` at the
+# initial checkpoint on the device and on the CPU and reports their largest relative
+# differences.
 #
 # The data are SYNTHETIC: CIFAR-10 binary batch files (data_batch_1..5.bin, test_batch.bin; the
 # real format, random pixels with a class-dependent shift so the loss can fall) generated here at
@@ -20,6 +22,7 @@
 #   STEPS         training steps (default 300)      BATCH   batch size (default 1024)
 #   DEVICE        cuda (default); cpu only to try this script out on a machine without a GPU
 #   TRAIN_TIMEOUT seconds for `anodiff train` (default 240)
+#   AUX_TIMEOUT   seconds for each `anodiff hessian` / `surface` command (default 240)
 #   WORK          scratch dir (default a fresh mktemp -d; holds ~400 MB: data and the recorded run)
 #   OUT_DIR       where summary.json and the logs go (default $OUT if set, else $WORK/out)
 #   PYTHON        python with PyTorch (default python3)
@@ -30,6 +33,7 @@ repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STEPS=${STEPS:-300}
 BATCH=${BATCH:-1024}
 TRAIN_TIMEOUT=${TRAIN_TIMEOUT:-240}
+AUX_TIMEOUT=${AUX_TIMEOUT:-240} # each hessian / surface command
 DEVICE=${DEVICE:-cuda} # cpu only to try the script itself on a machine without a GPU
 PYTHON=${PYTHON:-python3}
 WORK=${WORK:-$(mktemp -d /tmp/anodiff-gpu-check.XXXXXX)}
@@ -56,6 +60,7 @@ finish() {
     local order=(ok gpu device binary binary_bytes version starts ldd_missing curand_stub model batch_size steps
         anodiff_steps_per_s anodiff_steps_per_s_runjson anodiff_record_fraction torch_steps_per_s torch_steps_per_s_record ratio_anodiff_over_torch
         ratio_anodiff_over_torch_record recorded_steps train_exit train_wall_s train_error
+        hessian_rel_diff_vs_cpu surface_rel_diff_vs_cpu
         torch_version torch_note data ld_library_path error)
     local keys=() seen=" "
     for k in "${order[@]}"; do [[ -v R[$k] ]] && keys+=("$k") && seen+="$k "; done
@@ -268,6 +273,47 @@ EOF
     fi
 fi
 log "anodiff: ${rate} steps/s (steady state, recording every step), wall ${R[train_wall_s]} s for ${R[recorded_steps]:-?} steps"
+
+# ---- Hessian and loss surface on the device, against the CPU -------------------------------
+# The same command on both devices at the initial checkpoint: top-2 Hessian eigenvalues (exact
+# double backpropagation in f64, 32 fixed examples) and a 5 x 5 loss surface on 256 examples. They must agree to the
+# rounding of different kernels: relative differences are reported, not judged here.
+if ((rc == 0)) && ((have_python)); then
+    for dev in "$DEVICE" cpu; do
+        log "anodiff hessian / surface at checkpoint 0 on $dev"
+        CANDLE_GRAD_DO_NOT_DETACH=1 timeout "$AUX_TIMEOUT" "$BIN" hessian "$run" --checkpoint 0 \
+            --k 2 --tol 1e-4 --batch-size 32 --batches 1 --device "$dev" --out "$WORK/hessian-$dev.json" \
+            >"$OUT_DIR/hessian-$dev.json" 2>"$OUT_DIR/hessian-$dev.stderr" ||
+            log "hessian on $dev failed (exit $?; 124 = timeout): $(tail -n 3 "$OUT_DIR/hessian-$dev.stderr")"
+        timeout "$AUX_TIMEOUT" "$BIN" surface "$run" --checkpoint 0 --grid 5 --examples 256 --device "$dev" \
+            --out "$WORK/surface-$dev.npy" >"$OUT_DIR/surface-$dev.json" 2>"$OUT_DIR/surface-$dev.stderr" ||
+            log "surface on $dev failed (exit $?; 124 = timeout): $(tail -n 3 "$OUT_DIR/surface-$dev.stderr")"
+    done
+    cmp_out=$("$PYTHON" - "$OUT_DIR" "$WORK" "$DEVICE" <<'EOF'
+import json, sys
+out, work, dev = sys.argv[1:4]
+def eig(d):
+    try:
+        return json.load(open(f"{out}/hessian-{d}.json"))["checkpoints"][0]["eigenvalues"]
+    except Exception:
+        return None
+def surf(d):
+    try:
+        import numpy as np
+        return np.load(f"{work}/surface-{d}.npy").ravel().tolist()
+    except Exception:
+        return None
+def rel(a, b):
+    if not a or not b or len(a) != len(b):
+        return "null"
+    return "%.3e" % max(abs(x - y) / max(abs(y), 1e-300) for x, y in zip(a, b))
+print(rel(eig(dev), eig("cpu")), rel(surf(dev), surf("cpu")))
+EOF
+    )
+    R[hessian_rel_diff_vs_cpu]=${cmp_out%% *}
+    R[surface_rel_diff_vs_cpu]=${cmp_out##* }
+    log "device against CPU: Hessian eigenvalues ${cmp_out%% *}, surface ${cmp_out##* } (max relative difference)"
+fi
 
 # ---- PyTorch on the same machine -----------------------------------------------------------
 if ((have_python)) && "$PYTHON" -c "import torch, sys; sys.exit(0 if '$DEVICE' == 'cpu' or torch.cuda.is_available() else 1)" 2>/dev/null; then
