@@ -1,9 +1,10 @@
 //! Building blocks shared by the architectures, and the builder that registers each parameter
 //! with its initialisation role.
 
+use crate::batchnorm::batch_norm_train;
 use crate::conv::conv2d;
 use crate::init::Role;
-use candle_core::{DType, Device, Result, Tensor};
+use candle_core::{DType, Device, Result, Tensor, Var};
 use candle_nn::{BatchNorm, BatchNormConfig, VarBuilder, VarMap};
 
 /// Batch-norm settings: PyTorch's defaults (eps 1e-5, momentum 0.1, affine).
@@ -56,6 +57,22 @@ impl Builder<'_> {
         Ok(bn)
     }
 
+    /// The running-statistics variables `name.{running_mean,running_var}` that [`Self::bn`]
+    /// registered (handles sharing storage with those inside candle's `BatchNorm`).
+    pub fn running_stats(&self, name: &str) -> Result<(Var, Var)> {
+        let data = self
+            .varmap
+            .data()
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("varmap lock poisoned".into()))?;
+        let get = |what: &str| {
+            data.get(&format!("{name}.{what}")).cloned().ok_or_else(|| {
+                candle_core::Error::Msg(format!("batch norm {name}: no {what} variable"))
+            })
+        };
+        Ok((get("running_mean")?, get("running_var")?))
+    }
+
     /// A linear layer `name.{weight,bias}`; `classifier` selects the classifier's init rule.
     pub fn linear(
         &mut self,
@@ -91,11 +108,14 @@ impl Linear {
     }
 }
 
-/// Convolution (through [`crate::conv::conv2d`]) followed by batch norm.
+/// Convolution (through [`crate::conv::conv2d`]) followed by batch norm (in training mode on
+/// the CPU, the fused [`crate::batchnorm::batch_norm_train`]; otherwise candle's `BatchNorm`).
 #[derive(Debug, Clone)]
 pub(crate) struct ConvBn {
     weight: Tensor,
     bn: BatchNorm,
+    /// The BN running mean and variance (the same variables `bn` holds).
+    running: (Var, Var),
     stride: usize,
     padding: usize,
 }
@@ -112,15 +132,34 @@ impl ConvBn {
         k: usize,
         stride: usize,
     ) -> Result<Self> {
+        let weight = b.conv(conv_name, c_in, c_out, k)?;
+        let bn = b.bn(bn_name, c_out)?;
         Ok(Self {
-            weight: b.conv(conv_name, c_in, c_out, k)?,
-            bn: b.bn(bn_name, c_out)?,
+            weight,
+            bn,
+            running: b.running_stats(bn_name)?,
             stride,
             padding: k / 2,
         })
     }
 
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        conv2d(x, &self.weight, self.stride, self.padding)?.apply_t(&self.bn, train)
+        let y = conv2d(x, &self.weight, self.stride, self.padding)?;
+        let fused = train
+            && y.device().is_cpu()
+            && matches!(y.dtype(), DType::F32 | DType::F64)
+            && y.rank() == 4;
+        match self.bn.weight_and_bias() {
+            Some((gamma, beta)) if fused => batch_norm_train(
+                &y,
+                gamma,
+                beta,
+                &self.running.0,
+                &self.running.1,
+                BN_CONFIG.eps,
+                BN_CONFIG.momentum,
+            ),
+            _ => y.apply_t(&self.bn, train),
+        }
     }
 }

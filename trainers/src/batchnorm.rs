@@ -1,0 +1,683 @@
+//! Batch normalisation in training mode as one fused CPU op, differentiable twice.
+//!
+//! [`batch_norm_train`] computes what `candle_nn::BatchNorm::forward_train` computes for an
+//! NCHW input (per-channel batch mean and biased variance over N, H, W; `y = gamma (x - mean) /
+//! sqrt(var + eps) + beta`; running statistics updated with momentum, the running variance with
+//! the unbiased variance) in two passes over the data instead of candle's dozen tensor
+//! operations, two transposing copies and a non-contiguous output. The statistics are
+//! accumulated in f64, channel by channel in a fixed order, so the result does not depend on the
+//! number of threads.
+//!
+//! **Backward.** In ordinary training candle detaches every gradient it passes to an op's
+//! backward pass, so the gradient need not be differentiable: it is computed by a fused kernel,
+//! `dbeta = sum g`, `dgamma = sum g x_hat`,
+//! `dx = gamma / sigma (g - dbeta / m - x_hat dgamma / m)` (m = N H W). When candle keeps
+//! gradient graphs (`CANDLE_GRAD_DO_NOT_DETACH=1`, needed for Hessian-vector products, see
+//! [`crate::hvp`]) the same formulas are built from differentiable tensor operations on the
+//! tracked input instead, so a second backward pass sees how the gradient depends on `x`, `gamma`
+//! and the upstream gradient. Which of the two candle does is probed once per thread (candle
+//! itself reads its variable once per thread).
+//!
+//! Other devices and dtypes use candle's `BatchNorm`.
+
+use candle_core::backend::BackendStorage;
+use candle_core::{bail, CpuStorage, CustomOp3, DType, Device, Layout, Result, Shape, Tensor, Var};
+use rayon::prelude::*;
+use std::sync::{Arc, Mutex};
+
+/// Training-mode batch norm of `x` (N, C, H, W) with affine `weight` and `bias` (C), updating
+/// `running_mean` and `running_var` (C) in place like `candle_nn::BatchNorm::forward_train`:
+/// `r <- (1 - momentum) r + momentum s`, with the unbiased variance (factor m / (m - 1),
+/// m = N H W) for the running variance.
+///
+/// # Errors
+/// Shapes that do not match (`x` not 4-D, parameters not of length C), a batch with a single
+/// value per channel (m = 1: the unbiased variance is undefined), and candle's errors.
+///
+/// # Examples
+/// ```
+/// use anodiff_trainers::batchnorm::batch_norm_train;
+/// use candle_core::{Device, Tensor, Var};
+/// let dev = Device::Cpu;
+/// // One channel holding 1, 2, 3, 4: mean 2.5, biased variance 1.25.
+/// let x = Tensor::new(&[1f64, 2., 3., 4.], &dev)?.reshape((1, 1, 2, 2))?;
+/// let (g, b) = (Tensor::new(&[1f64], &dev)?, Tensor::new(&[0f64], &dev)?);
+/// let (rm, rv) = (Var::new(&[0f64], &dev)?, Var::new(&[1f64], &dev)?);
+/// let y = batch_norm_train(&x, &g, &b, &rm, &rv, 0.0, 0.1)?;
+/// let y = y.flatten_all()?.to_vec1::<f64>()?;
+/// assert!((y[0] + 1.5 / 1.25f64.sqrt()).abs() < 1e-12);
+/// // Running mean 0.9 * 0 + 0.1 * 2.5; running variance 0.9 * 1 + 0.1 * 5/3 (unbiased).
+/// assert!((rm.to_vec1::<f64>()?[0] - 0.25).abs() < 1e-12);
+/// assert!((rv.to_vec1::<f64>()?[0] - (0.9 + 0.5 / 3.0)).abs() < 1e-12);
+/// # Ok::<(), candle_core::Error>(())
+/// ```
+pub fn batch_norm_train(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    running_mean: &Var,
+    running_var: &Var,
+    eps: f64,
+    momentum: f64,
+) -> Result<Tensor> {
+    let (n, c, h, w) = x.dims4()?;
+    for (name, t) in [
+        ("weight", weight),
+        ("bias", bias),
+        ("running_mean", running_mean.as_tensor()),
+        ("running_var", running_var.as_tensor()),
+    ] {
+        if t.dims() != [c] {
+            bail!(
+                "batch norm: {name} has shape {:?}, expected [{c}]",
+                t.dims()
+            );
+        }
+    }
+    let m = n * h * w;
+    if m < 2 {
+        bail!("batch norm in training mode needs more than one value per channel, got {m}");
+    }
+    let stats = Arc::new(Mutex::new(None));
+    let y = x.contiguous()?.apply_op3(
+        &weight.contiguous()?,
+        &bias.contiguous()?,
+        BatchNormOp {
+            eps,
+            stats: stats.clone(),
+        },
+    )?;
+    let Some(s) = stats
+        .lock()
+        .map_err(|_| candle_core::Error::Msg("batch norm: poisoned lock".into()))?
+        .take()
+    else {
+        bail!("batch norm: the forward pass left no statistics");
+    };
+    let unbias = m as f64 / (m as f64 - 1.0);
+    let update = |r: &Var, batch: &[f64], factor: f64| -> Result<()> {
+        let old = r.as_tensor().to_dtype(DType::F64)?.to_vec1::<f64>()?;
+        let new: Vec<f64> = old
+            .iter()
+            .zip(batch)
+            .map(|(o, b)| (1.0 - momentum) * o + momentum * factor * b)
+            .collect();
+        r.set(&Tensor::from_vec(new, c, &Device::Cpu)?.to_dtype(r.dtype())?)
+    };
+    update(running_mean, &s.mean, 1.0)?;
+    update(running_var, &s.var, unbias)?;
+    Ok(y)
+}
+
+/// Per-channel batch statistics, in f64.
+#[derive(Debug, Clone)]
+struct Stats {
+    mean: Vec<f64>,
+    /// Biased variance.
+    var: Vec<f64>,
+    /// `1 / sqrt(var + eps)`.
+    inv_std: Vec<f64>,
+}
+
+struct BatchNormOp {
+    eps: f64,
+    /// Written by the forward pass, read (cloned) by the backward pass and taken by the caller
+    /// for the running statistics.
+    stats: Arc<Mutex<Option<Stats>>>,
+}
+
+/// The element types of the kernels.
+trait Elem: Copy + Send + Sync + 'static {
+    fn f64(self) -> f64;
+    fn from_f64(v: f64) -> Self;
+}
+
+impl Elem for f32 {
+    fn f64(self) -> f64 {
+        self as f64
+    }
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+}
+
+impl Elem for f64 {
+    fn f64(self) -> f64 {
+        self
+    }
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+}
+
+/// Per-channel statistics of `x` (n, c, hw), two passes in f64, one channel per task.
+fn statistics<T: Elem>(x: &[T], n: usize, c: usize, hw: usize, eps: f64) -> Stats {
+    let m = (n * hw) as f64;
+    let per: Vec<(f64, f64)> = (0..c)
+        .into_par_iter()
+        .map(|ch| {
+            let block = |b: usize| &x[(b * c + ch) * hw..(b * c + ch + 1) * hw];
+            let mean = (0..n)
+                .map(|b| block(b).iter().map(|v| v.f64()).sum::<f64>())
+                .sum::<f64>()
+                / m;
+            let var = (0..n)
+                .map(|b| {
+                    block(b)
+                        .iter()
+                        .map(|v| (v.f64() - mean).powi(2))
+                        .sum::<f64>()
+                })
+                .sum::<f64>()
+                / m;
+            (mean, var)
+        })
+        .collect();
+    let (mean, var): (Vec<f64>, Vec<f64>) = per.into_iter().unzip();
+    let inv_std = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
+    Stats { mean, var, inv_std }
+}
+
+/// `out[b, ch, :] = x[b, ch, :] * a[ch] + d[ch]` (and optionally `+ e[ch] * z[b, ch, :]`),
+/// in parallel over (image, channel) blocks.
+fn affine<T: Elem>(x: &[T], c: usize, hw: usize, a: &[f64], d: &[f64]) -> Vec<T> {
+    let mut out = vec![T::from_f64(0.0); x.len()];
+    out.par_chunks_mut(hw.max(1))
+        .zip(x.par_chunks(hw.max(1)))
+        .enumerate()
+        .for_each(|(i, (o, xi))| {
+            let (ai, di) = (a[i % c], d[i % c]);
+            for (o, v) in o.iter_mut().zip(xi) {
+                *o = T::from_f64(v.f64() * ai + di);
+            }
+        });
+    out
+}
+
+fn forward<T: Elem>(
+    x: &[T],
+    gamma: &[T],
+    beta: &[T],
+    (n, c, hw): (usize, usize, usize),
+    eps: f64,
+) -> (Vec<T>, Stats) {
+    let s = statistics(x, n, c, hw, eps);
+    // y = gamma (x - mean) inv_std + beta = x a + d.
+    let a: Vec<f64> = (0..c).map(|ch| gamma[ch].f64() * s.inv_std[ch]).collect();
+    let d: Vec<f64> = (0..c)
+        .map(|ch| beta[ch].f64() - s.mean[ch] * a[ch])
+        .collect();
+    (affine(x, c, hw, &a, &d), s)
+}
+
+/// The fused first-order backward pass: (dx, dgamma, dbeta).
+fn backward<T: Elem>(
+    x: &[T],
+    gamma: &[T],
+    g: &[T],
+    (n, c, hw): (usize, usize, usize),
+    s: &Stats,
+) -> (Vec<T>, Vec<T>, Vec<T>) {
+    let m = (n * hw) as f64;
+    let sums: Vec<(f64, f64)> = (0..c)
+        .into_par_iter()
+        .map(|ch| {
+            let (mean, inv) = (s.mean[ch], s.inv_std[ch]);
+            let (mut sg, mut sgx) = (0.0, 0.0);
+            for b in 0..n {
+                let r = (b * c + ch) * hw..(b * c + ch + 1) * hw;
+                let (mut bg, mut bgx) = (0.0, 0.0);
+                for (gv, xv) in g[r.clone()].iter().zip(&x[r]) {
+                    bg += gv.f64();
+                    bgx += gv.f64() * (xv.f64() - mean) * inv;
+                }
+                sg += bg;
+                sgx += bgx;
+            }
+            (sg, sgx)
+        })
+        .collect();
+    // dx = k (g - sg/m - x_hat sgx/m), k = gamma inv_std, x_hat = (x - mean) inv_std:
+    // dx = k g + x (-k inv_std sgx/m) + k (mean inv_std sgx/m - sg/m).
+    let mut dx = vec![T::from_f64(0.0); x.len()];
+    dx.par_chunks_mut(hw.max(1))
+        .zip(x.par_chunks(hw.max(1)).zip(g.par_chunks(hw.max(1))))
+        .enumerate()
+        .for_each(|(i, (o, (xi, gi)))| {
+            let ch = i % c;
+            let (sg, sgx) = sums[ch];
+            let inv = s.inv_std[ch];
+            let k = gamma[ch].f64() * inv;
+            let kx = -k * inv * sgx / m;
+            let k0 = k * (s.mean[ch] * inv * sgx / m - sg / m);
+            for ((o, xv), gv) in o.iter_mut().zip(xi).zip(gi) {
+                *o = T::from_f64(k * gv.f64() + kx * xv.f64() + k0);
+            }
+        });
+    let dgamma = sums.iter().map(|&(_, sgx)| T::from_f64(sgx)).collect();
+    let dbeta = sums.iter().map(|&(sg, _)| T::from_f64(sg)).collect();
+    (dx, dgamma, dbeta)
+}
+
+fn slice<'a, T>(v: &'a [T], l: &Layout) -> Result<&'a [T]> {
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&v[a..b]),
+        None => bail!("batch norm: non-contiguous argument"),
+    }
+}
+
+impl CustomOp3 for BatchNormOp {
+    fn name(&self) -> &'static str {
+        "anodiff-batch-norm-train"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let &[n, c, h, w] = l1.dims() else {
+            bail!("batch norm: input must be 4-D, got {:?}", l1.dims());
+        };
+        if l2.dims() != [c] || l3.dims() != [c] {
+            bail!("batch norm: weight and bias must have shape [{c}]");
+        }
+        let dims = (n, c, h * w);
+        let (out, stats) = match (s1, s2, s3) {
+            (CpuStorage::F32(x), CpuStorage::F32(g), CpuStorage::F32(b)) => {
+                let (y, s) = forward(slice(x, l1)?, slice(g, l2)?, slice(b, l3)?, dims, self.eps);
+                (CpuStorage::F32(y), s)
+            }
+            (CpuStorage::F64(x), CpuStorage::F64(g), CpuStorage::F64(b)) => {
+                let (y, s) = forward(slice(x, l1)?, slice(g, l2)?, slice(b, l3)?, dims, self.eps);
+                (CpuStorage::F64(y), s)
+            }
+            _ => bail!(
+                "batch norm: needs f32 or f64 tensors of one dtype, got {:?}, {:?}, {:?}",
+                s1.dtype(),
+                s2.dtype(),
+                s3.dtype()
+            ),
+        };
+        *self
+            .stats
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("batch norm: poisoned lock".into()))? =
+            Some(stats);
+        Ok((out, l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        gamma: &Tensor,
+        _beta: &Tensor,
+        _res: &Tensor,
+        g: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        if keeps_gradient_graph() {
+            let (dx, dgamma, dbeta) = differentiable_backward(x, gamma, g, self.eps)?;
+            return Ok((Some(dx), Some(dgamma), Some(dbeta)));
+        }
+        let stats = self
+            .stats
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("batch norm: poisoned lock".into()))?
+            .clone();
+        let Some(s) = stats else {
+            bail!("batch norm: backward before forward");
+        };
+        let (n, c, h, w) = x.dims4()?;
+        let dims = (n, c, h * w);
+        let g = g.contiguous()?;
+        let (xs, xl) = x.storage_and_layout();
+        let (gs, gl) = g.storage_and_layout();
+        let (ws, wl) = gamma.storage_and_layout();
+        let dev = x.device();
+        let (dx, dgamma, dbeta) = match (&*xs, &*gs, &*ws) {
+            (
+                candle_core::Storage::Cpu(CpuStorage::F32(xv)),
+                candle_core::Storage::Cpu(CpuStorage::F32(gv)),
+                candle_core::Storage::Cpu(CpuStorage::F32(wv)),
+            ) => {
+                let (dx, dg, db) =
+                    backward(slice(xv, xl)?, slice(wv, wl)?, slice(gv, gl)?, dims, &s);
+                (
+                    Tensor::from_vec(dx, x.shape(), dev)?,
+                    Tensor::from_vec(dg, c, dev)?,
+                    Tensor::from_vec(db, c, dev)?,
+                )
+            }
+            (
+                candle_core::Storage::Cpu(CpuStorage::F64(xv)),
+                candle_core::Storage::Cpu(CpuStorage::F64(gv)),
+                candle_core::Storage::Cpu(CpuStorage::F64(wv)),
+            ) => {
+                let (dx, dg, db) =
+                    backward(slice(xv, xl)?, slice(wv, wl)?, slice(gv, gl)?, dims, &s);
+                (
+                    Tensor::from_vec(dx, x.shape(), dev)?,
+                    Tensor::from_vec(dg, c, dev)?,
+                    Tensor::from_vec(db, c, dev)?,
+                )
+            }
+            _ => bail!("batch norm backward: needs CPU f32 or f64 tensors of one dtype"),
+        };
+        Ok((Some(dx), Some(dgamma), Some(dbeta)))
+    }
+}
+
+/// The backward pass as tracked tensor operations (for double backprop): batch statistics
+/// recomputed from `x`, then the same formulas as the fused kernel.
+fn differentiable_backward(
+    x: &Tensor,
+    gamma: &Tensor,
+    g: &Tensor,
+    eps: f64,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    let c = x.dim(1)?;
+    let per_channel = |t: &Tensor| -> Result<Tensor> {
+        // Sum over N, H, W, keeping (1, C, 1, 1).
+        t.sum_keepdim(0)?.sum_keepdim(2)?.sum_keepdim(3)
+    };
+    let (n, _, h, w) = x.dims4()?;
+    let m = (n * h * w) as f64;
+    let mean = (per_channel(x)? / m)?;
+    let xc = x.broadcast_sub(&mean)?;
+    let var = (per_channel(&xc.sqr()?)? / m)?;
+    let inv_std = (var + eps)?.sqrt()?.recip()?;
+    let x_hat = xc.broadcast_mul(&inv_std)?;
+    let sg = per_channel(g)?;
+    let sgx = per_channel(&(g * &x_hat)?)?;
+    let k = gamma.reshape((1, c, 1, 1))?.broadcast_mul(&inv_std)?;
+    let inner = g
+        .broadcast_sub(&(&sg / m)?)?
+        .sub(&x_hat.broadcast_mul(&(&sgx / m)?)?)?;
+    let dx = inner.broadcast_mul(&k)?;
+    Ok((dx, sgx.flatten_all()?, sg.flatten_all()?))
+}
+
+thread_local! {
+    static KEEPS_GRAPH: bool = probe_keeps_graph();
+}
+
+/// Whether candle, on this thread, keeps the graph of the gradients it hands to backward
+/// passes (`CANDLE_GRAD_DO_NOT_DETACH`): probed with a second derivative whose value is known,
+/// so the answer is candle's own (cached per thread, like candle's).
+fn keeps_gradient_graph() -> bool {
+    KEEPS_GRAPH.with(|k| *k)
+}
+
+fn probe_keeps_graph() -> bool {
+    let probe = || -> Result<bool> {
+        // L = exp(2 w) at w = 0: dL/dw = 2 exp(2w); its derivative 4 exists only if candle
+        // kept the graph of the first gradient.
+        let w = Var::new(&[0.0f64], &Device::Cpu)?;
+        let grads = w.affine(2.0, 0.0)?.exp()?.sum_all()?.backward()?;
+        let Some(g) = grads.get(&w) else {
+            return Ok(false);
+        };
+        let second = g.sum_all()?.backward()?;
+        Ok(match second.get(&w) {
+            Some(h) => (h.sum_all()?.to_scalar::<f64>()? - 4.0).abs() < 1e-12,
+            None => false,
+        })
+    };
+    // A failing probe answers "keeps the graph": the differentiable path is always correct.
+    probe().unwrap_or(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_nn::{BatchNorm, ModuleT};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn rand_tensor(
+        shape: &[usize],
+        dtype: DType,
+        lo: f64,
+        hi: f64,
+        rng: &mut ChaCha8Rng,
+    ) -> Tensor {
+        let n: usize = shape.iter().product();
+        let v: Vec<f64> = (0..n).map(|_| rng.random_range(lo..hi)).collect();
+        Tensor::from_vec(v, shape, &Device::Cpu)
+            .unwrap()
+            .to_dtype(dtype)
+            .unwrap()
+    }
+
+    fn to_f64(t: &Tensor) -> Vec<f64> {
+        t.to_dtype(DType::F64)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap()
+    }
+
+    fn max_err(a: &Tensor, b: &Tensor) -> (f64, f64) {
+        assert_eq!(a.dims(), b.dims());
+        let (a, b) = (to_f64(a), to_f64(b));
+        let err = a
+            .iter()
+            .zip(&b)
+            .fold(0f64, |m, (x, y)| m.max((x - y).abs()));
+        (err, a.iter().fold(0f64, |m, x| m.max(x.abs())))
+    }
+
+    /// Output, running statistics and the three gradients of sum(y * r) against candle's
+    /// `BatchNorm::forward_train` and its autograd. f64: both compute the same formulas with
+    /// sums over at most 2 * 7 * 5 = 70 terms in different orders (ours in f64 throughout), so
+    /// 1e-12 absolute on O(1) values. f32: candle accumulates in f32, we in f64; 1e-5 relative
+    /// to the largest entry covers sums of 70 f32 roundings.
+    #[test]
+    fn matches_candle_batch_norm() {
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        for (dtype, rel, abs) in [(DType::F64, 0.0, 1e-12), (DType::F32, 1e-5, 0.0)] {
+            let (n, c, h, w) = (2, 3, 7, 5);
+            // An offset mean, so that centring matters.
+            let x = rand_tensor(&[n, c, h, w], dtype, 0.5, 3.0, &mut rng);
+            let gamma = rand_tensor(&[c], dtype, 0.5, 2.0, &mut rng);
+            let beta = rand_tensor(&[c], dtype, -1.0, 1.0, &mut rng);
+            let rm0 = rand_tensor(&[c], dtype, -1.0, 1.0, &mut rng);
+            let rv0 = rand_tensor(&[c], dtype, 0.5, 2.0, &mut rng);
+            let r = rand_tensor(&[n, c, h, w], dtype, -1.0, 1.0, &mut rng);
+            let run = |fused: bool| {
+                let xv = Var::from_tensor(&x).unwrap();
+                let gv = Var::from_tensor(&gamma).unwrap();
+                let bv = Var::from_tensor(&beta).unwrap();
+                let rm = Var::from_tensor(&rm0).unwrap();
+                let rv = Var::from_tensor(&rv0).unwrap();
+                let (y, running) = if fused {
+                    let y =
+                        batch_norm_train(xv.as_tensor(), &gv, &bv, &rm, &rv, 1e-5, 0.1).unwrap();
+                    (y, [rm, rv].map(|v| v.as_tensor().copy().unwrap()))
+                } else {
+                    let bn = BatchNorm::new_with_momentum(
+                        c,
+                        rm.as_tensor().clone(),
+                        rv.as_tensor().clone(),
+                        gv.as_tensor().clone(),
+                        bv.as_tensor().clone(),
+                        1e-5,
+                        0.1,
+                    )
+                    .unwrap();
+                    let y = bn.forward_t(xv.as_tensor(), true).unwrap();
+                    // candle's BatchNorm updates its own running-statistic variables.
+                    let running = [bn.running_mean(), bn.running_var()].map(|t| t.copy().unwrap());
+                    (y, running)
+                };
+                let gs = (&y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+                let grads = [&xv, &gv, &bv].map(|v| gs.get(v).unwrap().clone());
+                (y, grads, running)
+            };
+            let (y0, g0, r0) = run(false);
+            let (y1, g1, r1) = run(true);
+            let pairs = [
+                ("y", &y0, &y1),
+                ("dx", &g0[0], &g1[0]),
+                ("dgamma", &g0[1], &g1[1]),
+                ("dbeta", &g0[2], &g1[2]),
+                ("running_mean", &r0[0], &r1[0]),
+                ("running_var", &r0[1], &r1[1]),
+            ];
+            for (what, a, b) in pairs {
+                let (err, scale) = max_err(a, b);
+                let tol = abs + rel * scale;
+                assert!(err <= tol, "{dtype:?} {what}: error {err} > {tol}");
+            }
+        }
+    }
+
+    /// The f32 kernels (output, statistics, the fused backward) give the same bits on 1 and 3
+    /// threads. (Called directly: through autograd the backward path depends on
+    /// `CANDLE_GRAD_DO_NOT_DETACH`, which other tests set process-wide.)
+    #[test]
+    fn bit_identical_across_thread_counts() {
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let x = to_f64(&rand_tensor(&[5, 6, 9, 9], DType::F32, -1.0, 2.0, &mut rng));
+        let r = to_f64(&rand_tensor(&[5, 6, 9, 9], DType::F32, -1.0, 1.0, &mut rng));
+        let (x, r): (Vec<f32>, Vec<f32>) = (
+            x.iter().map(|&v| v as f32).collect(),
+            r.iter().map(|&v| v as f32).collect(),
+        );
+        let gamma: Vec<f32> = (0..6).map(|i| 0.5 + i as f32 / 4.0).collect();
+        let beta: Vec<f32> = (0..6).map(|i| i as f32 / 8.0).collect();
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| {
+                    let dims = (5, 6, 81);
+                    let (y, s) = forward(&x, &gamma, &beta, dims, 1e-5);
+                    let (dx, dg, db) = backward(&x, &gamma, &r, dims, &s);
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    let bits64 = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    (
+                        [bits(&y), bits(&dx), bits(&dg), bits(&db)],
+                        [bits64(&s.mean), bits64(&s.var)],
+                    )
+                })
+        };
+        assert_eq!(run(1), run(3));
+    }
+
+    /// conv -> BN -> tanh -> conv -> BN -> tanh -> mean of squares, smooth, so central
+    /// differences of the gradient match the exact HVP to O(eps^2).
+    fn net(params: &[Tensor], x: &Tensor) -> Result<Tensor> {
+        let stat = |c: usize| -> Result<(Var, Var)> {
+            Ok((
+                Var::zeros(c, DType::F64, &Device::Cpu)?,
+                Var::ones(c, DType::F64, &Device::Cpu)?,
+            ))
+        };
+        let (rm, rv) = stat(params[1].dim(0)?)?;
+        let h = crate::conv::conv2d(x, &params[0], 1, 1)?;
+        let h = batch_norm_train(&h, &params[1], &params[2], &rm, &rv, 1e-5, 0.1)?.tanh()?;
+        let h = crate::conv::conv2d(&h, &params[3], 2, 1)?;
+        let (rm, rv) = stat(params[4].dim(0)?)?;
+        let h = batch_norm_train(&h, &params[4], &params[5], &rm, &rv, 1e-5, 0.1)?.tanh()?;
+        (h.sqr()?.mean_all()? + h.narrow(1, 0, 1)?.mean_all()?)? * 0.5
+    }
+
+    fn grad(vars: &[Var], x: &Tensor) -> Vec<f64> {
+        let p: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
+        let gs = net(&p, x).unwrap().backward().unwrap();
+        vars.iter()
+            .flat_map(|v| to_f64(gs.get(v).unwrap()))
+            .collect()
+    }
+
+    /// The exact HVP (double backprop through the fused op's differentiable backward) against
+    /// central differences of the gradient in f64, in a fresh thread where candle keeps the
+    /// gradient graph. Tolerance as for the convolution: eps 1e-5 gives O(eps^2) ~ 1e-10
+    /// truncation and ~1e-11 rounding; 1e-7 of the HVP's scale.
+    #[test]
+    fn hessian_vector_product_matches_finite_differences_f64() {
+        std::env::set_var("CANDLE_GRAD_DO_NOT_DETACH", "1");
+        std::thread::spawn(|| {
+            assert!(keeps_gradient_graph());
+            let mut rng = ChaCha8Rng::seed_from_u64(9);
+            let x = rand_tensor(&[3, 2, 6, 6], DType::F64, -1.0, 1.0, &mut rng);
+            let shapes: [&[usize]; 6] = [&[3, 2, 3, 3], &[3], &[3], &[4, 3, 3, 3], &[4], &[4]];
+            let init = |i: usize, s: &[usize], rng: &mut ChaCha8Rng| match i {
+                1 | 4 => rand_tensor(s, DType::F64, 0.5, 1.5, rng),
+                _ => rand_tensor(s, DType::F64, -1.0, 1.0, rng),
+            };
+            let vars: Vec<Var> = shapes
+                .iter()
+                .enumerate()
+                .map(|(i, s)| Var::from_tensor(&init(i, s, &mut rng)).unwrap())
+                .collect();
+            let v: Vec<Tensor> = shapes
+                .iter()
+                .map(|s| rand_tensor(s, DType::F64, -1.0, 1.0, &mut rng))
+                .collect();
+            let p: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
+            let g1 = net(&p, &x).unwrap().backward().unwrap();
+            let mut gv = Tensor::zeros((), DType::F64, &Device::Cpu).unwrap();
+            for (var, vi) in vars.iter().zip(&v) {
+                gv = (gv + (g1.get(var).unwrap() * vi).unwrap().sum_all().unwrap()).unwrap();
+            }
+            let g2 = gv.backward().unwrap();
+            let hv: Vec<f64> = vars
+                .iter()
+                .flat_map(|var| to_f64(g2.get(var).expect("second derivative missing")))
+                .collect();
+            let eps = 1e-5;
+            let moved = |sign: f64| -> Vec<f64> {
+                let m: Vec<Var> = vars
+                    .iter()
+                    .zip(&v)
+                    .map(|(var, vi)| {
+                        Var::from_tensor(&(var.as_tensor() + (vi * (sign * eps)).unwrap()).unwrap())
+                            .unwrap()
+                    })
+                    .collect();
+                grad(&m, &x)
+            };
+            let (gp, gm) = (moved(1.0), moved(-1.0));
+            let fd: Vec<f64> = gp
+                .iter()
+                .zip(&gm)
+                .map(|(a, b)| (a - b) / (2.0 * eps))
+                .collect();
+            let scale = fd.iter().fold(0f64, |m, v| m.max(v.abs()));
+            assert!(scale > 1e-3, "degenerate check: |Hv| = {scale}");
+            let err = hv
+                .iter()
+                .zip(&fd)
+                .fold(0f64, |m, (a, b)| m.max((a - b).abs()));
+            assert!(
+                err < 1e-7 * scale.max(1.0),
+                "HVP vs FD: error {err}, scale {scale}"
+            );
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn bad_input_is_an_error() {
+        let dev = Device::Cpu;
+        let x = Tensor::zeros((2, 3, 4, 4), DType::F32, &dev).unwrap();
+        let ok = Tensor::ones(3, DType::F32, &dev).unwrap();
+        let bad = Tensor::ones(4, DType::F32, &dev).unwrap();
+        let rm = Var::zeros(3, DType::F32, &dev).unwrap();
+        let rv = Var::ones(3, DType::F32, &dev).unwrap();
+        assert!(batch_norm_train(&x, &bad, &ok, &rm, &rv, 1e-5, 0.1).is_err());
+        let one = Tensor::zeros((1, 3, 1, 1), DType::F32, &dev).unwrap();
+        assert!(batch_norm_train(&one, &ok, &ok, &rm, &rv, 1e-5, 0.1).is_err());
+        let x3 = Tensor::zeros((2, 3, 4), DType::F32, &dev).unwrap();
+        assert!(batch_norm_train(&x3, &ok, &ok, &rm, &rv, 1e-5, 0.1).is_err());
+    }
+}
