@@ -60,6 +60,66 @@ pub fn batch_norm_train(
     eps: f64,
     momentum: f64,
 ) -> Result<Tensor> {
+    bn_train(
+        x,
+        weight,
+        bias,
+        (running_mean, running_var),
+        eps,
+        momentum,
+        false,
+    )
+}
+
+/// `relu(batch_norm_train(..))` in one pass (the ReLU's mask is applied inside the fused
+/// backward pass).
+///
+/// # Errors
+/// As [`batch_norm_train`].
+///
+/// # Examples
+/// ```
+/// use anodiff_trainers::batchnorm::batch_norm_relu_train;
+/// use candle_core::{Device, Tensor, Var};
+/// let dev = Device::Cpu;
+/// let x = Tensor::new(&[1f32, 2., 3., 4.], &dev)?.reshape((1, 1, 2, 2))?;
+/// let (g, b) = (Tensor::new(&[1f32], &dev)?, Tensor::new(&[0f32], &dev)?);
+/// let (rm, rv) = (Var::new(&[0f32], &dev)?, Var::new(&[1f32], &dev)?);
+/// let y = batch_norm_relu_train(&x, &g, &b, &rm, &rv, 1e-5, 0.1)?;
+/// let y = y.flatten_all()?.to_vec1::<f32>()?;
+/// assert_eq!(&y[..2], &[0.0, 0.0]); // the two values below the mean
+/// assert!(y[2] > 0.0 && y[3] > y[2]);
+/// # Ok::<(), candle_core::Error>(())
+/// ```
+pub fn batch_norm_relu_train(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    running_mean: &Var,
+    running_var: &Var,
+    eps: f64,
+    momentum: f64,
+) -> Result<Tensor> {
+    bn_train(
+        x,
+        weight,
+        bias,
+        (running_mean, running_var),
+        eps,
+        momentum,
+        true,
+    )
+}
+
+fn bn_train(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    (running_mean, running_var): (&Var, &Var),
+    eps: f64,
+    momentum: f64,
+    relu: bool,
+) -> Result<Tensor> {
     let (n, c, h, w) = x.dims4()?;
     for (name, t) in [
         ("weight", weight),
@@ -84,13 +144,14 @@ pub fn batch_norm_train(
         &bias.contiguous()?,
         BatchNormOp {
             eps,
+            relu,
             stats: stats.clone(),
         },
     )?;
     let Some(s) = stats
         .lock()
         .map_err(|_| candle_core::Error::Msg("batch norm: poisoned lock".into()))?
-        .take()
+        .clone()
     else {
         bail!("batch norm: the forward pass left no statistics");
     };
@@ -121,8 +182,10 @@ struct Stats {
 
 struct BatchNormOp {
     eps: f64,
-    /// Written by the forward pass, read (cloned) by the backward pass and taken by the caller
-    /// for the running statistics.
+    /// Whether a ReLU follows (fused).
+    relu: bool,
+    /// Written by the forward pass, read by the caller (running statistics) and by the
+    /// backward pass.
     stats: Arc<Mutex<Option<Stats>>>,
 }
 
@@ -178,9 +241,9 @@ fn statistics<T: Elem>(x: &[T], n: usize, c: usize, hw: usize, eps: f64) -> Stat
     Stats { mean, var, inv_std }
 }
 
-/// `out[b, ch, :] = x[b, ch, :] * a[ch] + d[ch]` (and optionally `+ e[ch] * z[b, ch, :]`),
-/// in parallel over (image, channel) blocks.
-fn affine<T: Elem>(x: &[T], c: usize, hw: usize, a: &[f64], d: &[f64]) -> Vec<T> {
+/// `out[b, ch, :] = x[b, ch, :] * a[ch] + d[ch]`, then the ReLU if `relu`, in parallel over
+/// (image, channel) blocks.
+fn affine<T: Elem>(x: &[T], c: usize, hw: usize, a: &[f64], d: &[f64], relu: bool) -> Vec<T> {
     let mut out = vec![T::from_f64(0.0); x.len()];
     out.par_chunks_mut(hw.max(1))
         .zip(x.par_chunks(hw.max(1)))
@@ -188,7 +251,8 @@ fn affine<T: Elem>(x: &[T], c: usize, hw: usize, a: &[f64], d: &[f64]) -> Vec<T>
         .for_each(|(i, (o, xi))| {
             let (ai, di) = (a[i % c], d[i % c]);
             for (o, v) in o.iter_mut().zip(xi) {
-                *o = T::from_f64(v.f64() * ai + di);
+                let y = v.f64() * ai + di;
+                *o = T::from_f64(if relu { y.max(0.0) } else { y });
             }
         });
     out
@@ -200,6 +264,7 @@ fn forward<T: Elem>(
     beta: &[T],
     (n, c, hw): (usize, usize, usize),
     eps: f64,
+    relu: bool,
 ) -> (Vec<T>, Stats) {
     let s = statistics(x, n, c, hw, eps);
     // y = gamma (x - mean) inv_std + beta = x a + d.
@@ -207,17 +272,25 @@ fn forward<T: Elem>(
     let d: Vec<f64> = (0..c)
         .map(|ch| beta[ch].f64() - s.mean[ch] * a[ch])
         .collect();
-    (affine(x, c, hw, &a, &d), s)
+    (affine(x, c, hw, &a, &d, relu), s)
 }
 
-/// The fused first-order backward pass: (dx, dgamma, dbeta).
+/// The fused first-order backward pass: (dx, dgamma, dbeta). With `relu_out` (the output of a
+/// fused ReLU) the upstream gradient counts only where that output is positive.
 fn backward<T: Elem>(
     x: &[T],
     gamma: &[T],
     g: &[T],
+    relu_out: Option<&[T]>,
     (n, c, hw): (usize, usize, usize),
     s: &Stats,
 ) -> (Vec<T>, Vec<T>, Vec<T>) {
+    let masked = |i: usize| -> f64 {
+        match relu_out {
+            Some(y) if y[i].f64() <= 0.0 => 0.0,
+            _ => g[i].f64(),
+        }
+    };
     let m = (n * hw) as f64;
     let sums: Vec<(f64, f64)> = (0..c)
         .into_par_iter()
@@ -227,9 +300,10 @@ fn backward<T: Elem>(
             for b in 0..n {
                 let r = (b * c + ch) * hw..(b * c + ch + 1) * hw;
                 let (mut bg, mut bgx) = (0.0, 0.0);
-                for (gv, xv) in g[r.clone()].iter().zip(&x[r]) {
-                    bg += gv.f64();
-                    bgx += gv.f64() * (xv.f64() - mean) * inv;
+                for i in r {
+                    let gv = masked(i);
+                    bg += gv;
+                    bgx += gv * (x[i].f64() - mean) * inv;
                 }
                 sg += bg;
                 sgx += bgx;
@@ -241,17 +315,17 @@ fn backward<T: Elem>(
     // dx = k g + x (-k inv_std sgx/m) + k (mean inv_std sgx/m - sg/m).
     let mut dx = vec![T::from_f64(0.0); x.len()];
     dx.par_chunks_mut(hw.max(1))
-        .zip(x.par_chunks(hw.max(1)).zip(g.par_chunks(hw.max(1))))
+        .zip(x.par_chunks(hw.max(1)))
         .enumerate()
-        .for_each(|(i, (o, (xi, gi)))| {
+        .for_each(|(i, (o, xi))| {
             let ch = i % c;
             let (sg, sgx) = sums[ch];
             let inv = s.inv_std[ch];
             let k = gamma[ch].f64() * inv;
             let kx = -k * inv * sgx / m;
             let k0 = k * (s.mean[ch] * inv * sgx / m - sg / m);
-            for ((o, xv), gv) in o.iter_mut().zip(xi).zip(gi) {
-                *o = T::from_f64(k * gv.f64() + kx * xv.f64() + k0);
+            for (j, (o, xv)) in o.iter_mut().zip(xi).enumerate() {
+                *o = T::from_f64(k * masked(i * hw + j) + kx * xv.f64() + k0);
             }
         });
     let dgamma = sums.iter().map(|&(_, sgx)| T::from_f64(sgx)).collect();
@@ -289,11 +363,25 @@ impl CustomOp3 for BatchNormOp {
         let dims = (n, c, h * w);
         let (out, stats) = match (s1, s2, s3) {
             (CpuStorage::F32(x), CpuStorage::F32(g), CpuStorage::F32(b)) => {
-                let (y, s) = forward(slice(x, l1)?, slice(g, l2)?, slice(b, l3)?, dims, self.eps);
+                let (y, s) = forward(
+                    slice(x, l1)?,
+                    slice(g, l2)?,
+                    slice(b, l3)?,
+                    dims,
+                    self.eps,
+                    self.relu,
+                );
                 (CpuStorage::F32(y), s)
             }
             (CpuStorage::F64(x), CpuStorage::F64(g), CpuStorage::F64(b)) => {
-                let (y, s) = forward(slice(x, l1)?, slice(g, l2)?, slice(b, l3)?, dims, self.eps);
+                let (y, s) = forward(
+                    slice(x, l1)?,
+                    slice(g, l2)?,
+                    slice(b, l3)?,
+                    dims,
+                    self.eps,
+                    self.relu,
+                );
                 (CpuStorage::F64(y), s)
             }
             _ => bail!(
@@ -316,13 +404,22 @@ impl CustomOp3 for BatchNormOp {
         x: &Tensor,
         gamma: &Tensor,
         _beta: &Tensor,
-        _res: &Tensor,
+        res: &Tensor,
         g: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         if keeps_gradient_graph() {
-            let (dx, dgamma, dbeta) = differentiable_backward(x, gamma, g, self.eps)?;
+            // The ReLU's mask is piecewise constant: it only selects which upstream entries
+            // count, and has no derivative of its own.
+            let g = if self.relu {
+                g.mul(&positive_mask(res)?)?
+            } else {
+                g.clone()
+            };
+            let (dx, dgamma, dbeta) = differentiable_backward(x, gamma, &g, self.eps)?;
             return Ok((Some(dx), Some(dgamma), Some(dbeta)));
         }
+        let res = res.contiguous()?;
+        let (rs, rl) = res.storage_and_layout();
         let stats = self
             .stats
             .lock()
@@ -344,8 +441,14 @@ impl CustomOp3 for BatchNormOp {
                 candle_core::Storage::Cpu(CpuStorage::F32(gv)),
                 candle_core::Storage::Cpu(CpuStorage::F32(wv)),
             ) => {
+                let y = match &*rs {
+                    candle_core::Storage::Cpu(CpuStorage::F32(y)) if self.relu => {
+                        Some(slice(y, rl)?)
+                    }
+                    _ => None,
+                };
                 let (dx, dg, db) =
-                    backward(slice(xv, xl)?, slice(wv, wl)?, slice(gv, gl)?, dims, &s);
+                    backward(slice(xv, xl)?, slice(wv, wl)?, slice(gv, gl)?, y, dims, &s);
                 (
                     Tensor::from_vec(dx, x.shape(), dev)?,
                     Tensor::from_vec(dg, c, dev)?,
@@ -357,8 +460,14 @@ impl CustomOp3 for BatchNormOp {
                 candle_core::Storage::Cpu(CpuStorage::F64(gv)),
                 candle_core::Storage::Cpu(CpuStorage::F64(wv)),
             ) => {
+                let y = match &*rs {
+                    candle_core::Storage::Cpu(CpuStorage::F64(y)) if self.relu => {
+                        Some(slice(y, rl)?)
+                    }
+                    _ => None,
+                };
                 let (dx, dg, db) =
-                    backward(slice(xv, xl)?, slice(wv, wl)?, slice(gv, gl)?, dims, &s);
+                    backward(slice(xv, xl)?, slice(wv, wl)?, slice(gv, gl)?, y, dims, &s);
                 (
                     Tensor::from_vec(dx, x.shape(), dev)?,
                     Tensor::from_vec(dg, c, dev)?,
@@ -399,6 +508,128 @@ fn differentiable_backward(
         .sub(&x_hat.broadcast_mul(&(&sgx / m)?)?)?;
     let dx = inner.broadcast_mul(&k)?;
     Ok((dx, sgx.flatten_all()?, sg.flatten_all()?))
+}
+
+/// `1` where `y > 0`, else `0`, in `y`'s dtype, untracked.
+fn positive_mask(y: &Tensor) -> Result<Tensor> {
+    y.detach().gt(0.0)?.to_dtype(y.dtype())
+}
+
+/// `relu(a + b)` for two tensors of one shape (a residual block's output), fused on the CPU for
+/// f32 and f64 (one pass forward, one backward); elsewhere candle's `(a + b).relu()`.
+///
+/// # Errors
+/// Shapes, dtypes or devices that differ.
+///
+/// # Examples
+/// ```
+/// use anodiff_trainers::batchnorm::add_relu;
+/// use candle_core::{Device, Tensor};
+/// let a = Tensor::new(&[1f32, -2., 3.], &Device::Cpu)?;
+/// let b = Tensor::new(&[1f32, 1., -4.], &Device::Cpu)?;
+/// assert_eq!(add_relu(&a, &b)?.to_vec1::<f32>()?, [2.0, 0.0, 0.0]);
+/// # Ok::<(), candle_core::Error>(())
+/// ```
+pub fn add_relu(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let fused = a.device().is_cpu()
+        && matches!(a.dtype(), DType::F32 | DType::F64)
+        && a.dtype() == b.dtype()
+        && a.dims() == b.dims();
+    if !fused {
+        return (a + b)?.relu();
+    }
+    a.contiguous()?.apply_op2(&b.contiguous()?, AddReluOp)
+}
+
+struct AddReluOp;
+
+fn add_relu_kernel<T: Elem>(a: &[T], b: &[T]) -> Vec<T> {
+    let mut out = vec![T::from_f64(0.0); a.len()];
+    out.par_chunks_mut(1 << 14)
+        .zip(a.par_chunks(1 << 14).zip(b.par_chunks(1 << 14)))
+        .for_each(|(o, (a, b))| {
+            for ((o, a), b) in o.iter_mut().zip(a).zip(b) {
+                *o = T::from_f64((a.f64() + b.f64()).max(0.0));
+            }
+        });
+    out
+}
+
+/// `g` where `y > 0`, else 0.
+fn mask_kernel<T: Elem>(g: &[T], y: &[T]) -> Vec<T> {
+    let mut out = vec![T::from_f64(0.0); g.len()];
+    out.par_chunks_mut(1 << 14)
+        .zip(g.par_chunks(1 << 14).zip(y.par_chunks(1 << 14)))
+        .for_each(|(o, (g, y))| {
+            for ((o, g), y) in o.iter_mut().zip(g).zip(y) {
+                if y.f64() > 0.0 {
+                    *o = *g;
+                }
+            }
+        });
+    out
+}
+
+impl candle_core::CustomOp2 for AddReluOp {
+    fn name(&self) -> &'static str {
+        "anodiff-add-relu"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        if l1.dims() != l2.dims() {
+            bail!(
+                "add_relu: shapes {:?} and {:?} differ",
+                l1.dims(),
+                l2.dims()
+            );
+        }
+        let out = match (s1, s2) {
+            (CpuStorage::F32(a), CpuStorage::F32(b)) => {
+                CpuStorage::F32(add_relu_kernel(slice(a, l1)?, slice(b, l2)?))
+            }
+            (CpuStorage::F64(a), CpuStorage::F64(b)) => {
+                CpuStorage::F64(add_relu_kernel(slice(a, l1)?, slice(b, l2)?))
+            }
+            _ => bail!("add_relu: needs two f32 or two f64 tensors"),
+        };
+        Ok((out, l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        _a: &Tensor,
+        _b: &Tensor,
+        res: &Tensor,
+        g: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let gm = if keeps_gradient_graph() {
+            g.mul(&positive_mask(res)?)?
+        } else {
+            let g = g.contiguous()?;
+            let res = res.contiguous()?;
+            let (gs, gl) = g.storage_and_layout();
+            let (ys, yl) = res.storage_and_layout();
+            let (shape, dev) = (res.shape(), res.device());
+            match (&*gs, &*ys) {
+                (
+                    candle_core::Storage::Cpu(CpuStorage::F32(g)),
+                    candle_core::Storage::Cpu(CpuStorage::F32(y)),
+                ) => Tensor::from_vec(mask_kernel(slice(g, gl)?, slice(y, yl)?), shape, dev)?,
+                (
+                    candle_core::Storage::Cpu(CpuStorage::F64(g)),
+                    candle_core::Storage::Cpu(CpuStorage::F64(y)),
+                ) => Tensor::from_vec(mask_kernel(slice(g, gl)?, slice(y, yl)?), shape, dev)?,
+                _ => bail!("add_relu backward: needs CPU f32 or f64 tensors"),
+            }
+        };
+        Ok((Some(gm.clone()), Some(gm)))
+    }
 }
 
 thread_local! {
@@ -472,69 +703,151 @@ mod tests {
         (err, a.iter().fold(0f64, |m, x| m.max(x.abs())))
     }
 
-    /// Output, running statistics and the three gradients of sum(y * r) against candle's
-    /// `BatchNorm::forward_train` and its autograd. f64: both compute the same formulas with
-    /// sums over at most 2 * 7 * 5 = 70 terms in different orders (ours in f64 throughout), so
-    /// 1e-12 absolute on O(1) values. f32: candle accumulates in f32, we in f64; 1e-5 relative
-    /// to the largest entry covers sums of 70 f32 roundings.
+    /// The fused kernels called directly (the autograd path taken depends on
+    /// `CANDLE_GRAD_DO_NOT_DETACH`, which other tests set process-wide): output and the
+    /// first-order gradients (dx, dgamma, dbeta) of sum(y * r).
+    fn direct<T: Elem + candle_core::WithDType>(
+        x: &Tensor,
+        gamma: &Tensor,
+        beta: &Tensor,
+        r: &Tensor,
+        relu: bool,
+    ) -> [Tensor; 4] {
+        let (n, c, h, w) = x.dims4().unwrap();
+        let v = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<T>().unwrap();
+        let (xv, gv, bv, rv) = (v(x), v(gamma), v(beta), v(r));
+        let dims = (n, c, h * w);
+        let (y, s) = forward(&xv, &gv, &bv, dims, 1e-5, relu);
+        let (dx, dg, db) = backward(&xv, &gv, &rv, relu.then_some(&y[..]), dims, &s);
+        let t = |v: Vec<T>, shape: &[usize]| Tensor::from_vec(v, shape, &Device::Cpu).unwrap();
+        [t(y, x.dims()), t(dx, x.dims()), t(dg, &[c]), t(db, &[c])]
+    }
+
+    /// Output, running statistics and the three gradients of sum(y * r), with and without the
+    /// fused ReLU, against candle's `BatchNorm::forward_train` (then `relu`) and its autograd:
+    /// through [`batch_norm_train`] / [`batch_norm_relu_train`], and through the fused kernels
+    /// and the differentiable backward called directly. f64: the same formulas with sums over
+    /// at most 2 * 7 * 5 = 70 terms in different orders (ours in f64 throughout), so 1e-12
+    /// absolute on O(1) values. f32: candle accumulates in f32, we in f64; 1e-5 relative to the
+    /// largest entry covers sums of 70 f32 roundings.
     #[test]
     fn matches_candle_batch_norm() {
         let mut rng = ChaCha8Rng::seed_from_u64(2);
         for (dtype, rel, abs) in [(DType::F64, 0.0, 1e-12), (DType::F32, 1e-5, 0.0)] {
-            let (n, c, h, w) = (2, 3, 7, 5);
-            // An offset mean, so that centring matters.
-            let x = rand_tensor(&[n, c, h, w], dtype, 0.5, 3.0, &mut rng);
-            let gamma = rand_tensor(&[c], dtype, 0.5, 2.0, &mut rng);
-            let beta = rand_tensor(&[c], dtype, -1.0, 1.0, &mut rng);
-            let rm0 = rand_tensor(&[c], dtype, -1.0, 1.0, &mut rng);
-            let rv0 = rand_tensor(&[c], dtype, 0.5, 2.0, &mut rng);
-            let r = rand_tensor(&[n, c, h, w], dtype, -1.0, 1.0, &mut rng);
-            let run = |fused: bool| {
-                let xv = Var::from_tensor(&x).unwrap();
-                let gv = Var::from_tensor(&gamma).unwrap();
-                let bv = Var::from_tensor(&beta).unwrap();
-                let rm = Var::from_tensor(&rm0).unwrap();
-                let rv = Var::from_tensor(&rv0).unwrap();
-                let (y, running) = if fused {
-                    let y =
-                        batch_norm_train(xv.as_tensor(), &gv, &bv, &rm, &rv, 1e-5, 0.1).unwrap();
-                    (y, [rm, rv].map(|v| v.as_tensor().copy().unwrap()))
-                } else {
-                    let bn = BatchNorm::new_with_momentum(
-                        c,
-                        rm.as_tensor().clone(),
-                        rv.as_tensor().clone(),
-                        gv.as_tensor().clone(),
-                        bv.as_tensor().clone(),
-                        1e-5,
-                        0.1,
-                    )
-                    .unwrap();
-                    let y = bn.forward_t(xv.as_tensor(), true).unwrap();
-                    // candle's BatchNorm updates its own running-statistic variables.
-                    let running = [bn.running_mean(), bn.running_var()].map(|t| t.copy().unwrap());
-                    (y, running)
+            for relu in [false, true] {
+                let (n, c, h, w) = (2, 3, 7, 5);
+                // An offset mean, so that centring matters.
+                let x = rand_tensor(&[n, c, h, w], dtype, 0.5, 3.0, &mut rng);
+                let gamma = rand_tensor(&[c], dtype, 0.5, 2.0, &mut rng);
+                let beta = rand_tensor(&[c], dtype, -1.0, 1.0, &mut rng);
+                let rm0 = rand_tensor(&[c], dtype, -1.0, 1.0, &mut rng);
+                let rv0 = rand_tensor(&[c], dtype, 0.5, 2.0, &mut rng);
+                let r = rand_tensor(&[n, c, h, w], dtype, -1.0, 1.0, &mut rng);
+                let run = |fused: bool| {
+                    let xv = Var::from_tensor(&x).unwrap();
+                    let gv = Var::from_tensor(&gamma).unwrap();
+                    let bv = Var::from_tensor(&beta).unwrap();
+                    let rm = Var::from_tensor(&rm0).unwrap();
+                    let rv = Var::from_tensor(&rv0).unwrap();
+                    let (y, running) = if fused {
+                        let f = if relu {
+                            batch_norm_relu_train
+                        } else {
+                            batch_norm_train
+                        };
+                        let y = f(xv.as_tensor(), &gv, &bv, &rm, &rv, 1e-5, 0.1).unwrap();
+                        (y, [rm, rv].map(|v| v.as_tensor().copy().unwrap()))
+                    } else {
+                        let bn = BatchNorm::new_with_momentum(
+                            c,
+                            rm.as_tensor().clone(),
+                            rv.as_tensor().clone(),
+                            gv.as_tensor().clone(),
+                            bv.as_tensor().clone(),
+                            1e-5,
+                            0.1,
+                        )
+                        .unwrap();
+                        let y = bn.forward_t(xv.as_tensor(), true).unwrap();
+                        let y = if relu { y.relu().unwrap() } else { y };
+                        // candle's BatchNorm updates its own running-statistic variables.
+                        let running =
+                            [bn.running_mean(), bn.running_var()].map(|t| t.copy().unwrap());
+                        (y, running)
+                    };
+                    let gs = (&y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+                    let grads = [&xv, &gv, &bv].map(|v| gs.get(v).unwrap().clone());
+                    (y, grads, running)
                 };
-                let gs = (&y * &r).unwrap().sum_all().unwrap().backward().unwrap();
-                let grads = [&xv, &gv, &bv].map(|v| gs.get(v).unwrap().clone());
-                (y, grads, running)
-            };
-            let (y0, g0, r0) = run(false);
-            let (y1, g1, r1) = run(true);
-            let pairs = [
-                ("y", &y0, &y1),
-                ("dx", &g0[0], &g1[0]),
-                ("dgamma", &g0[1], &g1[1]),
-                ("dbeta", &g0[2], &g1[2]),
-                ("running_mean", &r0[0], &r1[0]),
-                ("running_var", &r0[1], &r1[1]),
-            ];
-            for (what, a, b) in pairs {
-                let (err, scale) = max_err(a, b);
-                let tol = abs + rel * scale;
-                assert!(err <= tol, "{dtype:?} {what}: error {err} > {tol}");
+                let (y0, g0, r0) = run(false);
+                let (y1, g1, r1) = run(true);
+                let kernels = match dtype {
+                    DType::F64 => direct::<f64>(&x, &gamma, &beta, &r, relu),
+                    _ => direct::<f32>(&x, &gamma, &beta, &r, relu),
+                };
+                let masked = if relu {
+                    (&r * positive_mask(&y0).unwrap()).unwrap()
+                } else {
+                    r.clone()
+                };
+                let (ddx, ddg, ddb) = differentiable_backward(&x, &gamma, &masked, 1e-5).unwrap();
+                let pairs = [
+                    ("y", &y0, &y1),
+                    ("dx", &g0[0], &g1[0]),
+                    ("dgamma", &g0[1], &g1[1]),
+                    ("dbeta", &g0[2], &g1[2]),
+                    ("running_mean", &r0[0], &r1[0]),
+                    ("running_var", &r0[1], &r1[1]),
+                    ("kernel y", &y0, &kernels[0]),
+                    ("kernel dx", &g0[0], &kernels[1]),
+                    ("kernel dgamma", &g0[1], &kernels[2]),
+                    ("kernel dbeta", &g0[2], &kernels[3]),
+                    ("differentiable dx", &g0[0], &ddx),
+                    ("differentiable dgamma", &g0[1], &ddg),
+                    ("differentiable dbeta", &g0[2], &ddb),
+                ];
+                for (what, a, b) in pairs {
+                    let (err, scale) = max_err(a, b);
+                    let tol = abs + rel * scale;
+                    assert!(
+                        err <= tol,
+                        "{dtype:?} relu {relu} {what}: error {err} > {tol}"
+                    );
+                }
             }
         }
+    }
+
+    /// `add_relu` against candle's `(a + b).relu()`: values exactly (the f32 sum is rounded
+    /// once either way), gradients exactly (a mask of the upstream gradient), also through the
+    /// fused backward kernel called directly.
+    #[test]
+    fn add_relu_matches_candle() {
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let a = rand_tensor(&[3, 4, 5, 5], DType::F32, -1.0, 1.0, &mut rng);
+        let b = rand_tensor(&[3, 4, 5, 5], DType::F32, -1.0, 1.0, &mut rng);
+        let r = rand_tensor(&[3, 4, 5, 5], DType::F32, -1.0, 1.0, &mut rng);
+        let run = |fused: bool| {
+            let (av, bv) = (Var::from_tensor(&a).unwrap(), Var::from_tensor(&b).unwrap());
+            let y = if fused {
+                add_relu(&av, &bv).unwrap()
+            } else {
+                (av.as_tensor() + bv.as_tensor()).unwrap().relu().unwrap()
+            };
+            let gs = (&y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+            [
+                y,
+                gs.get(&av).unwrap().clone(),
+                gs.get(&bv).unwrap().clone(),
+            ]
+        };
+        let (want, got) = (run(false), run(true));
+        for (w, g) in want.iter().zip(&got) {
+            assert_eq!(max_err(w, g).0, 0.0);
+        }
+        let v = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let direct = mask_kernel(&v(&r), &v(&want[0]));
+        assert_eq!(direct, v(&want[1]));
     }
 
     /// The f32 kernels (output, statistics, the fused backward) give the same bits on 1 and 3
@@ -558,8 +871,8 @@ mod tests {
                 .unwrap()
                 .install(|| {
                     let dims = (5, 6, 81);
-                    let (y, s) = forward(&x, &gamma, &beta, dims, 1e-5);
-                    let (dx, dg, db) = backward(&x, &gamma, &r, dims, &s);
+                    let (y, s) = forward(&x, &gamma, &beta, dims, 1e-5, true);
+                    let (dx, dg, db) = backward(&x, &gamma, &r, Some(&y), dims, &s);
                     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                     let bits64 = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                     (

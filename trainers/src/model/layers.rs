@@ -1,7 +1,7 @@
 //! Building blocks shared by the architectures, and the builder that registers each parameter
 //! with its initialisation role.
 
-use crate::batchnorm::batch_norm_train;
+use crate::batchnorm::{batch_norm_relu_train, batch_norm_train};
 use crate::conv::conv2d;
 use crate::init::Role;
 use candle_core::{DType, Device, Result, Tensor, Var};
@@ -144,21 +144,38 @@ impl ConvBn {
     }
 
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        self.forward_act(x, train, false)
+    }
+
+    /// `relu(self.forward(x, train))`, fused with the batch norm where that is fused.
+    pub fn forward_relu(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        self.forward_act(x, train, true)
+    }
+
+    fn forward_act(&self, x: &Tensor, train: bool, relu: bool) -> Result<Tensor> {
         let y = conv2d(x, &self.weight, self.stride, self.padding)?;
         let fused = train
             && y.device().is_cpu()
             && matches!(y.dtype(), DType::F32 | DType::F64)
             && y.rank() == 4;
         match self.bn.weight_and_bias() {
-            Some((gamma, beta)) if fused => batch_norm_train(
-                &y,
-                gamma,
-                beta,
-                &self.running.0,
-                &self.running.1,
-                BN_CONFIG.eps,
-                BN_CONFIG.momentum,
-            ),
+            Some((gamma, beta)) if fused => {
+                let bn = if relu {
+                    batch_norm_relu_train
+                } else {
+                    batch_norm_train
+                };
+                bn(
+                    &y,
+                    gamma,
+                    beta,
+                    &self.running.0,
+                    &self.running.1,
+                    BN_CONFIG.eps,
+                    BN_CONFIG.momentum,
+                )
+            }
+            _ if relu => y.apply_t(&self.bn, train)?.relu(),
             _ => y.apply_t(&self.bn, train),
         }
     }
