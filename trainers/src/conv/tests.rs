@@ -36,7 +36,10 @@ fn max_abs(a: &Tensor) -> f64 {
 /// (n, c_in, h, w, c_out, k, stride, padding): the networks' shapes (3x3 stride 1 and 2, 1x1
 /// stride 1 and 2), odd and non-square sizes, strides that do not divide the input, larger
 /// kernels and paddings, and padding 0.
-const CASES: [(usize, usize, usize, usize, usize, usize, usize, usize); 10] = [
+/// (n, c_in, h, w, c_out, k, stride, padding).
+type Case = (usize, usize, usize, usize, usize, usize, usize, usize);
+
+const CASES: [Case; 10] = [
     (4, 8, 8, 8, 16, 3, 1, 1),
     (4, 8, 9, 7, 16, 3, 2, 1),
     (4, 8, 8, 8, 16, 1, 2, 0),
@@ -56,7 +59,7 @@ fn brute(
     x: &[f64],
     w: &[f64],
     r: &[f64],
-    (n, c, h, wd, o, k, s, p): (usize, usize, usize, usize, usize, usize, usize, usize),
+    (n, c, h, wd, o, k, s, p): Case,
 ) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let ho = (h + 2 * p - k) / s + 1;
     let wo = (wd + 2 * p - k) / s + 1;
