@@ -213,6 +213,27 @@ impl Elem for f64 {
     }
 }
 
+/// `sum f(v)` over `xs` with 8 interleaved f64 accumulators combined in a fixed order: the same
+/// bits on any thread count, and independent chains, so the loop vectorises instead of waiting
+/// on one accumulator.
+#[inline(always)]
+fn lane_sum<T: Elem>(xs: &[T], f: impl Fn(f64) -> f64) -> f64 {
+    let mut acc = [0f64; 8];
+    let chunks = xs.chunks_exact(8);
+    let tail: f64 = chunks.remainder().iter().map(|v| f(v.f64())).sum();
+    for c in chunks {
+        for (a, v) in acc.iter_mut().zip(c) {
+            *a += f(v.f64());
+        }
+    }
+    combine(&acc) + tail
+}
+
+#[inline(always)]
+fn combine(a: &[f64; 8]) -> f64 {
+    ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
+}
+
 /// Per-channel statistics of `x` (n, c, hw), two passes in f64, one channel per task.
 fn statistics<T: Elem>(x: &[T], n: usize, c: usize, hw: usize, eps: f64) -> Stats {
     let m = (n * hw) as f64;
@@ -220,17 +241,9 @@ fn statistics<T: Elem>(x: &[T], n: usize, c: usize, hw: usize, eps: f64) -> Stat
         .into_par_iter()
         .map(|ch| {
             let block = |b: usize| &x[(b * c + ch) * hw..(b * c + ch + 1) * hw];
-            let mean = (0..n)
-                .map(|b| block(b).iter().map(|v| v.f64()).sum::<f64>())
-                .sum::<f64>()
-                / m;
+            let mean = (0..n).map(|b| lane_sum(block(b), |v| v)).sum::<f64>() / m;
             let var = (0..n)
-                .map(|b| {
-                    block(b)
-                        .iter()
-                        .map(|v| (v.f64() - mean).powi(2))
-                        .sum::<f64>()
-                })
+                .map(|b| lane_sum(block(b), |v| (v - mean) * (v - mean)))
                 .sum::<f64>()
                 / m;
             (mean, var)
@@ -275,6 +288,59 @@ fn forward<T: Elem>(
     (affine(x, c, hw, &a, &d, relu), s)
 }
 
+/// `(sum g', sum g' (x - mean))` over one (image, channel) block, where `g' = g`, or with `RELU`
+/// `g' = g [y > 0]` (`y` is ignored without `RELU`); lane sums as in [`lane_sum`].
+#[inline(always)]
+fn block_sums<T: Elem, const RELU: bool>(g: &[T], x: &[T], y: &[T], mean: f64) -> (f64, f64) {
+    let keep = |gv: T, yv: T| {
+        if RELU && yv.f64() <= 0.0 {
+            0.0
+        } else {
+            gv.f64()
+        }
+    };
+    let (mut ag, mut agx) = ([0f64; 8], [0f64; 8]);
+    let (gc, xc, yc) = (g.chunks_exact(8), x.chunks_exact(8), y.chunks_exact(8));
+    let (mut tg, mut tgx) = (0.0, 0.0);
+    for ((gv, xv), yv) in gc
+        .remainder()
+        .iter()
+        .zip(xc.remainder())
+        .zip(yc.remainder())
+    {
+        let gv = keep(*gv, *yv);
+        tg += gv;
+        tgx += gv * (xv.f64() - mean);
+    }
+    for ((g8, x8), y8) in gc.zip(xc).zip(yc) {
+        for l in 0..8 {
+            let gv = keep(g8[l], y8[l]);
+            ag[l] += gv;
+            agx[l] += gv * (x8[l].f64() - mean);
+        }
+    }
+    (combine(&ag) + tg, combine(&agx) + tgx)
+}
+
+/// `o = k g' + kx x + k0` over one block (`g'` as in [`block_sums`]).
+#[inline(always)]
+fn dx_block<T: Elem, const RELU: bool>(
+    o: &mut [T],
+    x: &[T],
+    g: &[T],
+    y: &[T],
+    (k, kx, k0): (f64, f64, f64),
+) {
+    for (((o, xv), gv), yv) in o.iter_mut().zip(x).zip(g).zip(y) {
+        let gv = if RELU && yv.f64() <= 0.0 {
+            0.0
+        } else {
+            gv.f64()
+        };
+        *o = T::from_f64(k * gv + kx * xv.f64() + k0);
+    }
+}
+
 /// The fused first-order backward pass: (dx, dgamma, dbeta). With `relu_out` (the output of a
 /// fused ReLU) the upstream gradient counts only where that output is positive.
 fn backward<T: Elem>(
@@ -285,47 +351,50 @@ fn backward<T: Elem>(
     (n, c, hw): (usize, usize, usize),
     s: &Stats,
 ) -> (Vec<T>, Vec<T>, Vec<T>) {
-    let masked = |i: usize| -> f64 {
-        match relu_out {
-            Some(y) if y[i].f64() <= 0.0 => 0.0,
-            _ => g[i].f64(),
-        }
-    };
     let m = (n * hw) as f64;
+    // Without the ReLU, `y` is a placeholder of the right length that is never read.
+    let y = relu_out.unwrap_or(g);
+    let relu = relu_out.is_some();
     let sums: Vec<(f64, f64)> = (0..c)
         .into_par_iter()
         .map(|ch| {
-            let (mean, inv) = (s.mean[ch], s.inv_std[ch]);
+            let mean = s.mean[ch];
             let (mut sg, mut sgx) = (0.0, 0.0);
             for b in 0..n {
                 let r = (b * c + ch) * hw..(b * c + ch + 1) * hw;
-                let (mut bg, mut bgx) = (0.0, 0.0);
-                for i in r {
-                    let gv = masked(i);
-                    bg += gv;
-                    bgx += gv * (x[i].f64() - mean) * inv;
-                }
+                let (bg, bgx) = if relu {
+                    block_sums::<T, true>(&g[r.clone()], &x[r.clone()], &y[r], mean)
+                } else {
+                    block_sums::<T, false>(&g[r.clone()], &x[r.clone()], &y[r], mean)
+                };
                 sg += bg;
                 sgx += bgx;
             }
-            (sg, sgx)
+            // sum g' x_hat = inv_std sum g' (x - mean).
+            (sg, sgx * s.inv_std[ch])
         })
         .collect();
-    // dx = k (g - sg/m - x_hat sgx/m), k = gamma inv_std, x_hat = (x - mean) inv_std:
-    // dx = k g + x (-k inv_std sgx/m) + k (mean inv_std sgx/m - sg/m).
+    // dx = k (g' - sg/m - x_hat sgx/m), k = gamma inv_std, x_hat = (x - mean) inv_std:
+    // dx = k g' + x (-k inv_std sgx/m) + k (mean inv_std sgx/m - sg/m).
     let mut dx = vec![T::from_f64(0.0); x.len()];
-    dx.par_chunks_mut(hw.max(1))
-        .zip(x.par_chunks(hw.max(1)))
+    let hw1 = hw.max(1);
+    dx.par_chunks_mut(hw1)
+        .zip(
+            x.par_chunks(hw1)
+                .zip(g.par_chunks(hw1).zip(y.par_chunks(hw1))),
+        )
         .enumerate()
-        .for_each(|(i, (o, xi))| {
+        .for_each(|(i, (o, (xi, (gi, yi))))| {
             let ch = i % c;
             let (sg, sgx) = sums[ch];
             let inv = s.inv_std[ch];
             let k = gamma[ch].f64() * inv;
             let kx = -k * inv * sgx / m;
             let k0 = k * (s.mean[ch] * inv * sgx / m - sg / m);
-            for (j, (o, xv)) in o.iter_mut().zip(xi).enumerate() {
-                *o = T::from_f64(k * masked(i * hw + j) + kx * xv.f64() + k0);
+            if relu {
+                dx_block::<T, true>(o, xi, gi, yi, (k, kx, k0));
+            } else {
+                dx_block::<T, false>(o, xi, gi, yi, (k, kx, k0));
             }
         });
     let dgamma = sums.iter().map(|&(_, sgx)| T::from_f64(sgx)).collect();
