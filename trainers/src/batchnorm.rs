@@ -190,12 +190,22 @@ struct BatchNormOp {
 }
 
 /// The element types of the kernels.
-trait Elem: Copy + Send + Sync + 'static {
+trait Elem:
+    Copy
+    + Send
+    + Sync
+    + 'static
+    + PartialOrd
+    + std::ops::Add<Output = Self>
+    + std::ops::Mul<Output = Self>
+{
+    const ZERO: Self;
     fn f64(self) -> f64;
     fn from_f64(v: f64) -> Self;
 }
 
 impl Elem for f32 {
+    const ZERO: Self = 0.0;
     fn f64(self) -> f64 {
         self as f64
     }
@@ -205,6 +215,7 @@ impl Elem for f32 {
 }
 
 impl Elem for f64 {
+    const ZERO: Self = 0.0;
     fn f64(self) -> f64 {
         self
     }
@@ -262,10 +273,12 @@ fn affine<T: Elem>(x: &[T], c: usize, hw: usize, a: &[f64], d: &[f64], relu: boo
         .zip(x.par_chunks(hw.max(1)))
         .enumerate()
         .for_each(|(i, (o, xi))| {
-            let (ai, di) = (a[i % c], d[i % c]);
-            for (o, v) in o.iter_mut().zip(xi) {
-                let y = v.f64() * ai + di;
-                *o = T::from_f64(if relu { y.max(0.0) } else { y });
+            // Element-wise work in T (statistics stay f64): twice the SIMD lanes for f32.
+            let (ai, di) = (T::from_f64(a[i % c]), T::from_f64(d[i % c]));
+            for (o, &v) in o.iter_mut().zip(xi) {
+                let y = v * ai + di;
+                // `y < 0`, not `!(y > 0)`: a NaN passes through, so divergence stays visible.
+                *o = if relu && y < T::ZERO { T::ZERO } else { y };
             }
         });
     out
@@ -331,13 +344,10 @@ fn dx_block<T: Elem, const RELU: bool>(
     y: &[T],
     (k, kx, k0): (f64, f64, f64),
 ) {
-    for (((o, xv), gv), yv) in o.iter_mut().zip(x).zip(g).zip(y) {
-        let gv = if RELU && yv.f64() <= 0.0 {
-            0.0
-        } else {
-            gv.f64()
-        };
-        *o = T::from_f64(k * gv + kx * xv.f64() + k0);
+    let (k, kx, k0) = (T::from_f64(k), T::from_f64(kx), T::from_f64(k0));
+    for (((o, &xv), &gv), &yv) in o.iter_mut().zip(x).zip(g).zip(y) {
+        let gv = if RELU && !(yv > T::ZERO) { T::ZERO } else { gv };
+        *o = k * gv + (kx * xv + k0);
     }
 }
 
@@ -617,8 +627,9 @@ fn add_relu_kernel<T: Elem>(a: &[T], b: &[T]) -> Vec<T> {
     out.par_chunks_mut(1 << 14)
         .zip(a.par_chunks(1 << 14).zip(b.par_chunks(1 << 14)))
         .for_each(|(o, (a, b))| {
-            for ((o, a), b) in o.iter_mut().zip(a).zip(b) {
-                *o = T::from_f64((a.f64() + b.f64()).max(0.0));
+            for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
+                let y = a + b;
+                *o = if y < T::ZERO { T::ZERO } else { y };
             }
         });
     out
@@ -630,10 +641,8 @@ fn mask_kernel<T: Elem>(g: &[T], y: &[T]) -> Vec<T> {
     out.par_chunks_mut(1 << 14)
         .zip(g.par_chunks(1 << 14).zip(y.par_chunks(1 << 14)))
         .for_each(|(o, (g, y))| {
-            for ((o, g), y) in o.iter_mut().zip(g).zip(y) {
-                if y.f64() > 0.0 {
-                    *o = *g;
-                }
+            for ((o, &g), &y) in o.iter_mut().zip(g).zip(y) {
+                *o = if y > T::ZERO { g } else { T::ZERO };
             }
         });
     out
