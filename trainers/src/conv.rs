@@ -19,6 +19,7 @@
 
 mod candle_backed;
 mod cpu;
+pub(crate) mod pool;
 
 use candle_core::{DType, Result, Tensor};
 
