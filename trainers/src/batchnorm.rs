@@ -20,9 +20,9 @@
 //!
 //! Other devices and dtypes use candle's `BatchNorm`.
 
-use crate::conv::pool::{for_each_chunk_mut, map_indices};
 use candle_core::backend::BackendStorage;
 use candle_core::{bail, CpuStorage, CustomOp3, DType, Device, Layout, Result, Shape, Tensor, Var};
+use rayon::prelude::*;
 use std::sync::{Arc, Mutex};
 
 /// Training-mode batch norm of `x` (N, C, H, W) with affine `weight` and `bias` (C), updating
@@ -248,15 +248,18 @@ fn combine(a: &[f64; 8]) -> f64 {
 /// Per-channel statistics of `x` (n, c, hw), two passes in f64, one channel per task.
 fn statistics<T: Elem>(x: &[T], n: usize, c: usize, hw: usize, eps: f64) -> Stats {
     let m = (n * hw) as f64;
-    let per: Vec<(f64, f64)> = map_indices(c, |ch| {
-        let block = |b: usize| &x[(b * c + ch) * hw..(b * c + ch + 1) * hw];
-        let mean = (0..n).map(|b| lane_sum(block(b), |v| v)).sum::<f64>() / m;
-        let var = (0..n)
-            .map(|b| lane_sum(block(b), |v| (v - mean) * (v - mean)))
-            .sum::<f64>()
-            / m;
-        (mean, var)
-    });
+    let per: Vec<(f64, f64)> = (0..c)
+        .into_par_iter()
+        .map(|ch| {
+            let block = |b: usize| &x[(b * c + ch) * hw..(b * c + ch + 1) * hw];
+            let mean = (0..n).map(|b| lane_sum(block(b), |v| v)).sum::<f64>() / m;
+            let var = (0..n)
+                .map(|b| lane_sum(block(b), |v| (v - mean) * (v - mean)))
+                .sum::<f64>()
+                / m;
+            (mean, var)
+        })
+        .collect();
     let (mean, var): (Vec<f64>, Vec<f64>) = per.into_iter().unzip();
     let inv_std = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
     Stats { mean, var, inv_std }
@@ -266,18 +269,18 @@ fn statistics<T: Elem>(x: &[T], n: usize, c: usize, hw: usize, eps: f64) -> Stat
 /// (image, channel) blocks.
 fn affine<T: Elem>(x: &[T], c: usize, hw: usize, a: &[f64], d: &[f64], relu: bool) -> Vec<T> {
     let mut out = vec![T::from_f64(0.0); x.len()];
-    let hw1 = hw.max(1);
-    for_each_chunk_mut(&mut out, hw1, |blocks, outs| {
-        for (i, o) in blocks.zip(outs.iter_mut()) {
+    out.par_chunks_mut(hw.max(1))
+        .zip(x.par_chunks(hw.max(1)))
+        .enumerate()
+        .for_each(|(i, (o, xi))| {
             // Element-wise work in T (statistics stay f64): twice the SIMD lanes for f32.
             let (ai, di) = (T::from_f64(a[i % c]), T::from_f64(d[i % c]));
-            for (o, &v) in o.iter_mut().zip(&x[i * hw1..]) {
+            for (o, &v) in o.iter_mut().zip(xi) {
                 let y = v * ai + di;
                 // `y < 0`, not `!(y > 0)`: a NaN passes through, so divergence stays visible.
                 *o = if relu && y < T::ZERO { T::ZERO } else { y };
             }
-        }
-    });
+        });
     out
 }
 
@@ -362,43 +365,48 @@ fn backward<T: Elem>(
     // Without the ReLU, `y` is a placeholder of the right length that is never read.
     let y = relu_out.unwrap_or(g);
     let relu = relu_out.is_some();
-    let sums: Vec<(f64, f64)> = map_indices(c, |ch| {
-        let mean = s.mean[ch];
-        let (mut sg, mut sgx) = (0.0, 0.0);
-        for b in 0..n {
-            let r = (b * c + ch) * hw..(b * c + ch + 1) * hw;
-            let (bg, bgx) = if relu {
-                block_sums::<T, true>(&g[r.clone()], &x[r.clone()], &y[r], mean)
-            } else {
-                block_sums::<T, false>(&g[r.clone()], &x[r.clone()], &y[r], mean)
-            };
-            sg += bg;
-            sgx += bgx;
-        }
-        // sum g' x_hat = inv_std sum g' (x - mean).
-        (sg, sgx * s.inv_std[ch])
-    });
+    let sums: Vec<(f64, f64)> = (0..c)
+        .into_par_iter()
+        .map(|ch| {
+            let mean = s.mean[ch];
+            let (mut sg, mut sgx) = (0.0, 0.0);
+            for b in 0..n {
+                let r = (b * c + ch) * hw..(b * c + ch + 1) * hw;
+                let (bg, bgx) = if relu {
+                    block_sums::<T, true>(&g[r.clone()], &x[r.clone()], &y[r], mean)
+                } else {
+                    block_sums::<T, false>(&g[r.clone()], &x[r.clone()], &y[r], mean)
+                };
+                sg += bg;
+                sgx += bgx;
+            }
+            // sum g' x_hat = inv_std sum g' (x - mean).
+            (sg, sgx * s.inv_std[ch])
+        })
+        .collect();
     // dx = k (g' - sg/m - x_hat sgx/m), k = gamma inv_std, x_hat = (x - mean) inv_std:
     // dx = k g' + x (-k inv_std sgx/m) + k (mean inv_std sgx/m - sg/m).
     let mut dx = vec![T::from_f64(0.0); x.len()];
     let hw1 = hw.max(1);
-    for_each_chunk_mut(&mut dx, hw1, |blocks, outs| {
-        for (i, o) in blocks.zip(outs.iter_mut()) {
-            let r = i * hw1..i * hw1 + o.len();
+    dx.par_chunks_mut(hw1)
+        .zip(
+            x.par_chunks(hw1)
+                .zip(g.par_chunks(hw1).zip(y.par_chunks(hw1))),
+        )
+        .enumerate()
+        .for_each(|(i, (o, (xi, (gi, yi))))| {
             let ch = i % c;
             let (sg, sgx) = sums[ch];
             let inv = s.inv_std[ch];
             let k = gamma[ch].f64() * inv;
             let kx = -k * inv * sgx / m;
             let k0 = k * (s.mean[ch] * inv * sgx / m - sg / m);
-            let (xi, gi, yi) = (&x[r.clone()], &g[r.clone()], &y[r]);
             if relu {
                 dx_block::<T, true>(o, xi, gi, yi, (k, kx, k0));
             } else {
                 dx_block::<T, false>(o, xi, gi, yi, (k, kx, k0));
             }
-        }
-    });
+        });
     let dgamma = sums.iter().map(|&(_, sgx)| T::from_f64(sgx)).collect();
     let dbeta = sums.iter().map(|&(sg, _)| T::from_f64(sg)).collect();
     (dx, dgamma, dbeta)
@@ -614,32 +622,29 @@ pub fn add_relu(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 
 struct AddReluOp;
 
-/// Elements per parallel task of the element-wise kernels.
-const PIECE: usize = 1 << 14;
-
 fn add_relu_kernel<T: Elem>(a: &[T], b: &[T]) -> Vec<T> {
     let mut out = vec![T::from_f64(0.0); a.len()];
-    for_each_chunk_mut(&mut out, PIECE, |pieces, outs| {
-        for (i, o) in pieces.zip(outs.iter_mut()) {
-            for ((o, &a), &b) in o.iter_mut().zip(&a[i * PIECE..]).zip(&b[i * PIECE..]) {
+    out.par_chunks_mut(1 << 14)
+        .zip(a.par_chunks(1 << 14).zip(b.par_chunks(1 << 14)))
+        .for_each(|(o, (a, b))| {
+            for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
                 let y = a + b;
                 *o = if y < T::ZERO { T::ZERO } else { y };
             }
-        }
-    });
+        });
     out
 }
 
 /// `g` where `y > 0`, else 0.
 fn mask_kernel<T: Elem>(g: &[T], y: &[T]) -> Vec<T> {
     let mut out = vec![T::from_f64(0.0); g.len()];
-    for_each_chunk_mut(&mut out, PIECE, |pieces, outs| {
-        for (i, o) in pieces.zip(outs.iter_mut()) {
-            for ((o, &g), &y) in o.iter_mut().zip(&g[i * PIECE..]).zip(&y[i * PIECE..]) {
+    out.par_chunks_mut(1 << 14)
+        .zip(g.par_chunks(1 << 14).zip(y.par_chunks(1 << 14)))
+        .for_each(|(o, (g, y))| {
+            for ((o, &g), &y) in o.iter_mut().zip(g).zip(y) {
                 *o = if y > T::ZERO { g } else { T::ZERO };
             }
-        }
-    });
+        });
     out
 }
 
@@ -923,32 +928,38 @@ mod tests {
         assert_eq!(direct, v(&want[1]));
     }
 
-    /// The f32 kernels (output, statistics, the fused backward, add + ReLU) give the same bits
-    /// on one thread in index order and on candle's thread pool. (Called directly: through
-    /// autograd the backward path depends on `CANDLE_GRAD_DO_NOT_DETACH`, which other tests set
-    /// process-wide.)
+    /// The f32 kernels (output, statistics, the fused backward) give the same bits on 1 and 3
+    /// threads. (Called directly: through autograd the backward path depends on
+    /// `CANDLE_GRAD_DO_NOT_DETACH`, which other tests set process-wide.)
     #[test]
     fn bit_identical_across_thread_counts() {
         let mut rng = ChaCha8Rng::seed_from_u64(4);
-        let v32 = |t: Tensor| -> Vec<f32> { to_f64(&t).iter().map(|&v| v as f32).collect() };
-        let x = v32(rand_tensor(&[5, 6, 9, 9], DType::F32, -1.0, 2.0, &mut rng));
-        let r = v32(rand_tensor(&[5, 6, 9, 9], DType::F32, -1.0, 1.0, &mut rng));
+        let x = to_f64(&rand_tensor(&[5, 6, 9, 9], DType::F32, -1.0, 2.0, &mut rng));
+        let r = to_f64(&rand_tensor(&[5, 6, 9, 9], DType::F32, -1.0, 1.0, &mut rng));
+        let (x, r): (Vec<f32>, Vec<f32>) = (
+            x.iter().map(|&v| v as f32).collect(),
+            r.iter().map(|&v| v as f32).collect(),
+        );
         let gamma: Vec<f32> = (0..6).map(|i| 0.5 + i as f32 / 4.0).collect();
         let beta: Vec<f32> = (0..6).map(|i| i as f32 / 8.0).collect();
-        let run = || {
-            let dims = (5, 6, 81);
-            let (y, s) = forward(&x, &gamma, &beta, dims, 1e-5, true);
-            let (dx, dg, db) = backward(&x, &gamma, &r, Some(&y), dims, &s);
-            let sum = add_relu_kernel(&x, &r);
-            let masked = mask_kernel(&r, &x);
-            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            let bits64 = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            (
-                [y, dx, dg, db, sum, masked].map(|v| bits(&v)),
-                [bits64(&s.mean), bits64(&s.var)],
-            )
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| {
+                    let dims = (5, 6, 81);
+                    let (y, s) = forward(&x, &gamma, &beta, dims, 1e-5, true);
+                    let (dx, dg, db) = backward(&x, &gamma, &r, Some(&y), dims, &s);
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    let bits64 = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    (
+                        [bits(&y), bits(&dx), bits(&dg), bits(&db)],
+                        [bits64(&s.mean), bits64(&s.var)],
+                    )
+                })
         };
-        assert_eq!(crate::conv::pool::serial(run), run());
+        assert_eq!(run(1), run(3));
     }
 
     /// conv -> BN -> tanh -> conv -> BN -> tanh -> mean of squares, smooth, so central

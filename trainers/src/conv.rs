@@ -19,7 +19,6 @@
 
 mod candle_backed;
 mod cpu;
-pub(crate) mod pool;
 
 use candle_core::{DType, Result, Tensor};
 

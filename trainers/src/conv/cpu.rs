@@ -1,5 +1,4 @@
-//! CPU convolution kernels (f32 and f64) on the `gemm` crate, in parallel over images (on candle's
-//! thread pool, see [`super::pool`]), as three
+//! CPU convolution kernels (f32 and f64) on the `gemm` crate, with rayon over images, as three
 //! mutually-differentiating candle [`CustomOp2`]s.
 //!
 //! For one image `n`, with `K = C_in k_h k_w` and `P = H_out W_out`:
@@ -11,7 +10,7 @@
 //! - weight gradient: `dW = sum_n dy_n cols_n^T`.
 //!
 //! **Determinism.** Every matrix product runs single-threaded (`Parallelism::None`) inside our
-//! own parallel loop over images, so no reduction is ever split by thread. The forward pass and the
+//! own rayon loop over images, so no reduction is ever split by thread. The forward pass and the
 //! input gradient have no reduction across images. The weight gradient sums over images in fixed
 //! chunks of [`WEIGHT_GRAD_CHUNK`] consecutive images (one partial sum per chunk, the images of a
 //! chunk accumulated in order), then adds the partial sums in chunk order: the result depends on
@@ -28,10 +27,10 @@
 //! | `Gx(dy, W)`, upstream `g` | `F(g, W)` | `Gw(g, dy)` |
 //! | `Gw(x, dy)`, upstream `g` | `Gx(dy, g)` | `F(x, g)` |
 
-use super::pool::{for_each_chunk_mut, map_indices};
 use candle_core::backend::BackendStorage;
 use candle_core::{bail, CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use gemm::Parallelism;
+use rayon::prelude::*;
 
 /// Images per partial sum of the weight gradient. Fixed (not derived from the thread count) so
 /// that the summation order, hence every bit of the result, is the same on any number of threads;
@@ -296,21 +295,21 @@ pub(crate) fn forward<T: Elem>(d: &Dims, x: &[T], w: &[T]) -> Vec<T> {
     let (k, p) = (d.k(), d.p());
     let wm = Mat::row_major(w, d.o, k);
     let mut y = vec![T::ZERO; d.n * d.y_image()];
-    let xi = d.x_image();
     let scratch = if d.pointwise() { 0 } else { k * p };
-    for_each_chunk_mut(&mut y, d.y_image(), |images, ys| {
-        let mut cols = vec![T::ZERO; scratch];
-        for (n, yn) in images.zip(ys.iter_mut()) {
-            let xn = &x[n * xi..(n + 1) * xi];
-            let rhs = if d.pointwise() {
-                xn
-            } else {
-                im2col(d, xn, &mut cols);
-                &cols
-            };
-            matmul(yn, wm, Mat::row_major(rhs, k, p), false);
-        }
-    });
+    y.par_chunks_mut(d.y_image().max(1))
+        .zip(x.par_chunks(d.x_image().max(1)))
+        .for_each_init(
+            || vec![T::ZERO; scratch],
+            |cols, (yn, xn)| {
+                let rhs = if d.pointwise() {
+                    xn
+                } else {
+                    im2col(d, xn, cols);
+                    cols
+                };
+                matmul(yn, wm, Mat::row_major(rhs, k, p), false);
+            },
+        );
     y
 }
 
@@ -319,20 +318,21 @@ pub(crate) fn input_grad<T: Elem>(d: &Dims, dy: &[T], w: &[T]) -> Vec<T> {
     let (k, p) = (d.k(), d.p());
     let wt = Mat::row_major(w, d.o, k).t();
     let mut dx = vec![T::ZERO; d.n * d.x_image()];
-    let yi = d.y_image();
     let scratch = if d.pointwise() { 0 } else { k * p };
-    for_each_chunk_mut(&mut dx, d.x_image(), |images, dxs| {
-        let mut cols = vec![T::ZERO; scratch];
-        for (n, dxn) in images.zip(dxs.iter_mut()) {
-            let dyn_ = Mat::row_major(&dy[n * yi..(n + 1) * yi], d.o, p);
-            if d.pointwise() {
-                matmul(dxn, wt, dyn_, false);
-            } else {
-                matmul(&mut cols, wt, dyn_, false);
-                col2im(d, &cols, dxn);
-            }
-        }
-    });
+    dx.par_chunks_mut(d.x_image().max(1))
+        .zip(dy.par_chunks(d.y_image().max(1)))
+        .for_each_init(
+            || vec![T::ZERO; scratch],
+            |cols, (dxn, dyn_)| {
+                let dyn_ = Mat::row_major(dyn_, d.o, p);
+                if d.pointwise() {
+                    matmul(dxn, wt, dyn_, false);
+                } else {
+                    matmul(cols, wt, dyn_, false);
+                    col2im(d, cols, dxn);
+                }
+            },
+        );
     dx
 }
 
@@ -340,28 +340,30 @@ pub(crate) fn input_grad<T: Elem>(d: &Dims, dy: &[T], w: &[T]) -> Vec<T> {
 /// dy (n, o, ho, wo), dw (o, c, kh, kw). See the module docs for the fixed summation order.
 pub(crate) fn weight_grad<T: Elem>(d: &Dims, x: &[T], dy: &[T]) -> Vec<T> {
     let (k, p) = (d.k(), d.p());
-    let (xi, yi) = (d.x_image(), d.y_image());
-    let partials: Vec<Vec<T>> = map_indices(d.n.div_ceil(WEIGHT_GRAD_CHUNK), |chunk| {
-        let mut dw = vec![T::ZERO; d.o * k];
-        let mut cols = vec![T::ZERO; if d.pointwise() { 0 } else { k * p }];
-        let images = chunk * WEIGHT_GRAD_CHUNK..((chunk + 1) * WEIGHT_GRAD_CHUNK).min(d.n);
-        for (m, n) in images.enumerate() {
-            let xn = &x[n * xi..(n + 1) * xi];
-            let rhs = if d.pointwise() {
-                xn
-            } else {
-                im2col(d, xn, &mut cols);
-                &cols
-            };
-            matmul(
-                &mut dw,
-                Mat::row_major(&dy[n * yi..(n + 1) * yi], d.o, p),
-                Mat::row_major(rhs, k, p).t(),
-                m > 0,
-            );
-        }
-        dw
-    });
+    let (xi, yi) = (d.x_image().max(1), d.y_image().max(1));
+    let partials: Vec<Vec<T>> = x
+        .par_chunks(xi * WEIGHT_GRAD_CHUNK)
+        .zip(dy.par_chunks(yi * WEIGHT_GRAD_CHUNK))
+        .map(|(xs, dys)| {
+            let mut dw = vec![T::ZERO; d.o * k];
+            let mut cols = vec![T::ZERO; if d.pointwise() { 0 } else { k * p }];
+            for (m, (xn, dyn_)) in xs.chunks(xi).zip(dys.chunks(yi)).enumerate() {
+                let rhs = if d.pointwise() {
+                    xn
+                } else {
+                    im2col(d, xn, &mut cols);
+                    &cols
+                };
+                matmul(
+                    &mut dw,
+                    Mat::row_major(dyn_, d.o, p),
+                    Mat::row_major(rhs, k, p).t(),
+                    m > 0,
+                );
+            }
+            dw
+        })
+        .collect();
     let mut parts = partials.into_iter();
     let mut dw = parts.next().unwrap_or_else(|| vec![T::ZERO; d.o * k]);
     for part in parts {
