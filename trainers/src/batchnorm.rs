@@ -346,7 +346,7 @@ fn dx_block<T: Elem, const RELU: bool>(
 ) {
     let (k, kx, k0) = (T::from_f64(k), T::from_f64(kx), T::from_f64(k0));
     for (((o, &xv), &gv), &yv) in o.iter_mut().zip(x).zip(g).zip(y) {
-        let gv = if RELU && !(yv > T::ZERO) { T::ZERO } else { gv };
+        let gv = if !RELU || yv > T::ZERO { gv } else { T::ZERO };
         *o = k * gv + (kx * xv + k0);
     }
 }
