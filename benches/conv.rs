@@ -1,6 +1,7 @@
-//! CPU forward + backward of a ResNet-20-sized stack of convolutions: candle's `conv2d` (its
-//! backward uses the direct-loop `conv_transpose2d` for the input gradient) against
-//! `anodiff_trainers::conv::conv2d` (stride-1 input gradient as a flipped-kernel convolution).
+//! CPU forward + backward of a ResNet-20-sized stack of convolutions: candle's `conv2d` (im2col
+//! plus a gemm and a layout copy; backward through its direct-loop `conv_transpose2d` and a
+//! weight gradient computed as a convolution with a 32x32 "kernel") against
+//! `anodiff_trainers::conv::conv2d` (our gemm + rayon kernels, see `trainers/src/conv.rs`).
 //!
 //! The stack is ResNet-20's 18 residual-stage 3x3 convolutions and its two 1x1 projections,
 //! with ReLUs between the 3x3 ones and no BN (the convolutions are what differs): 16 channels
@@ -9,22 +10,10 @@
 //! `ANODIFF_BENCH_CONV_BATCH` (default 32; the paper's 128 takes ~4x longer per iteration).
 //!
 //! ```text
-//! ANODIFF_BENCH_CONV_BATCH=128 cargo bench --bench conv -- --warm-up-time 1 --measurement-time 3
+//! ANODIFF_BENCH_CONV_BATCH=128 RAYON_NUM_THREADS=2 cargo bench --bench conv -- --warm-up-time 1 --measurement-time 3
 //! ```
 //!
-//! Measured 2026-11-27 on the shared 2-core build VM, criterion means [interval]:
-//!
-//! | profile, load | batch | forward | fwd+bwd candle | fwd+bwd anodiff | backward ratio |
-//! |---|---|---|---|---|---|
-//! | release (`--features cuda` build, CPU), load ~4 | 128 | 0.85 s | 3.85 s [3.77, 3.93] | 3.42 s [3.30, 3.55] | 3.00 / 2.58 s = 1.16x |
-//! | `--profile test` (debug assertions), load ~13 | 32 | 1.98 s | 21.1 s | 4.50 s | 19.1 / 2.5 s = 7.6x |
-//!
-//! In release the custom input gradient saves ~15% of the backward pass, not the 2x the
-//! per-op timings in the notes suggested: the remaining backward time (~3x the forward) is
-//! mostly the weight gradient, a convolution with a 32x32 "kernel" (the output gradient) and a
-//! 3x3 output, which candle's im2col turns into GEMMs of 9 rows. The test-profile figure shows
-//! how much slower candle's `conv_transpose2d` loop is with debug assertions (the test suite's
-//! profile), where the custom op matters most.
+//! Measured figures are in BENCHMARKS.md ("Training").
 
 use anodiff_trainers::conv::conv2d;
 use candle_core::{DType, Device, Result, Tensor, Var};
@@ -103,8 +92,11 @@ fn bench(c: &mut Criterion) {
         .unwrap();
     let mut g = c.benchmark_group(format!("conv_stack_b{batch}"));
     g.sample_size(10);
-    g.bench_function("forward", |b| {
+    g.bench_function("forward_candle", |b| {
         b.iter(|| forward(candle_conv, &layers, &x).unwrap())
+    });
+    g.bench_function("forward_anodiff", |b| {
+        b.iter(|| forward(conv2d, &layers, &x).unwrap())
     });
     g.bench_function("fwd_bwd_candle", |b| {
         b.iter(|| step(candle_conv, &layers, &x))

@@ -29,6 +29,12 @@
 //! The same figure from a real run: `anodiff train --model resnet20 --dataset cifar10:DIR
 //! --batch-size 128 --steps 3` writes `timing.record_seconds / timing.step_seconds` to run.json
 //! (measured: 0.009 s of 138.6 s, 0.006 %).
+//!
+//! After the gemm convolutions and fused batch norm (`trainers/src/conv.rs`,
+//! `trainers/src/batchnorm.rs`), release build, `RAYON_NUM_THREADS=2`, dev VM at load ~8,
+//! 2026-11-27 17:19 UTC: `step/no_record` 1.63 s [1.54, 1.72], `record/full` 4.0 ms [3.3, 4.5]
+//! (0.25 % of the step); after vectorising the BN kernels, load ~5, 17:35 UTC: `step/no_record`
+//! 1.21-1.36 s (two runs). PyTorch CPU on the same machine: see BENCHMARKS.md.
 
 use anodiff_core::trajectory::{Step, StoreOptions, StoreWriter, TrajectorySink};
 use anodiff_trainers::candle_core::{DType, Device, Tensor};

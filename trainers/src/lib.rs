@@ -30,6 +30,7 @@
 //! assert_eq!(run.checkpoints()[0].0, 0); // the initial weights
 //! ```
 
+pub mod batchnorm;
 pub mod checkpoint;
 pub mod conv;
 pub mod data;

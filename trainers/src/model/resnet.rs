@@ -8,6 +8,7 @@
 
 use super::arch::Shortcut;
 use super::layers::{Builder, ConvBn, Linear};
+use crate::batchnorm::add_relu;
 use candle_core::{Result, Tensor, D};
 
 /// What a block adds to its residual branch.
@@ -53,15 +54,15 @@ fn subsample2(x: &Tensor) -> Result<Tensor> {
 
 impl Block {
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        let out = self.c1.forward(x, train)?.relu()?;
+        let out = self.c1.forward_relu(x, train)?;
         let out = self.c2.forward(&out, train)?;
-        let out = match &self.skip {
-            Skip::None => out,
-            Skip::Identity => (out + x)?,
-            Skip::OptionA { pad } => (out + subsample2(x)?.pad_with_zeros(1, *pad, *pad)?)?,
-            Skip::Projection(p) => (out + p.forward(x, train)?)?,
+        let skip = match &self.skip {
+            Skip::None => return out.relu(),
+            Skip::Identity => x.clone(),
+            Skip::OptionA { pad } => subsample2(x)?.pad_with_zeros(1, *pad, *pad)?,
+            Skip::Projection(p) => p.forward(x, train)?,
         };
-        out.relu()
+        add_relu(&out, &skip)
     }
 }
 
@@ -133,7 +134,7 @@ impl ResNet {
     }
 
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        let mut h = self.stem.forward(x, train)?.relu()?;
+        let mut h = self.stem.forward_relu(x, train)?;
         for blk in &self.blocks {
             h = blk.forward(&h, train)?;
         }

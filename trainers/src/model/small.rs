@@ -70,7 +70,7 @@ impl Cnn {
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let mut h = x.clone();
         for l in &self.layers {
-            h = l.forward(&h, train)?.relu()?;
+            h = l.forward_relu(&h, train)?;
         }
         let h = h.mean(D::Minus1)?.mean(D::Minus1)?;
         self.fc.forward(&h)
