@@ -121,7 +121,15 @@ fn koutrouvelis_matches_numpy_reference() {
         if w[0] < 2.0 {
             assert!((b - w[1]).abs() < tol, "case {i}: beta {b} vs {}", w[1]);
         }
-        assert!(((c - w[2]) / w[2]).abs() < tol, "case {i}: scale {c} vs {}", w[2]);
-        assert!((d - w[3]).abs() < tol * (1.0 + w[3].abs()), "case {i}: loc {d} vs {}", w[3]);
+        assert!(
+            ((c - w[2]) / w[2]).abs() < tol,
+            "case {i}: scale {c} vs {}",
+            w[2]
+        );
+        assert!(
+            (d - w[3]).abs() < tol * (1.0 + w[3].abs()),
+            "case {i}: loc {d} vs {}",
+            w[3]
+        );
     }
 }

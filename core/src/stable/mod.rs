@@ -23,7 +23,8 @@
 //! Nolan's (1997) integral, evaluated in log space with split points at fixed levels of
 //! `ln g` and adaptive Gauss-Kronrod quadrature (module `nolan`); closed forms for the Gauss
 //! (alpha = 2), Cauchy (alpha = 1, beta = 0) and Lévy (alpha = 1/2, beta = +-1) laws and at the
-//! mode-shift point x = zeta; interpolation in alpha across alpha = 1 (module `standard`).
+//! mode-shift point x = zeta; next to alpha = 1 the integrand's cancelling 1/(alpha - 1) terms
+//! are formed as small quantities with full relative accuracy (module `nolan`).
 //! Where they have visibly converged, series replace the integral (module `series`):
 //! Bergström's series in powers of |x - zeta|^{-alpha} for the tails (density and survival
 //! function; for alpha > 1 only where the part of the density beyond all orders of the
@@ -108,7 +109,7 @@ enum Regime {
     Levy,
     /// alpha = 1, beta != 0.
     AlphaOne,
-    /// everything else (Nolan integral, bridged across alpha = 1).
+    /// everything else (Nolan integral and series).
     General,
 }
 
