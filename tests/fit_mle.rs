@@ -130,11 +130,12 @@ fn wald_intervals_cover_at_the_nominal_rate() {
 #[test]
 #[ignore = "slow (1000 fits); the default test above runs 150"]
 fn wald_intervals_cover_at_the_nominal_rate_1000() {
-    // Binomial(1000, 0.95): sd 6.9; accept >= 929 (3 sd), counting the rare fits that stall
-    // next to the beta = +-1 boundary (at most 1 %) as misses.
+    // Binomial(1000, 0.95): sd 6.9; accept >= 929 (3 sd). Every fit must converge: the one
+    // stall of earlier sessions (seed 5616, next to the beta = 1 bound) is fixed and kept as
+    // `fit_next_to_the_beta_bound_converges`; session 3 measured [934, 933, 944, 948], 0 failed.
     let (hits, failed) = coverage([1.5, 0.3, 1.0, 0.0], 400, 1000);
     eprintln!("coverage of 1000: {hits:?}, not converged {failed}");
-    assert!(failed <= 10);
+    assert_eq!(failed, 0);
     for k in 0..4 {
         assert!(hits[k] >= 929, "param {k}: {} of 1000", hits[k]);
     }
