@@ -149,9 +149,23 @@ pub(crate) fn ln_integral<K: Kernel>(k: &K, kind: Kind) -> f64 {
     }
     // End points: close enough to the ends for the limits of h, inside the range.
     let w_lo = len * 1e-280;
-    let w_hi = len * (1.0 - f64::EPSILON);
+    let mut w_hi = len * (1.0 - f64::EPSILON);
     let h_lo = k.h(w_lo);
-    let h_hi = k.h(w_hi);
+    let mut h_hi = k.h(w_hi);
+    // The far end's coordinate (t or s = len - w) is only known to ~1e-16 absolute, and next to
+    // it h can be garbage (alpha < 0.01, |beta| = 1: h came back up from -0.05 to 3.8 within
+    // 1e-15 of the end and the whole range looked saturated). Where the value at
+    // len (1 - 1e-9) is not between the two end values, monotonicity is broken there and the
+    // inner point is taken as the end (the peak is always next to w = 0 by orientation).
+    {
+        let w_in = len * (1.0 - 1e-9);
+        let h_in = k.h(w_in);
+        let between = (h_in - h_lo) * (h_hi - h_in) >= 0.0;
+        if h_in.is_finite() && !between {
+            w_hi = w_in;
+            h_hi = h_in;
+        }
+    }
     let inc = h_hi > h_lo;
     let (hmin, hmax) = if inc { (h_lo, h_hi) } else { (h_hi, h_lo) };
     if hmin.is_nan() || hmax.is_nan() {
@@ -442,8 +456,14 @@ impl General {
                 return (ss / sa).ln();
             }
             let hu = (0.5 * u).sin();
-            let dd = -2.0 * hu * hu - (cs / ss) * u.sin();
-            if dd.abs() <= 0.5 {
+            let cot = cs / ss;
+            let dd = -2.0 * hu * hu - cot * u.sin();
+            // u carries the rounding of its two terms and of the inexact one of t, s (~1e-16
+            // absolute); where tan(theta) is huge that can swamp D (a < 1, beta = 1 has u -> 0
+            // and tan(theta) -> infinity at the same end): keep D only where it is well
+            // conditioned, else the ratio, which is no worse than before.
+            let err_u = 4.5e-16 * (self.d + self.rho + self.eps.abs() * (s + t + self.t_len));
+            if dd.abs() <= 0.5 && cot.abs() * err_u <= 1e-6 * dd.abs() {
                 return -dd.ln_1p();
             }
         }
