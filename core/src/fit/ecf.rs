@@ -182,7 +182,7 @@ impl Koutrouvelis {
             let Some((mut d2, b_new)) = lstsq2(&u, &x2, &arg) else {
                 break;
             };
-            if !(b_new.abs() <= 1.0) {
+            if b_new.abs() > 1.0 {
                 // Out of range (always so at alpha = 2, where tan(pi alpha/2) ~ 1e-16 leaves beta
                 // unidentified and the joint fit blows it up): clamp beta and refit the location
                 // slope with it fixed, so that the location does not absorb the wild beta.
