@@ -6,8 +6,9 @@
 //!   convergent power series near zeta where they have converged);
 //! - `ln_pdf_s0_std_many`: the batch path for many points with the same parameters, which
 //!   builds a certified Chebyshev interpolant per call (construction included in the time);
-//! - the same two at other parameters (alpha = 0.8, 1.9 with beta = 1, and alpha within 5e-4
-//!   of 1, where every exact value costs five integrals).
+//! - the same two at other parameters: alpha = 0.8; alpha near 2 with beta = +-1 (1.9, 1.99,
+//!   1.95 with beta = -1), where the thin side needs extra split levels; alpha within 1e-3 of 1
+//!   (1.0005, 0.9999, 1 + 1e-6), where the integrand's 1/(alpha - 1) terms nearly cancel.
 use anodiff_core::stable::{ln_pdf_s0_std_many, pdf_s0_std, Param, Stable};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
@@ -22,7 +23,16 @@ fn bench_pdf(c: &mut Criterion) {
     let xs = points(1000);
     let mut g = c.benchmark_group("stable_pdf");
     g.throughput(Throughput::Elements(xs.len() as u64));
-    for &(a, b) in &[(1.5, 0.5), (0.8, -0.3), (1.9, 1.0), (1.0005, 0.5)] {
+    for &(a, b) in &[
+        (1.5, 0.5),
+        (0.8, -0.3),
+        (1.9, 1.0),
+        (1.99, 1.0),
+        (1.95, -1.0),
+        (1.0005, 0.5),
+        (0.9999, -0.7),
+        (1.000001, 0.3),
+    ] {
         g.bench_function(format!("pdf_s0_std a{a} b{b} x1000"), |bch| {
             bch.iter(|| {
                 xs.iter()

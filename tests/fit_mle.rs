@@ -6,6 +6,7 @@
 mod fit_support;
 
 use anodiff_core::fit::{Estimator, Evaluation, McCulloch, Mle, Param};
+use anodiff_core::stable::Stable;
 use fit_support::sample;
 
 #[test]
@@ -129,11 +130,12 @@ fn wald_intervals_cover_at_the_nominal_rate() {
 #[test]
 #[ignore = "slow (1000 fits); the default test above runs 150"]
 fn wald_intervals_cover_at_the_nominal_rate_1000() {
-    // Binomial(1000, 0.95): sd 6.9; accept >= 929 (3 sd), counting the rare fits that stall
-    // next to the beta = +-1 boundary (at most 1 %) as misses.
+    // Binomial(1000, 0.95): sd 6.9; accept >= 929 (3 sd). Every fit must converge: the one
+    // stall of earlier sessions (seed 5616, next to the beta = 1 bound) is fixed and kept as
+    // `fit_next_to_the_beta_bound_converges`; session 3 measured [934, 933, 944, 948], 0 failed.
     let (hits, failed) = coverage([1.5, 0.3, 1.0, 0.0], 400, 1000);
     eprintln!("coverage of 1000: {hits:?}, not converged {failed}");
-    assert!(failed <= 10);
+    assert_eq!(failed, 0);
     for k in 0..4 {
         assert!(hits[k] >= 929, "param {k}: {} of 1000", hits[k]);
     }
@@ -274,4 +276,43 @@ fn bad_input_and_settings_are_rejected() {
             .evaluation(),
         Evaluation::Spline { h: 0.005 }
     );
+}
+
+/// The rare stall next to the beta = +-1 bound, reproduced: seed 5616 of the coverage run
+/// (n = 400 from S(1.5, 0.3, 1, 0)) has its likelihood maximum at beta ~ 0.9997. The fixed
+/// 1e-3 finite-difference step in beta got the derivatives wrong by O(1) there (the left tail's
+/// weight vanishes like 1 - beta, so d/dbeta ln f ~ -1/(1 - beta)) and Newton crept for 100
+/// iterations without converging. With the step shrinking next to the bound the fit must
+/// converge, and no point of a grid around the estimate (exact per-point densities, an
+/// evaluation independent of the fit's spline tables and stencil) may beat its log-likelihood
+/// by more than 1e-6 (the spline path's error is far below that).
+#[test]
+fn fit_next_to_the_beta_bound_converges() {
+    let p = [1.5, 0.3, 1.0, 0.0];
+    let x = sample(400, 5616, p);
+    let f = Mle::new().fit(&x).unwrap();
+    assert!(f.converged, "{f:?}");
+    assert!(f.iterations < 60, "{}", f.iterations);
+    assert!(f.beta > 0.99 && f.beta <= 1.0, "{}", f.beta);
+    let ll = |a: f64, b: f64, g: f64, d: f64| -> f64 {
+        let s = Stable::new(a, b, g, d, Param::S0).unwrap();
+        x.iter().map(|&v| s.ln_pdf(v)).sum()
+    };
+    let best = ll(f.alpha, f.beta, f.scale, f.loc);
+    assert!(
+        (best - f.loglik).abs() < 1e-6 * best.abs(),
+        "{best} vs {}",
+        f.loglik
+    );
+    for da in [-2e-3, 0.0, 2e-3] {
+        for db in [-2e-4, 0.0, 2e-4] {
+            for ds in [-2e-3, 0.0, 2e-3] {
+                for dl in [-2e-3, 0.0, 2e-3] {
+                    let b = (f.beta + db).min(1.0);
+                    let v = ll(f.alpha + da, b, f.scale * (1.0 + ds), f.loc + dl * f.scale);
+                    assert!(v <= best + 1e-6, "({da}, {db}, {ds}, {dl}): {v} > {best}");
+                }
+            }
+        }
+    }
 }

@@ -179,9 +179,21 @@ impl Koutrouvelis {
             } else {
                 u.iter().map(|&v| -2.0 / PI * v * v.ln()).collect()
             };
-            let Some((d2, b_new)) = lstsq2(&u, &x2, &arg) else {
+            let Some((mut d2, b_new)) = lstsq2(&u, &x2, &arg) else {
                 break;
             };
+            if b_new.abs() > 1.0 {
+                // Out of range (always so at alpha = 2, where tan(pi alpha/2) ~ 1e-16 leaves beta
+                // unidentified and the joint fit blows it up): clamp beta and refit the location
+                // slope with it fixed, so that the location does not absorb the wild beta.
+                let b = b_new.clamp(-1.0, 1.0);
+                let (mut num, mut den) = (0.0, 0.0);
+                for ((&ul, &xl), &al) in u.iter().zip(&x2).zip(&arg) {
+                    num += ul * (al - b * xl);
+                    den += ul * ul;
+                }
+                d2 = num / den;
+            }
             let b_new = b_new.clamp(-1.0, 1.0);
             let c_new = c * c2;
             // y2 = (x - delta1) / c_new, so the S1 location of x is delta1 + c_new d2 (alpha != 1).

@@ -23,7 +23,8 @@
 //! Nolan's (1997) integral, evaluated in log space with split points at fixed levels of
 //! `ln g` and adaptive Gauss-Kronrod quadrature (module `nolan`); closed forms for the Gauss
 //! (alpha = 2), Cauchy (alpha = 1, beta = 0) and Lévy (alpha = 1/2, beta = +-1) laws and at the
-//! mode-shift point x = zeta; interpolation in alpha across alpha = 1 (module `standard`).
+//! mode-shift point x = zeta; next to alpha = 1 the integrand's cancelling 1/(alpha - 1) terms
+//! are formed as small quantities with full relative accuracy (module `nolan`).
 //! Where they have visibly converged, series replace the integral (module `series`):
 //! Bergström's series in powers of |x - zeta|^{-alpha} for the tails (density and survival
 //! function; for alpha > 1 only where the part of the density beyond all orders of the
@@ -32,6 +33,17 @@
 //! [`Stable::ln_pdf_many`], which builds a certified piecewise-Chebyshev interpolant
 //! ([`LnPdfTable`]). Measured accuracy against 24-digit mpmath values and Nolan's STABLE
 //! values is recorded in `fixtures/stable/`.
+//!
+//! # Accuracy (measured, `tests/stable_golden.rs`)
+//!
+//! Relative error of pdf, cdf and sf at most 1e-10 for alpha in [0.5, 2], beta in [-1, 1],
+//! |x| up to 1e6, including x at and beside zeta, alpha within 1e-3 of 1 (down to
+//! |alpha - 1| = 1e-6: worst 2.6e-11) and the double-exponentially thin side of |beta| = 1 (in
+//! log space down to e^-700; `ln_pdf` keeps its digits far below the f64 range, e.g. e^-2e6).
+//! For 0 < |alpha - 1| < 1e-6 the error grows like ~1e-17/|alpha - 1| (1.4e-10 at 1e-7): the
+//! integrand's peak narrows to width |alpha - 1| and the rounding of the integration variable
+//! shows. Small alpha: 3.5e-12 against mpmath for 0.002 <= alpha < 0.05; below, cdf + sf = 1
+//! to 1e-12 down to alpha = 1e-5, degrading like 1e-16/alpha beyond.
 //!
 //! # Examples
 //!
@@ -108,7 +120,7 @@ enum Regime {
     Levy,
     /// alpha = 1, beta != 0.
     AlphaOne,
-    /// everything else (Nolan integral, bridged across alpha = 1).
+    /// everything else (Nolan integral and series).
     General,
 }
 

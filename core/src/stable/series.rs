@@ -154,7 +154,7 @@ const POWER_MAX_CANCEL: f64 = 50.0;
 /// terms fall monotonically to 1e-17 of the sum, so the first omitted term bounds the error.
 /// Near a = 1 (|a - 1| <= 2e-3, zeta ~ 0.64 beta/(a - 1)) it gives the density next to zeta,
 /// far in the tail, directly: y is then ~|x1|/|zeta| and the terms fall like y^n.
-pub(crate) fn ln_pdf_power(x: f64, a: f64, beta: f64) -> Option<f64> {
+fn power_sum(x: f64, a: f64, beta: f64, integrated: bool) -> Option<f64> {
     if !(a > 0.0 && a < 2.0) || a == 1.0 {
         return None;
     }
@@ -165,27 +165,44 @@ pub(crate) fn ln_pdf_power(x: f64, a: f64, beta: f64) -> Option<f64> {
     if !(y < 4.0) {
         return None;
     }
-    let theta0 = (beta * nolan::tan_pi_alpha_half(a)).atan() / a;
+    // cos((n+1) theta0 - n pi/2) through rho = pi/2 - |theta0|: next to alpha = 1, |theta0| is within
+    // O(|a - 1|) of pi/2 and the cosines (cos theta0 ~ 1e-7 at |a - 1| = 1e-7) would lose
+    // log10(1/|a - 1|) digits if formed from theta0 itself. With sigma = sgn(theta0):
+    // sigma = +1 gives sin((n+1) rho), sigma = -1 gives (-1)^n sin((n+1) rho).
+    // (pi/2 - theta0 = pi - T and pi/2 + theta0 = T, both from `angles` without cancellation)
+    let neg = z > 0.0; // sgn(theta0) = sgn(beta tan(pi a/2)) = -sgn(zeta)
+    let (t_len, t_c, _) = nolan::angles(a, beta);
+    let rho = if neg { t_len } else { t_c };
+    // On the empty side of the support edge (a < 1, |beta| = 1) rho = 0 and every cosine
+    // vanishes: no series there.
+    if !(rho > 0.0) {
+        return None;
+    }
     let cinv = c.powf(-1.0 / a);
     let mut sum = 0.0;
     let mut abs_sum = 0.0;
     let mut pw = cinv; // c^{-(n+1)/a} x1^n
     let mut fact = 1.0; // n!
     let mut first = 0.0;
-    let mut bound_sum = 0.0;
     let mut last_bound = f64::INFINITY;
     for n in 0..POWER_MAX_TERMS {
         if n > 0 {
             pw *= cinv * x1;
             fact *= n as f64;
         }
-        let m = puruspe::gamma((n + 1) as f64 / a) / fact * pw;
+        let mut m = puruspe::gamma((n + 1) as f64 / a) / fact * pw;
+        if integrated {
+            m *= x1 / (n + 1) as f64;
+        }
         let bound = m.abs();
-        let phase = (n + 1) as f64 * theta0 - n as f64 * std::f64::consts::FRAC_PI_2;
-        let t = m * phase.cos();
+        let cosine = ((n + 1) as f64 * rho).sin();
+        let t = if neg && n % 2 == 1 {
+            -m * cosine
+        } else {
+            m * cosine
+        };
         sum += t;
         abs_sum += t.abs();
-        bound_sum += bound;
         if n == 0 {
             first = bound;
         } else if bound > 1e3 * first || !bound.is_finite() {
@@ -200,18 +217,45 @@ pub(crate) fn ln_pdf_power(x: f64, a: f64, beta: f64) -> Option<f64> {
             // The phases are good to ~n ulps: the sum must not be small against the terms'
             // sizes without their cosines (at |beta| = 1, a < 1 every cosine vanishes on the
             // empty side of zeta and only rounding would remain).
-            if !(sum > 0.0) || abs_sum > POWER_MAX_CANCEL * sum || bound_sum > 1e4 * sum {
+            if !(integrated || sum > 0.0) || !(abs_sum <= POWER_MAX_CANCEL * sum.abs()) {
                 return None;
             }
-            let v = sum.ln() - (PI * a).ln();
-            if a < 1.0 && !(ln_beyond_all_orders(x1.abs(), a) < v + SERIES_RTOL.ln()) {
+            let v = sum.abs().ln() - (PI * a).ln();
+            let lb =
+                ln_beyond_all_orders(x1.abs(), a) + if integrated { x1.abs().ln() } else { 0.0 };
+            if a < 1.0 && !(lb < v + SERIES_RTOL.ln()) {
                 return None;
             }
-            return Some(v);
+            return Some(sum / (PI * a));
         }
         last_bound = bound;
     }
     None
+}
+
+pub(crate) fn ln_pdf_power(x: f64, a: f64, beta: f64) -> Option<f64> {
+    power_sum(x, a, beta, false).map(f64::ln)
+}
+
+/// `ln P(X <= x)` (`upper = false`) or `ln P(X > x)` of the standard S0 law next to zeta from
+/// the power series of [`ln_pdf_power`] integrated term by term from zeta:
+/// `P(X > x) = T/pi - I`, `P(X <= x) = (pi - T)/pi + I`, `I = int_zeta^x f` (negative for
+/// x < zeta), `T = pi/2 + theta0` from [`nolan::angles`]. Accepted where the series is (same
+/// tests, with the terms `x1^{n+1}/(n+1)`) and where the subtraction loses at most one bit.
+/// Next to alpha = 1 zeta ~ 0.64 beta/(alpha - 1) lies far in the tail and the integral's
+/// terms cancel there; this gives the tails next to zeta directly.
+pub(crate) fn ln_cdf_power(x: f64, a: f64, beta: f64, upper: bool) -> Option<f64> {
+    let i = power_sum(x, a, beta, true)?;
+    let (t_len, t_c, _) = nolan::angles(a, beta);
+    let (base, v) = if upper {
+        (t_len / PI, t_len / PI - i)
+    } else {
+        (t_c / PI, t_c / PI + i)
+    };
+    if !(v >= 0.5 * base) || !(v > 0.0) {
+        return None;
+    }
+    Some(v.ln())
 }
 
 /// For a > 1 the series misses a part of the density that is smaller than every power of
