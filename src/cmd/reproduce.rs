@@ -231,23 +231,7 @@ impl StageCache {
         config: &Value,
         f: impl FnOnce() -> anyhow::Result<Value>,
     ) -> anyhow::Result<Value> {
-        let key = self.key(name, config);
-        if let Some(v) = self.cached(name, &key) {
-            eprintln!("stage {name}: finished earlier, skipped");
-            return Ok(v);
-        }
-        let bar = ProgressBar::new_spinner().with_message(format!("stage {name}"));
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        bar.enable_steady_tick(std::time::Duration::from_millis(200));
-        let result = f().with_context(|| format!("stage {name}"));
-        bar.finish_and_clear();
-        let result = result?;
-        eprintln!("stage {name}: done");
-        self.store(name, &key, &result)?;
-        Ok(result)
+        self.run_with(name, config, true, f)
     }
 
     /// Runs a stage that draws its own progress bar.
@@ -257,13 +241,36 @@ impl StageCache {
         config: &Value,
         f: impl FnOnce() -> anyhow::Result<Value>,
     ) -> anyhow::Result<Value> {
+        self.run_with(name, config, false, f)
+    }
+
+    fn run_with(
+        &self,
+        name: &str,
+        config: &Value,
+        spinner: bool,
+        f: impl FnOnce() -> anyhow::Result<Value>,
+    ) -> anyhow::Result<Value> {
         let key = self.key(name, config);
         if let Some(v) = self.cached(name, &key) {
             eprintln!("stage {name}: finished earlier, skipped");
             return Ok(v);
         }
-        eprintln!("stage {name}: running");
-        let result = f().with_context(|| format!("stage {name}"))?;
+        let bar = if spinner {
+            let bar = ProgressBar::new_spinner().with_message(format!("stage {name}"));
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            bar
+        } else {
+            eprintln!("stage {name}: running");
+            ProgressBar::hidden()
+        };
+        let result = f().with_context(|| format!("stage {name}"));
+        bar.finish_and_clear();
+        let result = result?;
         self.store(name, &key, &result)?;
         eprintln!("stage {name}: done");
         Ok(result)

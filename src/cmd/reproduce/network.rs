@@ -502,12 +502,32 @@ fn analysis_stage(dir: &Path, cfg: &Config, run: &Value) -> anyhow::Result<Value
     }))
 }
 
-/// Runs this binary as a child (`anodiff ARGS..`), its progress on our stderr, and parses the
-/// JSON it prints.
-fn child(args: &[String], env: &[(&str, &str)]) -> anyhow::Result<Value> {
+/// Runs `anodiff COMMAND RUNDIR OPTIONS.. --seed S --device D --out FILE` as a child process of
+/// this same binary, its progress on our stderr, and parses the JSON it prints.
+fn child(
+    command: &str,
+    rundir: &Path,
+    options: &[(&str, String)],
+    cfg: &Config,
+    out: &Path,
+    env: &[(&str, &str)],
+) -> anyhow::Result<Value> {
+    let mut args: Vec<String> = vec![command.into(), rundir.display().to_string()];
+    for (k, v) in options {
+        args.push((*k).into());
+        args.push(v.clone());
+    }
+    for (k, v) in [
+        ("--seed", cfg.seed.to_string()),
+        ("--device", cfg.network.device.clone()),
+        ("--out", out.display().to_string()),
+    ] {
+        args.push(k.into());
+        args.push(v);
+    }
     let exe = std::env::current_exe().context("cannot find this program's path")?;
     let mut cmd = Command::new(&exe);
-    cmd.args(args)
+    cmd.args(&args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     for (k, v) in env {
@@ -553,27 +573,21 @@ fn hessian_stage(out: &Path, dir: &Path, file_stem: &str, cfg: &Config) -> anyho
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(",");
-    let args: Vec<String> = vec![
-        "hessian".into(),
-        dir.display().to_string(),
-        "--checkpoint".into(),
-        list,
-        "--k".into(),
-        h.k.to_string(),
-        "--batch-size".into(),
-        h.batch_size.to_string(),
-        "--batches".into(),
-        h.batches.to_string(),
-        "--tol".into(),
-        h.tol.to_string(),
-        "--seed".into(),
-        cfg.seed.to_string(),
-        "--device".into(),
-        cfg.network.device.clone(),
-        "--out".into(),
-        file.display().to_string(),
+    let opts = [
+        ("--checkpoint", list),
+        ("--k", h.k.to_string()),
+        ("--batch-size", h.batch_size.to_string()),
+        ("--batches", h.batches.to_string()),
+        ("--tol", h.tol.to_string()),
     ];
-    let v = child(&args, &[("CANDLE_GRAD_DO_NOT_DETACH", "1")])?;
+    let v = child(
+        "hessian",
+        dir,
+        &opts,
+        cfg,
+        &file,
+        &[("CANDLE_GRAD_DO_NOT_DETACH", "1")],
+    )?;
     let checkpoints: Vec<Value> = v["checkpoints"]
         .as_array()
         .context("`anodiff hessian` printed no checkpoints")?
@@ -614,27 +628,14 @@ fn surface_stage(
     std::fs::create_dir_all(out.join("surface"))?;
     let file = out.join("surface").join(format!("{file_stem}.npy"));
     let range = format!("{},{}", -s.range, s.range);
-    let args: Vec<String> = vec![
-        "surface".into(),
-        dir.display().to_string(),
-        "--checkpoint".into(),
-        last.to_string(),
-        "--grid".into(),
-        s.grid.to_string(),
-        "--x-range".into(),
-        range.clone(),
-        "--y-range".into(),
-        range,
-        "--examples".into(),
-        s.examples.to_string(),
-        "--seed".into(),
-        cfg.seed.to_string(),
-        "--device".into(),
-        cfg.network.device.clone(),
-        "--out".into(),
-        file.display().to_string(),
+    let opts = [
+        ("--checkpoint", last.to_string()),
+        ("--grid", s.grid.to_string()),
+        ("--x-range", range.clone()),
+        ("--y-range", range),
+        ("--examples", s.examples.to_string()),
     ];
-    let v = child(&args, &[])?;
+    let v = child("surface", dir, &opts, cfg, &file, &[])?;
     let z: Array2<f64> = read_grid(&file)?;
     let variogram = surface_dimension(z.view(), &SurfaceDimConfig::new(SurfaceMethod::Variogram));
     let level = level_set_dimension(z.view(), None, &BoxCountConfig::default());
