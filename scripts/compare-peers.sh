@@ -41,7 +41,7 @@ crit=(--warm-up-time 2 --measurement-time 10)
 # ns per iteration of one criterion benchmark, from its bencher-format line.
 bench_ns() { # BENCH FILTER
     cargo bench -q --bench "$1" -- "$2" --output-format bencher "${crit[@]}" 2>/dev/null |
-        awk '/ns\/iter/ { gsub(",", "", $5); print $5; exit }'
+        awk '/ns\/iter/ { for (i = 1; i < NF; i++) if ($(i + 1) == "ns/iter") { gsub(",", "", $i); print $i; exit } }'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "n/a" }'; }
 
@@ -71,10 +71,22 @@ ours=$(awk -v ns="$ns" 'BEGIN { printf "%.4f", ns * 1e-9 }')
 peer=$("$py" scripts/peer_piecewise.py 3 | "$py" -c 'import json,sys; print(json.load(sys.stdin)["seconds"])')
 echo "crossover fit (200 points, 100 bootstrap restarts): anodiff ${ours} s, piecewise-regression ${peer} s, ratio $(ratio "$peer" "$ours")x faster"
 
-cargo bench -q --bench lanczos -- --output-format bencher "${crit[@]}" 2>&1 | grep -E "^(lanczos|power iteration)" | head -n 6 || true
+ours_lanczos=$(cargo bench -q --bench lanczos -- --output-format bencher "${crit[@]}" 2>&1 | grep -E "^(lanczos|power iteration)" | head -n 6 || true)
+echo "$ours_lanczos" >&2
 if [[ -f target/lanczos-peer/cifar20000_eigenvalues.npy ]]; then
     "$py" scripts/peer_lanczos.py target/lanczos-peer/cifar20000_eigenvalues.npy \
-        target/lanczos-peer/cifar20000_reflectors.npy --seeds 2 | tail -n 1
+        target/lanczos-peer/cifar20000_reflectors.npy --seeds 2 |
+        OURS="$ours_lanczos" "$py" -c '
+import json, os, re, sys
+peer = json.load(sys.stdin)
+arpack = [r["matvecs"] for r in peer["runs"] if r["tol"] == 1e-8 and r["ncv"] == 41]
+ours = [int(m) for m in re.findall(r"^lanczos .*matvecs (\d+)", os.environ["OURS"], re.M)]
+if arpack and ours:
+    a, o, n = sum(arpack) / len(arpack), sum(ours) / len(ours), peer["n"]
+    print(f"Lanczos top 20 at 1e-8 (n = {n}): anodiff {o:.0f} operator products, "
+          f"ARPACK {a:.0f}, ratio {a / o:.2f}x fewer")
+else:
+    print("Lanczos: no comparable runs")'
 fi
 
 if ((with_torch)); then
