@@ -206,7 +206,7 @@ impl StageCache {
         h.update(config.to_string().as_bytes());
         h.update(env!("CARGO_PKG_VERSION").as_bytes());
         h.update(STAGE_REVISION.to_le_bytes());
-        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        hex(&h.finalize())
     }
 
     /// The stored result of `name` when its key matches.
@@ -334,13 +334,24 @@ fn make_landscapes(cfg: &ToySettings, seed: u64, out: &Path) -> anyhow::Result<V
     Ok(Value::Object(result))
 }
 
+/// Bytes as lower-case hex.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A claim's verdict: `Some(true)` reproduced, `Some(false)` not, `None` not tested.
+fn verdict(ok: Option<bool>) -> &'static str {
+    match ok {
+        Some(true) => "reproduced",
+        Some(false) => "not reproduced",
+        None => "not tested",
+    }
+}
+
 /// SHA-256 of a file's bytes, in hex.
 fn file_sha256(path: &Path) -> anyhow::Result<String> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(hex(&Sha256::digest(&bytes)))
 }
 
 fn write_npy(path: &Path, z: &Array2<f64>) -> anyhow::Result<()> {
@@ -539,11 +550,6 @@ fn claims(toy: &serde_json::Map<String, Value>, dims: &Value) -> Vec<Value> {
     let grad_llr = toy
         .get("fractal")
         .and_then(|v| num(&v["gradients"]["vuong_vs_normal"]["llr"]));
-    let verdict = |ok: Option<bool>| match ok {
-        Some(true) => "reproduced",
-        Some(false) => "not reproduced",
-        None => "not tested",
-    };
     let before = get("fractal", "alpha_msd_before_t0_median");
     let after = get("fractal", "alpha_msd_after_t0_median");
     let convex = get("convex", "alpha_msd_before_t0_median");

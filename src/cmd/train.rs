@@ -94,19 +94,26 @@ pub struct Args {
 }
 
 /// Progress bar on stderr (hidden when stderr is not a terminal) and one line per epoch.
-struct Progress {
-    bar: ProgressBar,
+pub(crate) struct Progress {
+    pub(crate) bar: ProgressBar,
+    label: String,
 }
 
 impl Progress {
-    fn new() -> Self {
+    /// A bar whose epoch lines start with `label` (empty for none).
+    pub(crate) fn new(label: &str) -> Self {
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-        if let Ok(style) = ProgressStyle::with_template(
-            "train {bar:30} {pos}/{len} steps [{elapsed} < {eta}] {msg}",
-        ) {
+        if let Ok(style) = ProgressStyle::with_template(&format!(
+            "train {label} {{bar:30}} {{pos}}/{{len}} steps [{{elapsed}} < {{eta}}] {{msg}}"
+        )) {
             bar.set_style(style);
         }
-        Self { bar }
+        let label = if label.is_empty() {
+            String::new()
+        } else {
+            format!("{label}: ")
+        };
+        Self { bar, label }
     }
 }
 
@@ -123,7 +130,8 @@ impl Observer for Progress {
 
     fn epoch(&mut self, m: &EpochMetrics) {
         let line = format!(
-            "epoch {} (step {}): train loss {:.4}, test loss {:.4}, test accuracy {:.2} %",
+            "{}epoch {} (step {}): train loss {:.4}, test loss {:.4}, test accuracy {:.2} %",
+            self.label,
             m.epoch,
             m.step,
             m.train_loss,
@@ -167,7 +175,7 @@ fn config(args: &Args) -> anyhow::Result<TrainConfig> {
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let mut progress = Progress::new();
+    let mut progress = Progress::new("");
     let (dir, result) = match &args.resume {
         Some(dir) => (dir.clone(), train::resume(dir, &mut progress)),
         None => {

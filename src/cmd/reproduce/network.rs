@@ -10,6 +10,7 @@
 use super::config::{Config, SweepSettings};
 use super::{heavy_tail_summary, median, StageCache};
 use crate::cmd::msd::analyse_window;
+use crate::cmd::train::Progress;
 use anodiff_core::exponent::{MsdFit, MsdFitOptions};
 use anodiff_core::fractal::{level_set_dimension, surface_dimension, BoxCountConfig};
 use anodiff_core::fractal::{SurfaceDimConfig, SurfaceMethod};
@@ -20,7 +21,7 @@ use anodiff_core::pathstats::{
 };
 use anodiff_core::trajectory::{StoreReader, TrajectorySource};
 use anodiff_trainers::run::{Length, RunRecord, RunStatus, TrainConfig};
-use anodiff_trainers::train::{self, Observer};
+use anodiff_trainers::train;
 use anodiff_trainers::Error as TrainError;
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -53,6 +54,27 @@ pub(super) struct RunSpec {
 }
 
 impl RunSpec {
+    /// The run of `model` with the `[network]` settings, named after the model.
+    fn network(cfg: &Config, model: &str) -> RunSpec {
+        let n = &cfg.network;
+        RunSpec {
+            name: model.into(),
+            model: model.into(),
+            dataset: n.dataset.clone(),
+            loss: n.loss.clone(),
+            lr: n.lr,
+            batch_size: n.batch_size,
+            epochs: Some(n.epochs),
+            steps: None,
+            record_weights: n.record_weights.clone(),
+            record_grad: n.record_grad.clone(),
+            linear_init: n.linear_init.clone(),
+            augment: n.augment,
+            device: n.device.clone(),
+            seed: cfg.seed,
+        }
+    }
+
     fn train_config(&self) -> anyhow::Result<TrainConfig> {
         let parse = |what: &str, e: TrainError| anyhow::anyhow!("{what}: {e}");
         let mut c = TrainConfig::new(
@@ -118,28 +140,9 @@ pub(super) fn run_all(
         sweeps: Value::Null,
     };
     for (i, model) in n.models.iter().enumerate() {
-        let spec = RunSpec {
-            name: model.clone(),
-            model: model.clone(),
-            dataset: n.dataset.clone(),
-            loss: n.loss.clone(),
-            lr: n.lr,
-            batch_size: n.batch_size,
-            epochs: Some(n.epochs),
-            steps: None,
-            record_weights: n.record_weights.clone(),
-            record_grad: n.record_grad.clone(),
-            linear_init: n.linear_init.clone(),
-            augment: n.augment,
-            device: n.device.clone(),
-            seed: cfg.seed,
-        };
+        let spec = RunSpec::network(cfg, model);
         let run = train_stage(cache, out, &spec)?;
-        let dir = PathBuf::from(
-            run["dir"]
-                .as_str()
-                .context("run stage lacks its directory")?,
-        );
+        let dir = run_dir(&run)?;
         let a_cfg = json!({ "analysis": cfg.analysis, "run": run, "seed": cfg.seed });
         let analysis = cache.run_quiet(&format!("analysis-{model}"), &a_cfg, || {
             analysis_stage(&dir, cfg, &run)
@@ -179,36 +182,7 @@ fn tag(v: &Value) -> String {
         run.remove("dir");
     }
     let h = Sha256::digest(v.to_string().as_bytes());
-    h.iter().take(6).map(|b| format!("{b:02x}")).collect()
-}
-
-/// Progress of a training run on stderr, one line per epoch.
-struct TrainBar {
-    bar: ProgressBar,
-    name: String,
-}
-
-impl Observer for TrainBar {
-    fn start(&mut self, start: usize, total: usize) {
-        self.bar.set_length(total as u64);
-        self.bar.set_position(start as u64);
-    }
-
-    fn step(&mut self, step: usize, loss: f64) {
-        self.bar.set_position(step as u64 + 1);
-        self.bar.set_message(format!("loss {loss:.4}"));
-    }
-
-    fn epoch(&mut self, m: &anodiff_trainers::run::EpochMetrics) {
-        if self.bar.is_hidden() {
-            eprintln!(
-                "  {}: epoch {}: test accuracy {:.1} %",
-                self.name,
-                m.epoch,
-                100.0 * m.test_accuracy
-            );
-        }
-    }
+    super::hex(&h[..6])
 }
 
 fn bar(len: u64, template: &str, msg: String) -> ProgressBar {
@@ -230,14 +204,7 @@ fn train_stage(cache: &StageCache, out: &Path, spec: &RunSpec) -> anyhow::Result
     cache.run_quiet(&format!("train-{}", spec.name), &cfg_value, || {
         let cfg = spec.train_config()?;
         let dir = out.join("runs").join(&spec.name);
-        let mut obs = TrainBar {
-            bar: bar(
-                0,
-                "{msg:>28} {bar:30} {pos}/{len} steps [{elapsed} < {eta}]",
-                format!("train {}", spec.name),
-            ),
-            name: spec.name.clone(),
-        };
+        let mut obs = Progress::new(&spec.name);
         let existing = RunRecord::read(&dir).ok();
         let result = match existing {
             Some(r) if r.config == cfg && r.status == RunStatus::Finished => Ok(r),
@@ -283,7 +250,16 @@ fn checkpoint_sha256(path: &Path) -> anyhow::Result<String> {
         h.update(format!("{:?}{:?}", t.dtype(), t.shape()).as_bytes());
         h.update(t.data());
     }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(super::hex(&h.finalize()))
+}
+
+/// The directory of a run stage's result.
+fn run_dir(run: &Value) -> anyhow::Result<PathBuf> {
+    Ok(PathBuf::from(
+        run["dir"]
+            .as_str()
+            .context("run stage lacks its directory")?,
+    ))
 }
 
 /// The deterministic part of a run's record (no timings), with a content hash of its last
@@ -712,29 +688,22 @@ fn sweeps(cache: &StageCache, out: &Path, cfg: &Config) -> anyhow::Result<Value>
     for (name, (depth, shortcut, batch, lr)) in &runs {
         let spec = RunSpec {
             name: name.clone(),
-            model: format!("resnet{depth}{}", if *shortcut { "" } else { "-noshort" }),
-            dataset: n.dataset.clone(),
-            loss: n.loss.clone(),
             lr: *lr,
             batch_size: *batch,
             epochs: None,
             steps: Some(s.steps),
             record_weights: s.record_weights.clone(),
             record_grad: "none".into(),
-            linear_init: n.linear_init.clone(),
-            augment: n.augment,
-            device: n.device.clone(),
-            seed: cfg.seed,
+            ..RunSpec::network(
+                cfg,
+                &format!("resnet{depth}{}", if *shortcut { "" } else { "-noshort" }),
+            )
         };
         let run = train_stage(cache, out, &spec)?;
         let with_windows = lr_runs.contains(name);
         let a_cfg =
             json!({ "sweeps": s, "analysis": cfg.analysis, "run": run, "windows": with_windows });
-        let dir = PathBuf::from(
-            run["dir"]
-                .as_str()
-                .context("run stage lacks its directory")?,
-        );
+        let dir = run_dir(&run)?;
         let r = cache.run_quiet(&format!("analysis-{name}"), &a_cfg, || {
             sweep_analysis(&dir, cfg, with_windows)
         })?;

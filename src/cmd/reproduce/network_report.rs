@@ -3,7 +3,7 @@
 
 use super::config::Config;
 use super::network::{read_grid, NetworkResults};
-use super::{floats, median, stored_hist};
+use super::{floats, median, num, stored_hist, verdict};
 use crate::report::figures::{self as figs, PowerLaw, WindowCurve};
 use crate::report::html::FigureRef;
 use crate::report::plot::{self, Axes, Grid, HeatPanel, Panel, Series};
@@ -255,18 +255,6 @@ fn sweep_table(s: &Value) -> Vec<Value> {
             })
         })
         .collect()
-}
-
-fn num(v: &Value) -> Option<f64> {
-    v.as_f64()
-}
-
-fn verdict(ok: Option<bool>) -> &'static str {
-    match ok {
-        Some(true) => "reproduced",
-        Some(false) => "not reproduced",
-        None => "not tested",
-    }
 }
 
 /// The first window's fitted value of a sweep run.
@@ -543,6 +531,19 @@ fn power_law(label: &str, bins: &Value, exponent: Option<f64>) -> Option<PowerLa
     })
 }
 
+/// The power laws fitted to `windows[..][part]` of the first and last windows (exponent at
+/// `part.exponent`, points at `part.bins`).
+fn first_last_fits(windows: &Value, part: &str, exponent: &str) -> Vec<PowerLaw> {
+    let arr = windows.as_array().map(Vec::as_slice).unwrap_or(&[]);
+    [(arr.first(), "first window"), (arr.last(), "last window")]
+        .into_iter()
+        .filter_map(|(w, label)| {
+            let w = &w?[part];
+            power_law(label, &w["bins"], num(&w[exponent]))
+        })
+        .collect()
+}
+
 /// Draws Figs. 2-7 from the network stages into `OUT/figures/`.
 pub(super) fn write_figures(
     out: &Path,
@@ -647,16 +648,7 @@ pub(super) fn write_figures(
                 floats(&w["msl"]["bins"]["y"]),
             ))
         });
-        let arr = ws.as_array().cloned().unwrap_or_default();
-        let mut fits = Vec::new();
-        for (w, label) in [(arr.first(), "first window"), (arr.last(), "last window")] {
-            if let Some(w) = w {
-                if let Some(f) = power_law(label, &w["msl"]["bins"], num(&w["msl"]["exponent_2h"]))
-                {
-                    fits.push(f);
-                }
-            }
-        }
+        let fits = first_last_fits(ws, "msl", "exponent_2h");
         save(
             "fig7a-msl",
             &figs::scaling_by_window(
@@ -681,16 +673,7 @@ pub(super) fn write_figures(
                 floats(&w["contour"]["bins"]["y"]),
             ))
         });
-        let mut fits = Vec::new();
-        for (w, label) in [(arr.first(), "first window"), (arr.last(), "last window")] {
-            if let Some(w) = w {
-                if let Some(f) =
-                    power_law(label, &w["contour"]["bins"], num(&w["contour"]["lambda"]))
-                {
-                    fits.push(f);
-                }
-            }
-        }
+        let fits = first_last_fits(ws, "contour", "lambda");
         save(
             "fig7c-contour",
             &figs::scaling_by_window(
