@@ -514,45 +514,41 @@ impl CustomOp3 for BatchNormOp {
         let (gs, gl) = g.storage_and_layout();
         let (ws, wl) = gamma.storage_and_layout();
         let dev = x.device();
+        // One body for both dtypes: the ReLU mask comes from the saved output of the same dtype.
+        macro_rules! fused_backward {
+            ($dt:ident, $xv:ident, $gv:ident, $wv:ident) => {{
+                let y = match &*rs {
+                    candle_core::Storage::Cpu(CpuStorage::$dt(y)) if self.relu => {
+                        Some(slice(y, rl)?)
+                    }
+                    _ => None,
+                };
+                let (dx, dg, db) = backward(
+                    slice($xv, xl)?,
+                    slice($wv, wl)?,
+                    slice($gv, gl)?,
+                    y,
+                    dims,
+                    &s,
+                );
+                (
+                    Tensor::from_vec(dx, x.shape(), dev)?,
+                    Tensor::from_vec(dg, c, dev)?,
+                    Tensor::from_vec(db, c, dev)?,
+                )
+            }};
+        }
         let (dx, dgamma, dbeta) = match (&*xs, &*gs, &*ws) {
             (
                 candle_core::Storage::Cpu(CpuStorage::F32(xv)),
                 candle_core::Storage::Cpu(CpuStorage::F32(gv)),
                 candle_core::Storage::Cpu(CpuStorage::F32(wv)),
-            ) => {
-                let y = match &*rs {
-                    candle_core::Storage::Cpu(CpuStorage::F32(y)) if self.relu => {
-                        Some(slice(y, rl)?)
-                    }
-                    _ => None,
-                };
-                let (dx, dg, db) =
-                    backward(slice(xv, xl)?, slice(wv, wl)?, slice(gv, gl)?, y, dims, &s);
-                (
-                    Tensor::from_vec(dx, x.shape(), dev)?,
-                    Tensor::from_vec(dg, c, dev)?,
-                    Tensor::from_vec(db, c, dev)?,
-                )
-            }
+            ) => fused_backward!(F32, xv, gv, wv),
             (
                 candle_core::Storage::Cpu(CpuStorage::F64(xv)),
                 candle_core::Storage::Cpu(CpuStorage::F64(gv)),
                 candle_core::Storage::Cpu(CpuStorage::F64(wv)),
-            ) => {
-                let y = match &*rs {
-                    candle_core::Storage::Cpu(CpuStorage::F64(y)) if self.relu => {
-                        Some(slice(y, rl)?)
-                    }
-                    _ => None,
-                };
-                let (dx, dg, db) =
-                    backward(slice(xv, xl)?, slice(wv, wl)?, slice(gv, gl)?, y, dims, &s);
-                (
-                    Tensor::from_vec(dx, x.shape(), dev)?,
-                    Tensor::from_vec(dg, c, dev)?,
-                    Tensor::from_vec(db, c, dev)?,
-                )
-            }
+            ) => fused_backward!(F64, xv, gv, wv),
             _ => bail!("batch norm backward: needs CPU f32 or f64 tensors of one dtype"),
         };
         Ok((Some(dx), Some(dgamma), Some(dbeta)))
