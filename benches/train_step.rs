@@ -4,6 +4,7 @@
 //! `cargo bench --bench train_step -- --warm-up-time 1 --measurement-time 20`
 //!
 //! - `step/no_record`: forward (train mode), cross-entropy, backward, SGD update;
+//! - `step/no_record_autograd`: the same through candle's autograd for the whole network;
 //! - `step/record_full`: the same plus what a recorded step adds: the flat `f32` weight readout
 //!   before the update and one append to a trajectory store (no fdatasync, the default);
 //! - `record/project_1000`: flat readout, random projection to 1000 coordinates, append;
@@ -40,7 +41,7 @@ use anodiff_core::trajectory::{Step, StoreOptions, StoreWriter, TrajectorySink};
 use anodiff_trainers::candle_core::{DType, Device, Tensor};
 use anodiff_trainers::init::InitOptions;
 use anodiff_trainers::model::{LossKind, Network};
-use anodiff_trainers::train::{loss_and_gradient, sgd_update};
+use anodiff_trainers::train::{loss_and_gradient, loss_and_gradient_autograd, sgd_update};
 use criterion::{criterion_group, criterion_main, Criterion};
 use rand::{Rng, SeedableRng};
 use std::hint::black_box;
@@ -68,6 +69,7 @@ fn setup() -> (Network, Tensor, Tensor) {
 }
 
 fn bench(c: &mut Criterion) {
+    anodiff_trainers::runtime::tune_cpu_runtime();
     let (net, x, y) = setup();
     let d = net.num_params();
     let dir = tempfile::tempdir().unwrap();
@@ -86,6 +88,16 @@ fn bench(c: &mut Criterion) {
     g.bench_function("no_record", |b| {
         b.iter(|| {
             let (l, grads) = loss_and_gradient(&net, &x, &y, LossKind::CrossEntropy).unwrap();
+            sgd_update(&net, &grads, 1e-3).unwrap();
+            black_box(l)
+        })
+    });
+    // The same step through candle's autograd for the whole network (the path before the
+    // hand-written ResNet backward pass; still the path of the other architectures and GPUs).
+    g.bench_function("no_record_autograd", |b| {
+        b.iter(|| {
+            let (l, grads) =
+                loss_and_gradient_autograd(&net, &x, &y, LossKind::CrossEntropy).unwrap();
             sgd_update(&net, &grads, 1e-3).unwrap();
             black_box(l)
         })

@@ -50,6 +50,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // First, while the process has one thread (see the function's docs).
+    anodiff_trainers::runtime::tune_cpu_runtime();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Stable(a) => cmd::stable::run(a),

@@ -20,6 +20,7 @@
 //!
 //! Other devices and dtypes use candle's `BatchNorm`.
 
+use crate::simd::with_avx2;
 use candle_core::backend::BackendStorage;
 use candle_core::{bail, CpuStorage, CustomOp3, DType, Device, Layout, Result, Shape, Tensor, Var};
 use rayon::prelude::*;
@@ -155,6 +156,18 @@ fn bn_train(
     else {
         bail!("batch norm: the forward pass left no statistics");
     };
+    update_running((running_mean, running_var), &s, m, momentum)?;
+    Ok(y)
+}
+
+/// `r <- (1 - momentum) r + momentum s` for the running mean and variance, the variance from the
+/// batch's unbiased variance (`m` values per channel).
+pub(crate) fn update_running(
+    (running_mean, running_var): (&Var, &Var),
+    s: &Stats,
+    m: usize,
+    momentum: f64,
+) -> Result<()> {
     let unbias = m as f64 / (m as f64 - 1.0);
     let update = |r: &Var, batch: &[f64], factor: f64| -> Result<()> {
         let old = r.as_tensor().to_dtype(DType::F64)?.to_vec1::<f64>()?;
@@ -163,16 +176,15 @@ fn bn_train(
             .zip(batch)
             .map(|(o, b)| (1.0 - momentum) * o + momentum * factor * b)
             .collect();
-        r.set(&Tensor::from_vec(new, c, &Device::Cpu)?.to_dtype(r.dtype())?)
+        r.set(&Tensor::from_vec(new, batch.len(), &Device::Cpu)?.to_dtype(r.dtype())?)
     };
     update(running_mean, &s.mean, 1.0)?;
-    update(running_var, &s.var, unbias)?;
-    Ok(y)
+    update(running_var, &s.var, unbias)
 }
 
 /// Per-channel batch statistics, in f64.
 #[derive(Debug, Clone)]
-struct Stats {
+pub(crate) struct Stats {
     mean: Vec<f64>,
     /// Biased variance.
     var: Vec<f64>,
@@ -190,7 +202,7 @@ struct BatchNormOp {
 }
 
 /// The element types of the kernels.
-trait Elem:
+pub(crate) trait Elem:
     Copy
     + Send
     + Sync
@@ -251,13 +263,15 @@ fn statistics<T: Elem>(x: &[T], n: usize, c: usize, hw: usize, eps: f64) -> Stat
     let per: Vec<(f64, f64)> = (0..c)
         .into_par_iter()
         .map(|ch| {
-            let block = |b: usize| &x[(b * c + ch) * hw..(b * c + ch + 1) * hw];
-            let mean = (0..n).map(|b| lane_sum(block(b), |v| v)).sum::<f64>() / m;
-            let var = (0..n)
-                .map(|b| lane_sum(block(b), |v| (v - mean) * (v - mean)))
-                .sum::<f64>()
-                / m;
-            (mean, var)
+            with_avx2(|| {
+                let block = |b: usize| &x[(b * c + ch) * hw..(b * c + ch + 1) * hw];
+                let mean = (0..n).map(|b| lane_sum(block(b), |v| v)).sum::<f64>() / m;
+                let var = (0..n)
+                    .map(|b| lane_sum(block(b), |v| (v - mean) * (v - mean)))
+                    .sum::<f64>()
+                    / m;
+                (mean, var)
+            })
         })
         .collect();
     let (mean, var): (Vec<f64>, Vec<f64>) = per.into_iter().unzip();
@@ -275,16 +289,18 @@ fn affine<T: Elem>(x: &[T], c: usize, hw: usize, a: &[f64], d: &[f64], relu: boo
         .for_each(|(i, (o, xi))| {
             // Element-wise work in T (statistics stay f64): twice the SIMD lanes for f32.
             let (ai, di) = (T::from_f64(a[i % c]), T::from_f64(d[i % c]));
-            for (o, &v) in o.iter_mut().zip(xi) {
-                let y = v * ai + di;
-                // `y < 0`, not `!(y > 0)`: a NaN passes through, so divergence stays visible.
-                *o = if relu && y < T::ZERO { T::ZERO } else { y };
-            }
+            with_avx2(|| {
+                for (o, &v) in o.iter_mut().zip(xi) {
+                    let y = v * ai + di;
+                    // `y < 0`, not `!(y > 0)`: a NaN passes through, so divergence stays visible.
+                    *o = if relu && y < T::ZERO { T::ZERO } else { y };
+                }
+            })
         });
     out
 }
 
-fn forward<T: Elem>(
+pub(crate) fn forward<T: Elem>(
     x: &[T],
     gamma: &[T],
     beta: &[T],
@@ -313,19 +329,16 @@ fn block_sums<T: Elem, const RELU: bool>(g: &[T], x: &[T], y: &[T], mean: f64) -
         }
     };
     let (mut ag, mut agx) = ([0f64; 8], [0f64; 8]);
-    let (gc, xc, yc) = (g.chunks_exact(8), x.chunks_exact(8), y.chunks_exact(8));
+    // Fixed-size chunks: no bounds checks in the lane loop.
+    let ((gc, gr), (xc, xr), (yc, yr)) =
+        (g.as_chunks::<8>(), x.as_chunks::<8>(), y.as_chunks::<8>());
     let (mut tg, mut tgx) = (0.0, 0.0);
-    for ((gv, xv), yv) in gc
-        .remainder()
-        .iter()
-        .zip(xc.remainder())
-        .zip(yc.remainder())
-    {
+    for ((gv, xv), yv) in gr.iter().zip(xr).zip(yr) {
         let gv = keep(*gv, *yv);
         tg += gv;
         tgx += gv * (xv.f64() - mean);
     }
-    for ((g8, x8), y8) in gc.zip(xc).zip(yc) {
+    for ((g8, x8), y8) in gc.iter().zip(xc).zip(yc) {
         for l in 0..8 {
             let gv = keep(g8[l], y8[l]);
             ag[l] += gv;
@@ -333,6 +346,51 @@ fn block_sums<T: Elem, const RELU: bool>(g: &[T], x: &[T], y: &[T], mean: f64) -
         }
     }
     (combine(&ag) + tg, combine(&agx) + tgx)
+}
+
+/// [`block_sums`] compiled with AVX2 and FMA where the CPU has them (see [`crate::simd`]; a
+/// closure handed to `with_avx2` is not reliably inlined, a `#[inline(always)]` function is).
+fn block_sums_fast<T: Elem, const RELU: bool>(g: &[T], x: &[T], y: &[T], mean: f64) -> (f64, f64) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2,fma")]
+        fn run<T: Elem, const RELU: bool>(g: &[T], x: &[T], y: &[T], mean: f64) -> (f64, f64) {
+            block_sums::<T, RELU>(g, x, y, mean)
+        }
+        if crate::simd::has_avx2() {
+            // SAFETY: the CPU supports the features `run` is compiled with.
+            return unsafe { run::<T, RELU>(g, x, y, mean) };
+        }
+    }
+    block_sums::<T, RELU>(g, x, y, mean)
+}
+
+/// [`dx_block`] compiled with AVX2 and FMA where the CPU has them.
+fn dx_block_fast<T: Elem, const RELU: bool>(
+    o: &mut [T],
+    x: &[T],
+    g: &[T],
+    y: &[T],
+    k: (f64, f64, f64),
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2,fma")]
+        fn run<T: Elem, const RELU: bool>(
+            o: &mut [T],
+            x: &[T],
+            g: &[T],
+            y: &[T],
+            k: (f64, f64, f64),
+        ) {
+            dx_block::<T, RELU>(o, x, g, y, k)
+        }
+        if crate::simd::has_avx2() {
+            // SAFETY: the CPU supports the features `run` is compiled with.
+            return unsafe { run::<T, RELU>(o, x, g, y, k) };
+        }
+    }
+    dx_block::<T, RELU>(o, x, g, y, k)
 }
 
 /// `o = k g' + kx x + k0` over one block (`g'` as in [`block_sums`]).
@@ -353,7 +411,7 @@ fn dx_block<T: Elem, const RELU: bool>(
 
 /// The fused first-order backward pass: (dx, dgamma, dbeta). With `relu_out` (the output of a
 /// fused ReLU) the upstream gradient counts only where that output is positive.
-fn backward<T: Elem>(
+pub(crate) fn backward<T: Elem>(
     x: &[T],
     gamma: &[T],
     g: &[T],
@@ -373,9 +431,9 @@ fn backward<T: Elem>(
             for b in 0..n {
                 let r = (b * c + ch) * hw..(b * c + ch + 1) * hw;
                 let (bg, bgx) = if relu {
-                    block_sums::<T, true>(&g[r.clone()], &x[r.clone()], &y[r], mean)
+                    block_sums_fast::<T, true>(&g[r.clone()], &x[r.clone()], &y[r], mean)
                 } else {
-                    block_sums::<T, false>(&g[r.clone()], &x[r.clone()], &y[r], mean)
+                    block_sums_fast::<T, false>(&g[r.clone()], &x[r.clone()], &y[r], mean)
                 };
                 sg += bg;
                 sgx += bgx;
@@ -402,9 +460,9 @@ fn backward<T: Elem>(
             let kx = -k * inv * sgx / m;
             let k0 = k * (s.mean[ch] * inv * sgx / m - sg / m);
             if relu {
-                dx_block::<T, true>(o, xi, gi, yi, (k, kx, k0));
+                dx_block_fast::<T, true>(o, xi, gi, yi, (k, kx, k0));
             } else {
-                dx_block::<T, false>(o, xi, gi, yi, (k, kx, k0));
+                dx_block_fast::<T, false>(o, xi, gi, yi, (k, kx, k0));
             }
         });
     let dgamma = sums.iter().map(|&(_, sgx)| T::from_f64(sgx)).collect();
@@ -618,28 +676,32 @@ pub fn add_relu(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 
 struct AddReluOp;
 
-fn add_relu_kernel<T: Elem>(a: &[T], b: &[T]) -> Vec<T> {
+pub(crate) fn add_relu_kernel<T: Elem>(a: &[T], b: &[T]) -> Vec<T> {
     let mut out = vec![T::from_f64(0.0); a.len()];
     out.par_chunks_mut(1 << 14)
         .zip(a.par_chunks(1 << 14).zip(b.par_chunks(1 << 14)))
         .for_each(|(o, (a, b))| {
-            for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
-                let y = a + b;
-                *o = if y < T::ZERO { T::ZERO } else { y };
-            }
+            with_avx2(|| {
+                for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
+                    let y = a + b;
+                    *o = if y < T::ZERO { T::ZERO } else { y };
+                }
+            })
         });
     out
 }
 
 /// `g` where `y > 0`, else 0.
-fn mask_kernel<T: Elem>(g: &[T], y: &[T]) -> Vec<T> {
+pub(crate) fn mask_kernel<T: Elem>(g: &[T], y: &[T]) -> Vec<T> {
     let mut out = vec![T::from_f64(0.0); g.len()];
     out.par_chunks_mut(1 << 14)
         .zip(g.par_chunks(1 << 14).zip(y.par_chunks(1 << 14)))
         .for_each(|(o, (g, y))| {
-            for ((o, &g), &y) in o.iter_mut().zip(g).zip(y) {
-                *o = if y > T::ZERO { g } else { T::ZERO };
-            }
+            with_avx2(|| {
+                for ((o, &g), &y) in o.iter_mut().zip(g).zip(y) {
+                    *o = if y > T::ZERO { g } else { T::ZERO };
+                }
+            })
         });
     out
 }

@@ -18,7 +18,7 @@
 //! (module `candle_backed`).
 
 mod candle_backed;
-mod cpu;
+pub(crate) mod cpu;
 
 use candle_core::{DType, Result, Tensor};
 

@@ -41,6 +41,8 @@ pub mod model;
 pub mod params;
 pub mod record;
 pub mod run;
+pub mod runtime;
+mod simd;
 pub mod surface;
 pub mod train;
 

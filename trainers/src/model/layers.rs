@@ -98,8 +98,8 @@ impl Builder<'_> {
 /// `y = x W^T + b`.
 #[derive(Debug, Clone)]
 pub(crate) struct Linear {
-    weight: Tensor,
-    bias: Tensor,
+    pub weight: Tensor,
+    pub bias: Tensor,
 }
 
 impl Linear {
@@ -112,12 +112,12 @@ impl Linear {
 /// the CPU, the fused [`crate::batchnorm::batch_norm_train`]; otherwise candle's `BatchNorm`).
 #[derive(Debug, Clone)]
 pub(crate) struct ConvBn {
-    weight: Tensor,
-    bn: BatchNorm,
+    pub weight: Tensor,
+    pub bn: BatchNorm,
     /// The BN running mean and variance (the same variables `bn` holds).
-    running: (Var, Var),
-    stride: usize,
-    padding: usize,
+    pub running: (Var, Var),
+    pub stride: usize,
+    pub padding: usize,
 }
 
 impl ConvBn {

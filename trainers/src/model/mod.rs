@@ -209,6 +209,33 @@ impl Network {
         }
     }
 
+    /// The training-mode loss and gradients through the hand-written CPU backward pass of the
+    /// ResNets (see `resnet/cpu_step.rs`), or `None` where it does not apply (other
+    /// architectures, devices other than the CPU, dtypes other than f32 and f64).
+    pub(crate) fn cpu_loss_and_gradient(
+        &self,
+        x: &Tensor,
+        labels: &Tensor,
+        kind: LossKind,
+    ) -> Option<candle_core::Result<(f64, candle_core::backprop::GradStore)>> {
+        let Body::ResNet(r) = &self.body else {
+            return None;
+        };
+        if !self.device.is_cpu() || !x.device().is_cpu() || x.dtype() != self.dtype {
+            return None;
+        }
+        let k = self.num_classes;
+        match self.dtype {
+            DType::F32 => Some(resnet::cpu_step::loss_and_gradient::<f32>(
+                r, x, labels, kind, k,
+            )),
+            DType::F64 => Some(resnet::cpu_step::loss_and_gradient::<f64>(
+                r, x, labels, kind, k,
+            )),
+            _ => None,
+        }
+    }
+
     /// The trainable parameters in the flat order: sorted by name (see the
     /// [module docs](self)); batch-norm running statistics excluded.
     pub fn trainable(&self) -> &[(String, Var)] {

@@ -6,6 +6,8 @@
 //! shortcuts `layer{S}.{BB}.shortcut.conv.weight` and `layer{S}.{BB}.shortcut.bn.{weight,bias}`,
 //! and `fc.{weight,bias}`; BN running statistics sit beside each BN's weight.
 
+pub(crate) mod cpu_step;
+
 use super::arch::Shortcut;
 use super::layers::{Builder, ConvBn, Linear};
 use crate::batchnorm::add_relu;
