@@ -179,6 +179,9 @@ fn power_sum(x: f64, a: f64, beta: f64, integrated: bool) -> Option<f64> {
         return None;
     }
     let cinv = c.powf(-1.0 / a);
+    if !converges_in_time(x1, a, cinv, integrated) {
+        return None;
+    }
     let mut sum = 0.0;
     let mut abs_sum = 0.0;
     let mut pw = cinv; // c^{-(n+1)/a} x1^n
@@ -231,6 +234,45 @@ fn power_sum(x: f64, a: f64, beta: f64, integrated: bool) -> Option<f64> {
         last_bound = bound;
     }
     None
+}
+
+/// Whether [`power_sum`] can possibly accept within [`POWER_MAX_TERMS`] terms, from the term
+/// bounds `m_n` at the first and last term indices (a few `ln Gamma` calls instead of up to 160
+/// `Gamma` and `sin` calls: next to alpha = 1, y is about |x1| / |zeta| ~ 1 over the whole body
+/// and the terms fall like y^n or not at all).
+///
+/// `power_sum` accepts only at an n with `m_n <= 1e-17 |sum|`, where
+/// `|sum| <= sum_k m_k <= 160 max_k m_k <= 160e3 m_0` (it gives up once a bound exceeds
+/// `1e3 m_0`), so `m_n <= 1.6e-12 m_0` is necessary. `ln m_n` is concave in n for a > 1 (the
+/// second difference of `ln Gamma((n+1)/a) - ln Gamma(n+1)` is about `(1/a - 1)/n < 0`; the
+/// factor `1/(n+1)` of the integrated series is log-concave too): every m_n (n <= N) is then at
+/// least min(m_0, m_N), so m_N above the threshold rules out acceptance. For a < 1 it is convex
+/// and `power_sum` accepts only while the bounds fall: when they still fall at N, every m_n
+/// (n <= N) is at least m_N. A factor 10 of margin covers the rounding of `ln Gamma`.
+fn converges_in_time(x1: f64, a: f64, cinv: f64, integrated: bool) -> bool {
+    if x1 == 0.0 {
+        return true;
+    }
+    let ln_m = |n: f64| -> f64 {
+        let mut l = puruspe::ln_gamma((n + 1.0) / a) - puruspe::ln_gamma(n + 1.0)
+            + (n + 1.0) * cinv.ln()
+            + n * x1.abs().ln();
+        if integrated {
+            l += x1.abs().ln() - (n + 1.0).ln();
+        }
+        l
+    };
+    let n_last = (POWER_MAX_TERMS - 1) as f64;
+    let (l0, l2) = (ln_m(0.0), ln_m(n_last));
+    let above = l2 > l0 + (1.6e-11f64).ln() && l2.is_finite() && l0.is_finite();
+    if !above {
+        return true;
+    }
+    if a > 1.0 {
+        return false;
+    }
+    // a < 1: acceptance is still possible if the bounds turn up before N
+    !(l2 < ln_m(n_last - 1.0))
 }
 
 pub(crate) fn ln_pdf_power(x: f64, a: f64, beta: f64) -> Option<f64> {
