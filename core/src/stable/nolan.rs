@@ -45,6 +45,10 @@ pub(crate) trait Kernel {
     fn h(&self, w: f64) -> f64;
     /// `(h, dh/dw)`.
     fn h_dh(&self, w: f64) -> (f64, f64);
+    /// `g = e^h`, for kernels that can form it without the logarithm.
+    fn g(&self, w: f64) -> f64 {
+        self.h(w).exp()
+    }
 }
 
 /// `sin` and `cos` of an angle in `[0, pi]` known either directly (`y`) or through its
@@ -324,7 +328,22 @@ pub(crate) fn ln_integral<K: Kernel>(k: &K, kind: Kind) -> f64 {
     }
     ends.push((len, h_hi));
 
-    let mut f = |w: f64| (psi(kind, k.h(w)) - psi_max).exp();
+    // The density's integrand g e^{-g} / e^{psi_max}; where the peak g = 1 is inside the range
+    // (psi_max = -1) it is formed from g directly, which saves a logarithm per evaluation in
+    // the general kernel (g underflows only where the integrand is below e^-700).
+    let direct = kind == Kind::Pdf && psi_max == -1.0;
+    let mut f = |w: f64| {
+        if direct {
+            let g = k.g(w);
+            if g < 1e3 {
+                g * (1.0 - g).exp()
+            } else {
+                0.0
+            }
+        } else {
+            (psi(kind, k.h(w)) - psi_max).exp()
+        }
+    };
     let mut total = 0.0;
     let mut todo: Vec<(f64, f64, f64)> = Vec::with_capacity(ends.len());
     for pair in ends.windows(2) {
@@ -378,6 +397,8 @@ pub(crate) struct General {
     l1: f64,
     /// `ln hypot(1, zeta) = -ln cos(a theta0)`
     ln_hyp: f64,
+    /// `hypot(1, zeta)`
+    hyp: f64,
     /// `rho = pi/2 - theta0`
     rho: f64,
     /// whether `ln(sin s / sin a t)` is formed as `-ln_1p(D)` where it is small (see [`General::l2`])
@@ -462,6 +483,7 @@ impl General {
             d,
             l1,
             ln_hyp: hyp.ln(),
+            hyp,
             rho,
             small_eps: eps.abs() < 0.25,
             flip: false,
@@ -553,19 +575,10 @@ impl General {
         (ss / sa()).ln()
     }
 
-    pub(crate) fn len_pdf_prefactor(&self, x: f64, zeta: f64) -> f64 {
-        (self.a / (PI * self.eps.abs() * (x - zeta))).ln()
-    }
-}
-
-impl Kernel for General {
+    /// `h = E + ln hypot(1, zeta) + ln R` as `(E, R)`: `E = (a/eps)(L1 + L2)` and
+    /// `R = sin(T + eps t) / sin s`, so that `g = e^E hypot(1, zeta) R` needs no logarithm.
     #[inline]
-    fn len(&self) -> f64 {
-        self.t_len
-    }
-
-    #[inline]
-    fn h(&self, w: f64) -> f64 {
+    fn h_parts(&self, w: f64) -> (f64, f64) {
         let (t, s) = self.ts(w);
         let (ss, cs) = sin_cos_pair(s, self.t_c + t);
         let sa = || sin_pair(self.a * t, self.d + self.a * s);
@@ -581,11 +594,38 @@ impl Kernel for General {
                 // sin_pair(y, -u): the smaller of the angle and its complement
                 let sc = if y <= -u { y.sin().abs() } else { sin_u.abs() };
                 let l2 = self.l2_small(t, s, ss, cs, hu, sin_u, sa);
-                return self.ae * (self.l1 + l2) + self.ln_hyp + (sc / ss).ln();
+                return (self.ae * (self.l1 + l2), sc / ss);
             }
         }
         let sc = sin_pair(self.t_len + self.eps * t, self.comp_c(t, s));
-        self.ae * (self.l1 + self.l2(t, s, ss, cs, sa)) + self.ln_hyp + (sc / ss).ln()
+        (self.ae * (self.l1 + self.l2(t, s, ss, cs, sa)), sc / ss)
+    }
+
+    pub(crate) fn len_pdf_prefactor(&self, x: f64, zeta: f64) -> f64 {
+        (self.a / (PI * self.eps.abs() * (x - zeta))).ln()
+    }
+}
+
+impl Kernel for General {
+    #[inline]
+    fn len(&self) -> f64 {
+        self.t_len
+    }
+
+    #[inline]
+    fn h(&self, w: f64) -> f64 {
+        let (e, r) = self.h_parts(w);
+        e + self.ln_hyp + r.ln()
+    }
+
+    #[inline]
+    fn g(&self, w: f64) -> f64 {
+        let (e, r) = self.h_parts(w);
+        if e.abs() < 700.0 && r > 0.0 && r < 1e300 {
+            e.exp() * (self.hyp * r)
+        } else {
+            (e + self.ln_hyp + r.ln()).exp()
+        }
     }
 
     #[inline]
