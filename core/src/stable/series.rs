@@ -155,6 +155,12 @@ const POWER_MAX_CANCEL: f64 = 50.0;
 /// Near a = 1 (|a - 1| <= 2e-3, zeta ~ 0.64 beta/(a - 1)) it gives the density next to zeta,
 /// far in the tail, directly: y is then ~|x1|/|zeta| and the terms fall like y^n.
 fn power_sum(x: f64, a: f64, beta: f64, integrated: bool) -> Option<f64> {
+    power_sum_impl(x, a, beta, integrated, true)
+}
+
+/// [`power_sum`], with the screen [`converges_in_time`] switched by `screen` (off only in the
+/// test that checks the screen never rejects a sum the loop would accept).
+fn power_sum_impl(x: f64, a: f64, beta: f64, integrated: bool, screen: bool) -> Option<f64> {
     if !(a > 0.0 && a < 2.0) || a == 1.0 {
         return None;
     }
@@ -179,7 +185,7 @@ fn power_sum(x: f64, a: f64, beta: f64, integrated: bool) -> Option<f64> {
         return None;
     }
     let cinv = c.powf(-1.0 / a);
-    if !converges_in_time(x1, a, cinv, integrated) {
+    if screen && !converges_in_time(x1, a, cinv, integrated) {
         return None;
     }
     let mut sum = 0.0;
@@ -349,6 +355,46 @@ mod tests {
             }
         }
         assert!(checked > 500, "{checked}");
+    }
+
+    /// The screen is only a shortcut: wherever the full loop accepts the power series, the
+    /// screen must let it through (brute force over alpha on both sides of 1 and near it, all
+    /// skews, x across the range where the series is tried), and it must reject most of the
+    /// body next to alpha = 1, which is what it is for.
+    #[test]
+    fn screen_never_rejects_an_accepted_power_series() {
+        let (mut accepted, mut screened_out) = (0, 0);
+        for &a in &[
+            0.5, 0.8, 0.95, 0.999, 0.9999, 1.0005, 1.001, 1.01, 1.2, 1.5, 1.8, 1.99,
+        ] {
+            for &b in &[-1.0, -0.7, -0.1, 0.0, 0.3, 0.9, 1.0] {
+                let z = nolan::zeta(a, b);
+                let c = 1f64.hypot(z);
+                for i in 0..121 {
+                    // y = |x1| c^{-1/a} over (0, 4.4): the series is tried for y < 4
+                    let y = 0.01 + 0.0366 * i as f64;
+                    for &sgn in &[-1.0, 1.0] {
+                        let x = z + sgn * y * c.powf(1.0 / a);
+                        for &integrated in &[false, true] {
+                            let full = power_sum_impl(x, a, b, integrated, false);
+                            let screened = power_sum_impl(x, a, b, integrated, true);
+                            if full.is_some() {
+                                accepted += 1;
+                                assert_eq!(full, screened, "a {a} b {b} x {x} {integrated}");
+                            } else if screened.is_none()
+                                && !converges_in_time(x - z, a, c.powf(-1.0 / a), integrated)
+                            {
+                                screened_out += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            accepted > 1000 && screened_out > 1000,
+            "{accepted} {screened_out}"
+        );
     }
 
     #[test]
