@@ -31,6 +31,11 @@ const MAX_TERMS: usize = 40;
 /// and for a > 1 it would be too close to where the asymptotic series starts to diverge).
 const MAX_RATIO: f64 = 0.125;
 
+/// A lower bound on `Gamma(2a + s) / (2 Gamma(a + s))` over 0 < a < 2 for s = 0 and s = 1 (the
+/// first two coefficients of the survival function's and the density's series): its minimum is
+/// 0.25, approached as a -> 0 with s = 0 (checked in the tests on a fine grid).
+const MIN_C2_OVER_C1: f64 = 0.2;
+
 /// Which tail quantity to sum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum What {
@@ -73,9 +78,15 @@ pub(crate) fn ln_tail(x: f64, a: f64, beta: f64, what: What) -> Option<f64> {
         // Gamma(k a + shift) / k! (Gamma is exact to ~1 ulp in puruspe)
         puruspe::gamma(kf * a + shift) / puruspe::gamma(kf + 1.0)
     };
+    let r = lnr.exp();
+    // c2 / c1 = Gamma(2a + shift) / (2 Gamma(a + shift)) >= MIN_C2_OVER_C1 for 0 < a < 2, so
+    // the screen below fails anyway for larger r: skip its four Gamma calls (next to alpha = 1
+    // r ~ |zeta| / |x - zeta| ~ 1 over the whole body).
+    if !(r < MAX_RATIO / MIN_C2_OVER_C1) {
+        return None;
+    }
     let c1 = coef(1);
     let c2 = coef(2);
-    let r = lnr.exp();
     if !(r > 0.0) || !(c2 * r < MAX_RATIO * c1) {
         return None;
     }
@@ -355,6 +366,17 @@ mod tests {
             }
         }
         assert!(checked > 500, "{checked}");
+    }
+
+    #[test]
+    fn second_over_first_coefficient_is_bounded_below() {
+        for shift in [0.0, 1.0] {
+            for i in 1..2000 {
+                let a = 0.001 * i as f64;
+                let q = puruspe::gamma(2.0 * a + shift) / (2.0 * puruspe::gamma(a + shift));
+                assert!(q >= 1.2 * MIN_C2_OVER_C1, "a {a} shift {shift}: {q}");
+            }
+        }
     }
 
     /// The screen is only a shortcut: wherever the full loop accepts the power series, the
