@@ -31,6 +31,11 @@ const MAX_TERMS: usize = 40;
 /// and for a > 1 it would be too close to where the asymptotic series starts to diverge).
 const MAX_RATIO: f64 = 0.125;
 
+/// A lower bound on `Gamma(2a + s) / (2 Gamma(a + s))` over 0 < a < 2 for s = 0 and s = 1 (the
+/// first two coefficients of the survival function's and the density's series): its minimum is
+/// 0.25, approached as a -> 0 with s = 0 (checked in the tests on a fine grid).
+const MIN_C2_OVER_C1: f64 = 0.2;
+
 /// Which tail quantity to sum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum What {
@@ -73,9 +78,15 @@ pub(crate) fn ln_tail(x: f64, a: f64, beta: f64, what: What) -> Option<f64> {
         // Gamma(k a + shift) / k! (Gamma is exact to ~1 ulp in puruspe)
         puruspe::gamma(kf * a + shift) / puruspe::gamma(kf + 1.0)
     };
+    let r = lnr.exp();
+    // c2 / c1 = Gamma(2a + shift) / (2 Gamma(a + shift)) >= MIN_C2_OVER_C1 for 0 < a < 2, so
+    // the screen below fails anyway for larger r: skip its four Gamma calls (next to alpha = 1
+    // r ~ |zeta| / |x - zeta| ~ 1 over the whole body).
+    if !(r < MAX_RATIO / MIN_C2_OVER_C1) {
+        return None;
+    }
     let c1 = coef(1);
     let c2 = coef(2);
-    let r = lnr.exp();
     if !(r > 0.0) || !(c2 * r < MAX_RATIO * c1) {
         return None;
     }
@@ -155,6 +166,12 @@ const POWER_MAX_CANCEL: f64 = 50.0;
 /// Near a = 1 (|a - 1| <= 2e-3, zeta ~ 0.64 beta/(a - 1)) it gives the density next to zeta,
 /// far in the tail, directly: y is then ~|x1|/|zeta| and the terms fall like y^n.
 fn power_sum(x: f64, a: f64, beta: f64, integrated: bool) -> Option<f64> {
+    power_sum_impl(x, a, beta, integrated, true)
+}
+
+/// [`power_sum`], with the screen [`converges_in_time`] switched by `screen` (off only in the
+/// test that checks the screen never rejects a sum the loop would accept).
+fn power_sum_impl(x: f64, a: f64, beta: f64, integrated: bool, screen: bool) -> Option<f64> {
     if !(a > 0.0 && a < 2.0) || a == 1.0 {
         return None;
     }
@@ -179,6 +196,9 @@ fn power_sum(x: f64, a: f64, beta: f64, integrated: bool) -> Option<f64> {
         return None;
     }
     let cinv = c.powf(-1.0 / a);
+    if screen && !converges_in_time(x1, a, cinv, integrated) {
+        return None;
+    }
     let mut sum = 0.0;
     let mut abs_sum = 0.0;
     let mut pw = cinv; // c^{-(n+1)/a} x1^n
@@ -231,6 +251,45 @@ fn power_sum(x: f64, a: f64, beta: f64, integrated: bool) -> Option<f64> {
         last_bound = bound;
     }
     None
+}
+
+/// Whether [`power_sum`] can possibly accept within [`POWER_MAX_TERMS`] terms, from the term
+/// bounds `m_n` at the first and last term indices (a few `ln Gamma` calls instead of up to 160
+/// `Gamma` and `sin` calls: next to alpha = 1, y is about |x1| / |zeta| ~ 1 over the whole body
+/// and the terms fall like y^n or not at all).
+///
+/// `power_sum` accepts only at an n with `m_n <= 1e-17 |sum|`, where
+/// `|sum| <= sum_k m_k <= 160 max_k m_k <= 160e3 m_0` (it gives up once a bound exceeds
+/// `1e3 m_0`), so `m_n <= 1.6e-12 m_0` is necessary. `ln m_n` is concave in n for a > 1 (the
+/// second difference of `ln Gamma((n+1)/a) - ln Gamma(n+1)` is about `(1/a - 1)/n < 0`; the
+/// factor `1/(n+1)` of the integrated series is log-concave too): every m_n (n <= N) is then at
+/// least min(m_0, m_N), so m_N above the threshold rules out acceptance. For a < 1 it is convex
+/// and `power_sum` accepts only while the bounds fall: when they still fall at N, every m_n
+/// (n <= N) is at least m_N. A factor 10 of margin covers the rounding of `ln Gamma`.
+fn converges_in_time(x1: f64, a: f64, cinv: f64, integrated: bool) -> bool {
+    if x1 == 0.0 {
+        return true;
+    }
+    let ln_m = |n: f64| -> f64 {
+        let mut l = puruspe::ln_gamma((n + 1.0) / a) - puruspe::ln_gamma(n + 1.0)
+            + (n + 1.0) * cinv.ln()
+            + n * x1.abs().ln();
+        if integrated {
+            l += x1.abs().ln() - (n + 1.0).ln();
+        }
+        l
+    };
+    let n_last = (POWER_MAX_TERMS - 1) as f64;
+    let (l0, l2) = (ln_m(0.0), ln_m(n_last));
+    let above = l2 > l0 + (1.6e-11f64).ln() && l2.is_finite() && l0.is_finite();
+    if !above {
+        return true;
+    }
+    if a > 1.0 {
+        return false;
+    }
+    // a < 1: acceptance is still possible if the bounds turn up before N
+    !(l2 < ln_m(n_last - 1.0))
 }
 
 pub(crate) fn ln_pdf_power(x: f64, a: f64, beta: f64) -> Option<f64> {
@@ -307,6 +366,57 @@ mod tests {
             }
         }
         assert!(checked > 500, "{checked}");
+    }
+
+    #[test]
+    fn second_over_first_coefficient_is_bounded_below() {
+        for shift in [0.0, 1.0] {
+            for i in 1..2000 {
+                let a = 0.001 * i as f64;
+                let q = puruspe::gamma(2.0 * a + shift) / (2.0 * puruspe::gamma(a + shift));
+                assert!(q >= 1.2 * MIN_C2_OVER_C1, "a {a} shift {shift}: {q}");
+            }
+        }
+    }
+
+    /// The screen is only a shortcut: wherever the full loop accepts the power series, the
+    /// screen must let it through (brute force over alpha on both sides of 1 and near it, all
+    /// skews, x across the range where the series is tried), and it must reject most of the
+    /// body next to alpha = 1, which is what it is for.
+    #[test]
+    fn screen_never_rejects_an_accepted_power_series() {
+        let (mut accepted, mut screened_out) = (0, 0);
+        for &a in &[
+            0.5, 0.8, 0.95, 0.999, 0.9999, 1.0005, 1.001, 1.01, 1.2, 1.5, 1.8, 1.99,
+        ] {
+            for &b in &[-1.0, -0.7, -0.1, 0.0, 0.3, 0.9, 1.0] {
+                let z = nolan::zeta(a, b);
+                let c = 1f64.hypot(z);
+                for i in 0..121 {
+                    // y = |x1| c^{-1/a} over (0, 4.4): the series is tried for y < 4
+                    let y = 0.01 + 0.0366 * i as f64;
+                    for &sgn in &[-1.0, 1.0] {
+                        let x = z + sgn * y * c.powf(1.0 / a);
+                        for &integrated in &[false, true] {
+                            let full = power_sum_impl(x, a, b, integrated, false);
+                            let screened = power_sum_impl(x, a, b, integrated, true);
+                            if full.is_some() {
+                                accepted += 1;
+                                assert_eq!(full, screened, "a {a} b {b} x {x} {integrated}");
+                            } else if screened.is_none()
+                                && !converges_in_time(x - z, a, c.powf(-1.0 / a), integrated)
+                            {
+                                screened_out += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            accepted > 1000 && screened_out > 1000,
+            "{accepted} {screened_out}"
+        );
     }
 
     #[test]
