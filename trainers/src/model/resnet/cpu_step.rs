@@ -120,15 +120,17 @@ fn conv_bn_forward<T: Float>(
     Ok((y, y_shape, cache))
 }
 
-/// Gradients of one conv + BN: (dz for the input if asked, dweight, dgamma, dbeta). `relu_out`
-/// is the layer's output when a ReLU was fused (its mask gates `g`).
+/// Gradients of one conv + BN.
 struct ConvBnGrads<T> {
+    /// The gradient of the layer's input, when asked for.
     dx: Option<Vec<T>>,
     dweight: Vec<T>,
     dgamma: Vec<T>,
     dbeta: Vec<T>,
 }
 
+/// The backward pass of one conv + BN from the gradient `g` of its output; `x` is the layer's
+/// input, `relu_out` its output when a ReLU was fused (whose mask then gates `g`).
 fn conv_bn_backward<T: Float>(
     cache: &ConvBnCache<T>,
     x: &[T],
