@@ -373,7 +373,16 @@ pub(crate) fn ln_integral<K: Kernel>(k: &K, kind: Kind) -> f64 {
     // piece is left out only when its bound is below 1e-16 of the integral so far, so the at
     // most ~15 pieces left out change the total by less than ~2e-15 relative.
     todo.sort_by(|x, y| y.2.total_cmp(&x.2));
-    total += quad::integrate_pieces(&mut f, &todo, total, 1e-16, QUAD_RTOL, 1e-17 * total, 400);
+    total += quad::integrate_pieces(
+        &mut f,
+        &todo,
+        len,
+        total,
+        1e-16,
+        QUAD_RTOL,
+        1e-17 * total,
+        400,
+    );
     if !(total > 0.0) {
         return f64::NEG_INFINITY;
     }
