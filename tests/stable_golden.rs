@@ -606,3 +606,48 @@ fn far_end_step_points_match_mpmath() {
         bad.join("\n")
     );
 }
+
+/// ln pdf far into the thin side of |beta| = 1 for alpha > 1, where the density is far below
+/// the f64 range (e^-3.8e3 .. e^-7.4e13; fixtures/stable/thin_deep.csv, gen_thin_deep.py):
+/// Laplace inversion through the saddle point at 60 digits, with Nolan's leading asymptotic
+/// term as a second column (it differs from the inversion by 2.8e-6 in ln f at e^-1e4 and by
+/// 4e-16 at e^-7e7: its correction is O(x1^(-a/(a-1)))). Before session 4's split-point tolerance fix the evaluator returned
+/// -inf below about e^-1e9. Tolerance: |d ln f| <= 1e-10 + 2e-14 |ln f|: the promised 1e-10 on
+/// f, plus ~100 ulps of ln f, which is itself a difference of terms as large as itself
+/// (h - e^h at the integrand's peak, with e^h ~ |ln f|) and so can be no better than a few ulps
+/// of |ln f| (measured worst 4.2e-15 |ln f|, at alpha = 1.3, x = -300).
+#[test]
+fn deep_thin_side_ln_pdf_matches_laplace_inversion() {
+    let txt = std::fs::read_to_string(fixture("thin_deep.csv")).expect("fixture");
+    let mut bad = Vec::new();
+    let (mut worst, mut n) = (0.0f64, 0);
+    for line in txt.lines().skip(1) {
+        let v: Vec<f64> = line
+            .split(',')
+            .map(|s| s.parse().expect("number"))
+            .collect();
+        let (a, b, x, want) = (v[0], v[1], v[2], v[3]);
+        let got = ln_pdf_s0_std(x, a, b);
+        let e = (got - want).abs() / want.abs();
+        worst = worst.max(e);
+        n += 1;
+        if !((got - want).abs() <= 2e-14 * want.abs() + STABLE_PDF_RTOL) {
+            bad.push(format!(
+                "a={a} b={b} x={x}: got {got}, want {want}, rel {e:e}"
+            ));
+        }
+        // the density itself underflows to 0 there, never NaN or negative
+        let f = pdf_s0_std(x, a, b);
+        if !(f == 0.0) {
+            bad.push(format!("a={a} b={b} x={x}: pdf {f}"));
+        }
+    }
+    eprintln!("deep thin side: {n} values, worst |d ln f| / |ln f| {worst:e}");
+    assert!(n >= 30, "{n}");
+    assert!(
+        bad.is_empty(),
+        "{} failures:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}

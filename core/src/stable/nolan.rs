@@ -123,12 +123,13 @@ struct Pt {
     h: f64,
 }
 
-/// Finds v = ln w in [lo.v, hi.v] with h(e^v) = target (h monotone), to split-point accuracy.
+/// Finds v = ln w in [lo.v, hi.v] with h(e^v) = target (h monotone), to within `tol` in h.
 /// Returns the last point evaluated (its h is the kernel's, not the target) and dh/dv there
 /// (NaN where h was not finite: only at the very ends of the range).
 fn solve_level<K: Kernel>(
     k: &K,
     target: f64,
+    tol: f64,
     mut lo: Pt,
     mut hi: Pt,
     start: Option<(Pt, f64)>,
@@ -147,7 +148,7 @@ fn solve_level<K: Kernel>(
     // whether hv is the kernel's value at v (not a bracket end's stand-in)
     let mut exact = hv.is_finite();
     for _ in 0..60 {
-        if (hv - target).abs() < 0.02 * (1.0 + target.abs()) {
+        if (hv - target).abs() < tol {
             break;
         }
         // keep the bracket
@@ -284,6 +285,23 @@ pub(crate) fn ln_integral<K: Kernel>(k: &K, kind: Kind) -> f64 {
                 }
             })
             .0;
+        // Split-point accuracy: 2 % of the level's size (the fixed levels are far apart), but
+        // at most a quarter of the gap to the next level. The drop levels next to a finite end
+        // value hmin sit at hmin + ln(1 + d e^-hmin), i.e. only ~d e^-hmin apart: far into the
+        // thin side of |beta| = 1 (ln f ~ -7e10 at alpha = 1.5, x = -1e4) a tolerance of
+        // 0.02 (1 + hmin) accepted the first point near all of them, the squeeze was never
+        // resolved and the density came out as 0 (ln f = -inf).
+        let tols: Vec<f64> = (0..inside.len())
+            .map(|i| {
+                let gap_lo = if i > 0 {
+                    inside[i] - inside[i - 1]
+                } else {
+                    f64::INFINITY
+                };
+                let gap_hi = inside.get(i + 1).map_or(f64::INFINITY, |&n| n - inside[i]);
+                (0.02 * (1.0 + inside[i].abs())).min(0.25 * gap_lo.min(gap_hi))
+            })
+            .collect();
         // (v, h) at each level's split point, h as evaluated there
         let mut found: Vec<Pt> = vec![Pt { v: 0.0, h: 0.0 }; inside.len()];
         // Start Newton from the middle of the range in w (the middle in ln w, the bisection
@@ -297,19 +315,19 @@ pub(crate) fn ln_integral<K: Kernel>(k: &K, kind: Kind) -> f64 {
                 None
             }
         };
-        let (p0, d0) = solve_level(k, inside[i0], lo_pt, hi_pt, start);
+        let (p0, d0) = solve_level(k, inside[i0], tols[i0], lo_pt, hi_pt, start);
         found[i0] = p0;
         // levels above/below in h map to larger/smaller w depending on `inc`
         let (mut pa, mut da) = (p0, d0);
         for i in (i0 + 1)..inside.len() {
             let (lo, hi) = if inc { (pa, hi_pt) } else { (lo_pt, pa) };
-            (pa, da) = solve_level(k, inside[i], lo, hi, Some((pa, da)));
+            (pa, da) = solve_level(k, inside[i], tols[i], lo, hi, Some((pa, da)));
             found[i] = pa;
         }
         let (mut pb, mut db) = (p0, d0);
         for i in (0..i0).rev() {
             let (lo, hi) = if inc { (lo_pt, pb) } else { (pb, hi_pt) };
-            (pb, db) = solve_level(k, inside[i], lo, hi, Some((pb, db)));
+            (pb, db) = solve_level(k, inside[i], tols[i], lo, hi, Some((pb, db)));
             found[i] = pb;
         }
         for p in found {
