@@ -107,28 +107,42 @@ struct Seg {
 /// and the cdf came out 3.2e-9 low.
 const LOG_RATIO: f64 = 8.0;
 
+/// One G10-K21 pass over [a, b] in `v` of `f(e^v) e^v` (`sign = 1`) or of `f(end - e^v) e^v`
+/// (`sign = -1`, `w = end - e^v`): (Kronrod estimate, |Kronrod - Gauss|). The nodes' `e^v`
+/// come from `e^c e^{+-dx}` (11 exponentials instead of 21; exp had taken a third of the time
+/// per density point next to alpha = 1). `e^v` is then off by a few ulps from the exact
+/// node's, but the integrand is evaluated and weighted at the same `e^v`, so this only moves
+/// the node by ~1e-16 relative.
+#[inline]
+fn gk21_log<F: FnMut(f64) -> f64>(f: &mut F, end: f64, sign: f64, a: f64, b: f64) -> (f64, f64) {
+    #[cfg(test)]
+    EVALS.with(|c| c.set(c.get() + 21));
+    let c = 0.5 * (a + b);
+    let hl = 0.5 * (b - a);
+    let ec = c.exp();
+    let mut g = |e: f64| f(end + sign * e) * e;
+    let fc = g(ec);
+    let mut k = fc * WGK21[10];
+    let mut gs = 0.0;
+    for j in 0..10 {
+        let r = (hl * XGK21[j]).exp();
+        let s = g(ec / r) + g(ec * r);
+        k += WGK21[j] * s;
+        if j % 2 == 1 {
+            gs += WG10[j / 2] * s;
+        }
+    }
+    (k * hl, ((k - gs) * hl).abs())
+}
+
 /// One rule application to a piece, in `w`, in `v = ln w` (`f(e^v) e^v dv`) or in
 /// `v = ln(end - w)` (`f(end - e^v) e^v dv`).
 #[inline]
 fn apply<F: FnMut(f64) -> f64>(f: &mut F, var: Var, end: f64, a: f64, b: f64) -> (f64, f64) {
     match var {
         Var::Lin => gk21(f, a, b),
-        Var::LogLo => gk21(
-            &mut |v: f64| {
-                let w = v.exp();
-                f(w) * w
-            },
-            a,
-            b,
-        ),
-        Var::LogHi => gk21(
-            &mut |v: f64| {
-                let s = v.exp();
-                f(end - s) * s
-            },
-            a,
-            b,
-        ),
+        Var::LogLo => gk21_log(f, 0.0, 1.0, a, b),
+        Var::LogHi => gk21_log(f, end, -1.0, a, b),
     }
 }
 
