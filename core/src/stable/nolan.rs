@@ -424,8 +424,13 @@ pub(crate) fn ln_integral<K: Kernel>(k: &K, kind: Kind) -> f64 {
     let direct = kind == Kind::Pdf && psi_max == -1.0;
     let mut f = |w: f64| {
         if direct {
+            // Next to alpha = 1 about a tenth of the nodes lie where g < 1e-8 (pieces below
+            // h = -16), where e^{1-g} = e (1 - g) to g^2/2 < 5e-17 relative; beyond g = 60 the
+            // integrand is below 1e-24 (of its peak 1): both skip an exponential.
             let g = k.g(w);
-            if g < 1e3 {
+            if g < 1e-8 {
+                g * (std::f64::consts::E * (1.0 - g))
+            } else if g < 60.0 {
                 g * (1.0 - g).exp()
             } else {
                 0.0
