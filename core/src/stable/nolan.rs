@@ -983,7 +983,9 @@ mod tests {
     /// 1000 (x = sinh(-7 + 14 i/999)) needs the integral: integrand evaluations by the
     /// quadrature plus kernel evaluations by the level solver, per point. Session 3 spent
     /// about 310-355 (G7-K15 pieces, asinh-Newton from a start near w = 1e-140); session 4
-    /// measured 200-245. The bound leaves ~25 % of room. The same points' densities are held
+    /// measured 200-245, and 220-255 after pieces reaching towards the far end were moved to
+    /// ln(len - w) (the cdf fix; 21-25 of them by the level solver). The bound leaves ~18 % of
+    /// room. The same points' densities are held
     /// to 1e-10 against mpmath in tests/stable_golden.rs (near_one.csv, mpmath_s0.csv).
     #[test]
     fn evaluations_per_point_next_to_alpha_one() {
