@@ -548,3 +548,106 @@ fn former_false_convergence_points_match_mpmath() {
         bad.join("\n")
     );
 }
+
+/// Points where the quadrature missed a step at the far end of the theta range (fixtures/stable/
+/// far_end.csv, 30-digit theta integral of gen_far_end.py): at beta = -+0.9999 next to
+/// alpha = 1 ln g sits on a plateau (g ~ 1e-4) and falls to -inf within ~1e-5 of the far end;
+/// no node of the piece reaching that end saw the step and the lower-tail cdf came out 3.2e-9
+/// low at alpha = 1.01, x = 4.943 (5e-11..9e-11 at alpha 0.9..1.001, x 7..18), with pdf and sf
+/// right. Such pieces are now integrated in ln(len - w). Held to the promised 1e-10 on pdf,
+/// cdf and sf, and cdf + sf = 1 to 1e-15 (measured: see the stderr line).
+#[test]
+fn far_end_step_points_match_mpmath() {
+    let txt = std::fs::read_to_string(fixture("far_end.csv")).expect("fixture");
+    let mut bad = Vec::new();
+    let mut worst = [0.0f64; 3];
+    let mut worst_sum = 0.0f64;
+    let mut n = 0;
+    for line in txt.lines().skip(1) {
+        let v: Vec<f64> = line
+            .split(',')
+            .map(|s| s.parse().expect("number"))
+            .collect();
+        let (a, b, x) = (v[0], v[1], v[2]);
+        let got = [
+            pdf_s0_std(x, a, b),
+            ln_cdf_s0_std(x, a, b).exp(),
+            ln_sf_s0_std(x, a, b).exp(),
+        ];
+        for k in 0..3 {
+            let e = rel(got[k], v[3 + k]);
+            worst[k] = worst[k].max(e);
+            if !(e <= STABLE_PDF_RTOL) {
+                bad.push(format!(
+                    "{} a={a} b={b} x={x}: got {:e}, mpmath {:e}, rel {e:e}",
+                    ["pdf", "cdf", "sf"][k],
+                    got[k],
+                    v[3 + k]
+                ));
+            }
+        }
+        // both tails are O(0.1..1) here: their sum keeps ~1e-16 absolute
+        let s = (got[1] + got[2] - 1.0).abs();
+        worst_sum = worst_sum.max(s);
+        if !(s <= 1e-15) {
+            bad.push(format!("a={a} b={b} x={x}: cdf + sf - 1 = {s:e}"));
+        }
+        n += 1;
+    }
+    eprintln!(
+        "far end: {n} points, worst rel pdf {:e} cdf {:e} sf {:e}, |cdf + sf - 1| {worst_sum:e}",
+        worst[0], worst[1], worst[2]
+    );
+    assert!(n >= 20, "{n}");
+    assert!(
+        bad.is_empty(),
+        "{} failures:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
+
+/// ln pdf far into the thin side of |beta| = 1 for alpha > 1, where the density is far below
+/// the f64 range (e^-3.8e3 .. e^-7.4e13; fixtures/stable/thin_deep.csv, gen_thin_deep.py):
+/// Laplace inversion through the saddle point at 60 digits, with Nolan's leading asymptotic
+/// term as a second column (it differs from the inversion by 2.8e-6 in ln f at e^-1e4 and by
+/// 4e-16 at e^-7e7: its correction is O(x1^(-a/(a-1)))). Before session 4's split-point tolerance fix the evaluator returned
+/// -inf below about e^-1e9. Tolerance: |d ln f| <= 1e-10 + 2e-14 |ln f|: the promised 1e-10 on
+/// f, plus ~100 ulps of ln f, which is itself a difference of terms as large as itself
+/// (h - e^h at the integrand's peak, with e^h ~ |ln f|) and so can be no better than a few ulps
+/// of |ln f| (measured worst 4.2e-15 |ln f|, at alpha = 1.3, x = -300).
+#[test]
+fn deep_thin_side_ln_pdf_matches_laplace_inversion() {
+    let txt = std::fs::read_to_string(fixture("thin_deep.csv")).expect("fixture");
+    let mut bad = Vec::new();
+    let (mut worst, mut n) = (0.0f64, 0);
+    for line in txt.lines().skip(1) {
+        let v: Vec<f64> = line
+            .split(',')
+            .map(|s| s.parse().expect("number"))
+            .collect();
+        let (a, b, x, want) = (v[0], v[1], v[2], v[3]);
+        let got = ln_pdf_s0_std(x, a, b);
+        let e = (got - want).abs() / want.abs();
+        worst = worst.max(e);
+        n += 1;
+        if !((got - want).abs() <= 2e-14 * want.abs() + STABLE_PDF_RTOL) {
+            bad.push(format!(
+                "a={a} b={b} x={x}: got {got}, want {want}, rel {e:e}"
+            ));
+        }
+        // the density itself underflows to 0 there, never NaN or negative
+        let f = pdf_s0_std(x, a, b);
+        if !(f == 0.0) {
+            bad.push(format!("a={a} b={b} x={x}: pdf {f}"));
+        }
+    }
+    eprintln!("deep thin side: {n} values, worst |d ln f| / |ln f| {worst:e}");
+    assert!(n >= 30, "{n}");
+    assert!(
+        bad.is_empty(),
+        "{} failures:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}

@@ -56,10 +56,70 @@ pub(crate) trait Kernel {
 #[inline]
 fn sin_cos_pair(y: f64, yc: f64) -> (f64, f64) {
     if y <= yc {
-        y.sin_cos()
+        sin_cos_fast(y)
     } else {
-        let (s, c) = yc.sin_cos();
+        let (s, c) = sin_cos_fast(yc);
         (s, -c)
+    }
+}
+
+/// Low part of pi/2: `FRAC_PI_2 + PI_2_LO` is pi/2 to ~1e-33.
+const PI_2_LO: f64 = 6.123_233_995_736_766e-17;
+
+/// Taylor polynomials of `sin` (through x^17) and `cos` (through x^16) for |x| <= pi/4: the
+/// first omitted terms are below 1.1e-19 and 2.1e-18 of the values.
+#[inline]
+fn sin_cos_taylor(x: f64) -> (f64, f64) {
+    let x2 = x * x;
+    let s = x
+        * (1.0
+            - x2 * (1.0 / 6.0)
+                * (1.0
+                    - x2 * (1.0 / 20.0)
+                        * (1.0
+                            - x2 * (1.0 / 42.0)
+                                * (1.0
+                                    - x2 * (1.0 / 72.0)
+                                        * (1.0
+                                            - x2 * (1.0 / 110.0)
+                                                * (1.0
+                                                    - x2 * (1.0 / 156.0)
+                                                        * (1.0
+                                                            - x2 * (1.0 / 210.0)
+                                                                * (1.0 - x2 * (1.0 / 272.0)))))))));
+    let c = 1.0
+        - x2 * (1.0 / 2.0)
+            * (1.0
+                - x2 * (1.0 / 12.0)
+                    * (1.0
+                        - x2 * (1.0 / 30.0)
+                            * (1.0
+                                - x2 * (1.0 / 56.0)
+                                    * (1.0
+                                        - x2 * (1.0 / 90.0)
+                                            * (1.0
+                                                - x2 * (1.0 / 132.0)
+                                                    * (1.0
+                                                        - x2 * (1.0 / 182.0)
+                                                            * (1.0 - x2 * (1.0 / 240.0))))))));
+    (s, c)
+}
+
+/// `(sin x, cos x)` without libm for the angles of the kernels, -pi/4 <= x <= 3 pi/4 (libm
+/// outside): Taylor polynomials on |x| <= pi/4, and for pi/4 < x <= 3 pi/4 the same on the
+/// complement z = pi/2 - x, formed exactly (Sterbenz) plus the low part of pi/2, so cos x keeps
+/// its relative accuracy down to x = pi/2 - 1e-16. About half the cost of libm's sincos, which
+/// took a third of the time per integrand evaluation next to alpha = 1.
+#[inline]
+fn sin_cos_fast(x: f64) -> (f64, f64) {
+    if x.abs() <= std::f64::consts::FRAC_PI_4 {
+        sin_cos_taylor(x)
+    } else if x > 0.0 && x <= 3.0 * std::f64::consts::FRAC_PI_4 {
+        let z = (FRAC_PI_2 - x) + PI_2_LO;
+        let (sz, cz) = sin_cos_taylor(z);
+        (cz, sz)
+    } else {
+        x.sin_cos()
     }
 }
 
@@ -92,9 +152,9 @@ fn sin_cos_small(x: f64) -> (f64, f64) {
 fn sin_pair(y: f64, yc: f64) -> f64 {
     // abs: an argument that rounds to just below 0 at an end point must not give ln(negative)
     if y <= yc {
-        y.sin().abs()
+        sin_cos_fast(y).0.abs()
     } else {
-        yc.sin().abs()
+        sin_cos_fast(yc).0.abs()
     }
 }
 
@@ -123,12 +183,13 @@ struct Pt {
     h: f64,
 }
 
-/// Finds v = ln w in [lo.v, hi.v] with h(e^v) = target (h monotone), to split-point accuracy.
+/// Finds v = ln w in [lo.v, hi.v] with h(e^v) = target (h monotone), to within `tol` in h.
 /// Returns the last point evaluated (its h is the kernel's, not the target) and dh/dv there
 /// (NaN where h was not finite: only at the very ends of the range).
 fn solve_level<K: Kernel>(
     k: &K,
     target: f64,
+    tol: f64,
     mut lo: Pt,
     mut hi: Pt,
     start: Option<(Pt, f64)>,
@@ -147,7 +208,7 @@ fn solve_level<K: Kernel>(
     // whether hv is the kernel's value at v (not a bracket end's stand-in)
     let mut exact = hv.is_finite();
     for _ in 0..60 {
-        if (hv - target).abs() < 0.02 * (1.0 + target.abs()) {
+        if (hv - target).abs() < tol {
             break;
         }
         // keep the bracket
@@ -253,7 +314,8 @@ pub(crate) fn ln_integral<K: Kernel>(k: &K, kind: Kind) -> f64 {
     // Where the integrand's maximum sits at a finite end value of h (|beta| = 1 light tails,
     // where the integrand is squeezed against that end), add levels at which psi has fallen
     // by fixed amounts from its maximum, so the squeeze is resolved.
-    let mut levels: Vec<f64> = LEVELS.to_vec();
+    let mut levels: Vec<f64> = Vec::with_capacity(LEVELS.len() + 7);
+    levels.extend_from_slice(&LEVELS);
     const DROPS: [f64; 7] = [0.1, 0.4, 1.2, 3.0, 7.0, 16.0, 36.0];
     match kind {
         Kind::Pdf if hmin > 0.0 => {
@@ -266,7 +328,11 @@ pub(crate) fn ln_integral<K: Kernel>(k: &K, kind: Kind) -> f64 {
         Kind::OneMinus if hmax < 3.0 => levels.extend(DROPS.iter().map(|d| hmax - d)),
         _ => {}
     }
-    levels.sort_by(f64::total_cmp);
+    // (the sorts below are of a handful of values, but sorting had taken 8 % of the time per
+    // point next to alpha = 1: each is skipped where the order is already known)
+    if levels.len() > LEVELS.len() {
+        levels.sort_unstable_by(f64::total_cmp);
+    }
     let inside: Vec<f64> = levels
         .iter()
         .copied()
@@ -284,6 +350,23 @@ pub(crate) fn ln_integral<K: Kernel>(k: &K, kind: Kind) -> f64 {
                 }
             })
             .0;
+        // Split-point accuracy: 2 % of the level's size (the fixed levels are far apart), but
+        // at most a quarter of the gap to the next level. The drop levels next to a finite end
+        // value hmin sit at hmin + ln(1 + d e^-hmin), i.e. only ~d e^-hmin apart: far into the
+        // thin side of |beta| = 1 (ln f ~ -7e10 at alpha = 1.5, x = -1e4) a tolerance of
+        // 0.02 (1 + hmin) accepted the first point near all of them, the squeeze was never
+        // resolved and the density came out as 0 (ln f = -inf).
+        let tols: Vec<f64> = (0..inside.len())
+            .map(|i| {
+                let gap_lo = if i > 0 {
+                    inside[i] - inside[i - 1]
+                } else {
+                    f64::INFINITY
+                };
+                let gap_hi = inside.get(i + 1).map_or(f64::INFINITY, |&n| n - inside[i]);
+                (0.02 * (1.0 + inside[i].abs())).min(0.25 * gap_lo.min(gap_hi))
+            })
+            .collect();
         // (v, h) at each level's split point, h as evaluated there
         let mut found: Vec<Pt> = vec![Pt { v: 0.0, h: 0.0 }; inside.len()];
         // Start Newton from the middle of the range in w (the middle in ln w, the bisection
@@ -297,26 +380,33 @@ pub(crate) fn ln_integral<K: Kernel>(k: &K, kind: Kind) -> f64 {
                 None
             }
         };
-        let (p0, d0) = solve_level(k, inside[i0], lo_pt, hi_pt, start);
+        let (p0, d0) = solve_level(k, inside[i0], tols[i0], lo_pt, hi_pt, start);
         found[i0] = p0;
         // levels above/below in h map to larger/smaller w depending on `inc`
         let (mut pa, mut da) = (p0, d0);
         for i in (i0 + 1)..inside.len() {
             let (lo, hi) = if inc { (pa, hi_pt) } else { (lo_pt, pa) };
-            (pa, da) = solve_level(k, inside[i], lo, hi, Some((pa, da)));
+            (pa, da) = solve_level(k, inside[i], tols[i], lo, hi, Some((pa, da)));
             found[i] = pa;
         }
         let (mut pb, mut db) = (p0, d0);
         for i in (0..i0).rev() {
             let (lo, hi) = if inc { (lo_pt, pb) } else { (pb, hi_pt) };
-            (pb, db) = solve_level(k, inside[i], lo, hi, Some((pb, db)));
+            (pb, db) = solve_level(k, inside[i], tols[i], lo, hi, Some((pb, db)));
             found[i] = pb;
         }
         for p in found {
             roots.push((p.v.exp().clamp(0.0, len), p.h));
         }
     }
-    roots.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // Each level's root was bracketed by the previous one's, so the roots come out monotone
+    // in w: ascending where h increases with w.
+    if !inc {
+        roots.reverse();
+    }
+    if !roots.is_sorted_by(|a, b| a.0 <= b.0) {
+        roots.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    }
 
     // Pieces with the h value at each end.
     let mut ends: Vec<(f64, f64)> = Vec::with_capacity(roots.len() + 2);
@@ -334,8 +424,13 @@ pub(crate) fn ln_integral<K: Kernel>(k: &K, kind: Kind) -> f64 {
     let direct = kind == Kind::Pdf && psi_max == -1.0;
     let mut f = |w: f64| {
         if direct {
+            // Next to alpha = 1 about a tenth of the nodes lie where g < 1e-8 (pieces below
+            // h = -16), where e^{1-g} = e (1 - g) to g^2/2 < 5e-17 relative; beyond g = 60 the
+            // integrand is below 1e-24 (of its peak 1): both skip an exponential.
             let g = k.g(w);
-            if g < 1e3 {
+            if g < 1e-8 {
+                g * (std::f64::consts::E * (1.0 - g))
+            } else if g < 60.0 {
                 g * (1.0 - g).exp()
             } else {
                 0.0
@@ -372,8 +467,17 @@ pub(crate) fn ln_integral<K: Kernel>(k: &K, kind: Kind) -> f64 {
     // kernel's h at the split points, so they hold whatever the accuracy of the roots: a
     // piece is left out only when its bound is below 1e-16 of the integral so far, so the at
     // most ~15 pieces left out change the total by less than ~2e-15 relative.
-    todo.sort_by(|x, y| y.2.total_cmp(&x.2));
-    total += quad::integrate_pieces(&mut f, &todo, total, 1e-16, QUAD_RTOL, 1e-17 * total, 400);
+    todo.sort_unstable_by(|x, y| y.2.total_cmp(&x.2));
+    total += quad::integrate_pieces(
+        &mut f,
+        &todo,
+        len,
+        total,
+        1e-16,
+        QUAD_RTOL,
+        1e-17 * total,
+        400,
+    );
     if !(total > 0.0) {
         return f64::NEG_INFINITY;
     }
@@ -592,7 +696,11 @@ impl General {
                 let sin_u = 2.0 * hu * hc;
                 let y = self.t_len + self.eps * t;
                 // sin_pair(y, -u): the smaller of the angle and its complement
-                let sc = if y <= -u { y.sin().abs() } else { sin_u.abs() };
+                let sc = if y <= -u {
+                    sin_cos_fast(y).0.abs()
+                } else {
+                    sin_u.abs()
+                };
                 let l2 = self.l2_small(t, s, ss, cs, hu, sin_u, sa);
                 return (self.ae * (self.l1 + l2), sc / ss);
             }
@@ -834,6 +942,31 @@ pub(crate) fn ln_cdf_alpha_one(x: f64, beta: f64, upper: bool) -> f64 {
 mod tests {
     use super::*;
 
+    /// `sin_cos_fast` against libm over its polynomial range -pi/4..3pi/4 and beyond (libm
+    /// there), on a fine grid, at tiny angles and next to pi/2 where cos x is tiny: 2.5e-16
+    /// relative (about one ulp each for the polynomial and for libm).
+    #[test]
+    fn fast_sin_cos_matches_libm() {
+        let mut xs: Vec<f64> = (0..=200_000)
+            .map(|i| -1.0 + 4.0 * i as f64 / 200_000.0 + 1.1e-9)
+            .collect();
+        xs.extend((0..300).map(|i| 10f64.powf(-0.1 * i as f64)));
+        xs.extend((1..200).map(|i| FRAC_PI_2 - i as f64 * 1e-16 * 1.37f64.powi(i)));
+        xs.extend((1..200).map(|i| FRAC_PI_2 + i as f64 * 1e-16 * 1.37f64.powi(i)));
+        xs.extend([
+            std::f64::consts::FRAC_PI_4,
+            3.0 * std::f64::consts::FRAC_PI_4,
+            PI,
+            0.0,
+        ]);
+        for x in xs {
+            let (s, c) = sin_cos_fast(x);
+            let (s0, c0) = x.sin_cos();
+            assert!((s - s0).abs() <= 2.5e-16 * s0.abs(), "{x}: {s} {s0}");
+            assert!((c - c0).abs() <= 2.5e-16 * c0.abs(), "{x}: {c} {c0}");
+        }
+    }
+
     /// The Taylor form of `sin_cos_small` against libm over its whole range |x| < 0.1.
     #[test]
     fn small_angle_sin_cos_matches_libm() {
@@ -850,7 +983,9 @@ mod tests {
     /// 1000 (x = sinh(-7 + 14 i/999)) needs the integral: integrand evaluations by the
     /// quadrature plus kernel evaluations by the level solver, per point. Session 3 spent
     /// about 310-355 (G7-K15 pieces, asinh-Newton from a start near w = 1e-140); session 4
-    /// measured 200-245. The bound leaves ~25 % of room. The same points' densities are held
+    /// measured 200-245, and 220-255 after pieces reaching towards the far end were moved to
+    /// ln(len - w) (the cdf fix; 21-25 of them by the level solver). The bound leaves ~18 % of
+    /// room. The same points' densities are held
     /// to 1e-10 against mpmath in tests/stable_golden.rs (near_one.csv, mpmath_s0.csv).
     #[test]
     fn evaluations_per_point_next_to_alpha_one() {
@@ -864,7 +999,10 @@ mod tests {
             assert!(s.is_finite() && s > 0.0);
             let n = crate::stable::quad::EVALS.with(|c| c.get()) + ROOT_EVALS.with(|c| c.get());
             let per_point = n as f64 / xs.len() as f64;
-            eprintln!("alpha {a} beta {b}: {per_point:.1} evaluations per point");
+            eprintln!(
+                "alpha {a} beta {b}: {per_point:.1} evaluations per point ({:.1} by the level solver)",
+                ROOT_EVALS.with(|c| c.get()) as f64 / xs.len() as f64
+            );
             assert!(per_point < 300.0, "alpha {a} beta {b}: {per_point}");
         }
     }
