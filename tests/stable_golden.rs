@@ -16,6 +16,30 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The rows of an all-numeric fixture CSV (header and `#` comment lines skipped).
+fn numeric_rows(name: &str) -> Vec<Vec<f64>> {
+    let txt = std::fs::read_to_string(fixture(name)).expect("fixture");
+    txt.lines()
+        .skip(1)
+        .filter(|l| !l.starts_with('#'))
+        .map(|line| {
+            line.split(',')
+                .map(|s| s.parse().expect("number"))
+                .collect()
+        })
+        .collect()
+}
+
+/// Fails with every collected failure line.
+fn assert_none_failed(bad: &[String]) {
+    assert!(
+        bad.is_empty(),
+        "{} failures:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
+
 fn rel(got: f64, want: f64) -> f64 {
     if want == 0.0 {
         got.abs()
@@ -72,12 +96,7 @@ fn pdf_matches_nolan_stable() {
         "Nolan pdf: {n} values, worst rel {:e} at {:?}",
         worst.0, worst.1
     );
-    assert!(
-        bad.is_empty(),
-        "{} failures:\n{}",
-        bad.len(),
-        bad.join("\n")
-    );
+    assert_none_failed(&bad);
 }
 
 /// scipy holds the cdf to 2e-12 relative except alpha = 1 at the 1%/99% points, where Nolan's
@@ -122,15 +141,10 @@ fn cdf_matches_nolan_stable() {
 /// alpha = 1 -+ 1e-7 ([`rtol_for`]).
 #[test]
 fn matches_mpmath_reference() {
-    let txt = std::fs::read_to_string(fixture("mpmath_s0.csv")).expect("fixture");
     let mut bad = Vec::new();
     let mut worst = [0.0f64; 3];
     let mut n = 0;
-    for line in txt.lines().skip(1) {
-        let v: Vec<f64> = line
-            .split(',')
-            .map(|s| s.parse().expect("number"))
-            .collect();
+    for v in numeric_rows("mpmath_s0.csv") {
         let (a, b, x) = (v[0], v[1], v[2]);
         let got = [
             ln_pdf_s0_std(x, a, b).exp(),
@@ -165,12 +179,7 @@ fn matches_mpmath_reference() {
         "mpmath: {n} points, worst rel pdf {:e} cdf {:e} sf {:e}",
         worst[0], worst[1], worst[2]
     );
-    assert!(
-        bad.is_empty(),
-        "{} failures:\n{}",
-        bad.len(),
-        bad.join("\n")
-    );
+    assert_none_failed(&bad);
 }
 
 /// The closed forms through the public API (Gauss alpha = 2, Cauchy alpha = 1 beta = 0, Lévy
@@ -282,12 +291,7 @@ fn batch_path_matches_references() {
             .or_default()
             .push((z, want));
     }
-    let txt = std::fs::read_to_string(fixture("mpmath_s0.csv")).expect("fixture");
-    for line in txt.lines().skip(1) {
-        let v: Vec<f64> = line
-            .split(',')
-            .map(|s| s.parse().expect("number"))
-            .collect();
+    for v in numeric_rows("mpmath_s0.csv") {
         let (a, b, x, want) = (v[0], v[1], v[2], v[3]);
         // below the f64 range (the table works in log space but the reference is 0 there)
         if want < 1e-300 {
@@ -327,12 +331,7 @@ fn batch_path_matches_references() {
         interpolated / groups.len() as f64 > 0.8,
         "the interpolant should cover most of the range"
     );
-    assert!(
-        bad.is_empty(),
-        "{} failures:\n{}",
-        bad.len(),
-        bad.join("\n")
-    );
+    assert_none_failed(&bad);
 }
 
 /// The light side of |beta| = 1 (fixtures/stable/laplace_thin.csv, gen_laplace.py): Bromwich
@@ -377,12 +376,7 @@ fn thin_side_matches_laplace_inversion() {
     }
     eprintln!("laplace: {n} values, worst |d ln| {worst:e}");
     assert!(n > 100, "{n}");
-    assert!(
-        bad.is_empty(),
-        "{} failures:\n{}",
-        bad.len(),
-        bad.join("\n")
-    );
+    assert_none_failed(&bad);
 }
 
 /// alpha within 1e-3 of 1 (down to 1 +- 1e-7), beta -0.4, 0.7, 1, x moderate, across the band
@@ -392,15 +386,10 @@ fn thin_side_matches_laplace_inversion() {
 /// Held to STABLE_PDF_RTOL = 1e-10 (2.5e-10 at alpha = 1 -+ 1e-7, see [`rtol_for`]).
 #[test]
 fn near_alpha_one_matches_fourier_inversion() {
-    let txt = std::fs::read_to_string(fixture("near_one.csv")).expect("fixture");
     let mut bad = Vec::new();
     let mut worst = [0.0f64; 3];
     let mut n = 0;
-    for line in txt.lines().skip(1).filter(|l| !l.starts_with('#')) {
-        let v: Vec<f64> = line
-            .split(',')
-            .map(|s| s.parse().expect("number"))
-            .collect();
+    for v in numeric_rows("near_one.csv") {
         let (a, b, x) = (v[0], v[1], v[2]);
         let got = [
             ln_pdf_s0_std(x, a, b).exp(),
@@ -429,12 +418,7 @@ fn near_alpha_one_matches_fourier_inversion() {
         worst[0], worst[1], worst[2]
     );
     assert!(n > 90, "{n}");
-    assert!(
-        bad.is_empty(),
-        "{} failures:\n{}",
-        bad.len(),
-        bad.join("\n")
-    );
+    assert_none_failed(&bad);
 }
 
 /// Small alpha (0.002 .. 0.049, below the 1e-10 promise's alpha >= 0.5): 30-digit mpmath values
@@ -444,14 +428,9 @@ fn near_alpha_one_matches_fourier_inversion() {
 /// sf or cdf = 1.0 for every x), which the reference catches.
 #[test]
 fn small_alpha_matches_mpmath() {
-    let txt = std::fs::read_to_string(fixture("tiny_alpha.csv")).expect("fixture");
     let mut bad = Vec::new();
     let (mut worst, mut n) = (0.0f64, 0);
-    for line in txt.lines().skip(1) {
-        let v: Vec<f64> = line
-            .split(',')
-            .map(|s| s.parse().expect("number"))
-            .collect();
+    for v in numeric_rows("tiny_alpha.csv") {
         let (a, b, x) = (v[0], v[1], v[2]);
         let got = [
             ln_pdf_s0_std(x, a, b).exp(),
@@ -478,12 +457,7 @@ fn small_alpha_matches_mpmath() {
     }
     eprintln!("small alpha: {n} points, worst rel {worst:e}");
     assert!(n > 250, "{n}");
-    assert!(
-        bad.is_empty(),
-        "{} failures:\n{}",
-        bad.len(),
-        bad.join("\n")
-    );
+    assert_none_failed(&bad);
 }
 
 /// Below alpha = 0.002 there is no reference; the direct cdf and sf must still add up to 1
@@ -513,14 +487,9 @@ fn tiny_alpha_cdf_and_sf_are_consistent() {
 /// Held to the promised 1e-10 (measured 5e-15).
 #[test]
 fn former_false_convergence_points_match_mpmath() {
-    let txt = std::fs::read_to_string(fixture("false_convergence.csv")).expect("fixture");
     let mut bad = Vec::new();
     let mut n = 0;
-    for line in txt.lines().skip(1) {
-        let v: Vec<f64> = line
-            .split(',')
-            .map(|s| s.parse().expect("number"))
-            .collect();
+    for v in numeric_rows("false_convergence.csv") {
         let (a, b, x) = (v[0], v[1], v[2]);
         let got = [
             pdf_s0_std(x, a, b),
@@ -541,12 +510,7 @@ fn former_false_convergence_points_match_mpmath() {
         n += 1;
     }
     assert!(n >= 10, "{n}");
-    assert!(
-        bad.is_empty(),
-        "{} failures:\n{}",
-        bad.len(),
-        bad.join("\n")
-    );
+    assert_none_failed(&bad);
 }
 
 /// Points where the quadrature missed a step at the far end of the theta range (fixtures/stable/
@@ -558,16 +522,11 @@ fn former_false_convergence_points_match_mpmath() {
 /// cdf and sf, and cdf + sf = 1 to 1e-15 (measured: see the stderr line).
 #[test]
 fn far_end_step_points_match_mpmath() {
-    let txt = std::fs::read_to_string(fixture("far_end.csv")).expect("fixture");
     let mut bad = Vec::new();
     let mut worst = [0.0f64; 3];
     let mut worst_sum = 0.0f64;
     let mut n = 0;
-    for line in txt.lines().skip(1) {
-        let v: Vec<f64> = line
-            .split(',')
-            .map(|s| s.parse().expect("number"))
-            .collect();
+    for v in numeric_rows("far_end.csv") {
         let (a, b, x) = (v[0], v[1], v[2]);
         let got = [
             pdf_s0_std(x, a, b),
@@ -599,12 +558,7 @@ fn far_end_step_points_match_mpmath() {
         worst[0], worst[1], worst[2]
     );
     assert!(n >= 20, "{n}");
-    assert!(
-        bad.is_empty(),
-        "{} failures:\n{}",
-        bad.len(),
-        bad.join("\n")
-    );
+    assert_none_failed(&bad);
 }
 
 /// ln pdf far into the thin side of |beta| = 1 for alpha > 1, where the density is far below
@@ -618,14 +572,9 @@ fn far_end_step_points_match_mpmath() {
 /// of |ln f| (measured worst 4.2e-15 |ln f|, at alpha = 1.3, x = -300).
 #[test]
 fn deep_thin_side_ln_pdf_matches_laplace_inversion() {
-    let txt = std::fs::read_to_string(fixture("thin_deep.csv")).expect("fixture");
     let mut bad = Vec::new();
     let (mut worst, mut n) = (0.0f64, 0);
-    for line in txt.lines().skip(1) {
-        let v: Vec<f64> = line
-            .split(',')
-            .map(|s| s.parse().expect("number"))
-            .collect();
+    for v in numeric_rows("thin_deep.csv") {
         let (a, b, x, want) = (v[0], v[1], v[2], v[3]);
         let got = ln_pdf_s0_std(x, a, b);
         let e = (got - want).abs() / want.abs();
@@ -644,10 +593,5 @@ fn deep_thin_side_ln_pdf_matches_laplace_inversion() {
     }
     eprintln!("deep thin side: {n} values, worst |d ln f| / |ln f| {worst:e}");
     assert!(n >= 30, "{n}");
-    assert!(
-        bad.is_empty(),
-        "{} failures:\n{}",
-        bad.len(),
-        bad.join("\n")
-    );
+    assert_none_failed(&bad);
 }

@@ -191,40 +191,8 @@ impl<'a, T> Mat<'a, T> {
 
 /// `dst (row-major, a.rows x b.cols) = a b`, or `+= a b` when `accumulate`; single-threaded.
 fn matmul<T: Elem>(dst: &mut [T], a: Mat<'_, T>, b: Mat<'_, T>, accumulate: bool) {
-    let (m, k, n) = (a.rows, a.cols, b.cols);
-    assert!(b.rows == k, "matmul: inner dimensions {k} and {}", b.rows);
-    assert!(dst.len() >= m * n && a.data.len() >= a.extent() && b.data.len() >= b.extent());
-    if m == 0 || n == 0 {
-        return;
-    }
-    let alpha = if accumulate { T::ONE } else { T::ZERO };
-    // SAFETY: the asserts above keep every index gemm touches, (i rs + j cs) for i < rows and
-    // j < cols of each operand, inside its slice; `dst` is exclusively borrowed and does not
-    // alias the shared operands. gemm computes dst = alpha dst + beta lhs rhs (dst read only
-    // when `read_dst`), and supports f32 and f64, the only `Elem` types.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            a.data.as_ptr(),
-            a.cs as isize,
-            a.rs as isize,
-            b.data.as_ptr(),
-            b.cs as isize,
-            b.rs as isize,
-            alpha,
-            T::ONE,
-            false,
-            false,
-            false,
-            Parallelism::None,
-        );
-    }
+    let n = b.cols;
+    gemm_into(dst, (n, 1), a, b, accumulate);
 }
 
 /// `dst (column-major, a.rows x b.cols: element (i, j) at dst[j a.rows + i]) = a b`, or `+=`.
@@ -235,23 +203,41 @@ fn matmul<T: Elem>(dst: &mut [T], a: Mat<'_, T>, b: Mat<'_, T>, accumulate: bool
 /// 8-lane kernels and 29 % with AVX-512's 64-row panels. With a column-major destination `cols`
 /// is read in place as the right-hand side and only the small `dy` is packed.
 fn matmul_col_major_dst<T: Elem>(dst: &mut [T], a: Mat<'_, T>, b: Mat<'_, T>, accumulate: bool) {
+    let m = a.rows;
+    gemm_into(dst, (1, m), a, b, accumulate);
+}
+
+/// `dst = a b` (or `+=`), single-threaded, with the destination's element (i, j) at
+/// `dst[i rs + j cs]` for `(rs, cs) = dst_strides`.
+fn gemm_into<T: Elem>(
+    dst: &mut [T],
+    (dst_rs, dst_cs): (usize, usize),
+    a: Mat<'_, T>,
+    b: Mat<'_, T>,
+    accumulate: bool,
+) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert!(b.rows == k, "matmul: inner dimensions {k} and {}", b.rows);
     assert!(dst.len() >= m * n && a.data.len() >= a.extent() && b.data.len() >= b.extent());
+    // Both callers pass a dense layout (row- or column-major), so m n entries cover every index.
+    assert!((dst_rs, dst_cs) == (n, 1) || (dst_rs, dst_cs) == (1, m));
     if m == 0 || n == 0 {
         return;
     }
     let alpha = if accumulate { T::ONE } else { T::ZERO };
-    // SAFETY: as in `matmul`; the destination's element (i, j) is dst[i + j m], inside `dst`
-    // by the assert.
+    // SAFETY: the asserts above keep every index gemm touches, (i rs + j cs) for i < rows and
+    // j < cols of each operand and of the dense destination, inside its slice; `dst` is
+    // exclusively borrowed and does not alias the shared operands. gemm computes
+    // dst = alpha dst + beta lhs rhs (dst read only when `read_dst`), and supports f32 and f64,
+    // the only `Elem` types.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
             dst.as_mut_ptr(),
-            m as isize,
-            1,
+            dst_cs as isize,
+            dst_rs as isize,
             accumulate,
             a.data.as_ptr(),
             a.cs as isize,
