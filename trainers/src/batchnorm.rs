@@ -136,9 +136,7 @@ fn bn_train(
         }
     }
     let m = n * h * w;
-    if m < 2 {
-        bail!("batch norm in training mode needs more than one value per channel, got {m}");
-    }
+    check_values_per_channel(m)?;
     let stats = Arc::new(Mutex::new(None));
     let y = x.contiguous()?.apply_op3(
         &weight.contiguous()?,
@@ -180,6 +178,15 @@ pub(crate) fn update_running(
     };
     update(running_mean, &s.mean, 1.0)?;
     update(running_var, &s.var, unbias)
+}
+
+/// Training mode needs m >= 2 values per channel: the running variance uses the unbiased
+/// variance, m / (m - 1) times the batch's.
+pub(crate) fn check_values_per_channel(m: usize) -> Result<()> {
+    if m < 2 {
+        bail!("batch norm in training mode needs more than one value per channel, got {m}");
+    }
+    Ok(())
 }
 
 /// Per-channel batch statistics, in f64.
@@ -801,6 +808,7 @@ fn probe_keeps_graph() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::{assert_hvp_matches_fd, shifted_vars, to_f64};
     use candle_nn::{BatchNorm, ModuleT};
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
@@ -817,15 +825,6 @@ mod tests {
         Tensor::from_vec(v, shape, &Device::Cpu)
             .unwrap()
             .to_dtype(dtype)
-            .unwrap()
-    }
-
-    fn to_f64(t: &Tensor) -> Vec<f64> {
-        t.to_dtype(DType::F64)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f64>()
             .unwrap()
     }
 
@@ -1083,33 +1082,8 @@ mod tests {
                 .flat_map(|var| to_f64(g2.get(var).expect("second derivative missing")))
                 .collect();
             let eps = 1e-5;
-            let moved = |sign: f64| -> Vec<f64> {
-                let m: Vec<Var> = vars
-                    .iter()
-                    .zip(&v)
-                    .map(|(var, vi)| {
-                        Var::from_tensor(&(var.as_tensor() + (vi * (sign * eps)).unwrap()).unwrap())
-                            .unwrap()
-                    })
-                    .collect();
-                grad(&m, &x)
-            };
-            let (gp, gm) = (moved(1.0), moved(-1.0));
-            let fd: Vec<f64> = gp
-                .iter()
-                .zip(&gm)
-                .map(|(a, b)| (a - b) / (2.0 * eps))
-                .collect();
-            let scale = fd.iter().fold(0f64, |m, v| m.max(v.abs()));
-            assert!(scale > 1e-3, "degenerate check: |Hv| = {scale}");
-            let err = hv
-                .iter()
-                .zip(&fd)
-                .fold(0f64, |m, (a, b)| m.max((a - b).abs()));
-            assert!(
-                err < 1e-7 * scale.max(1.0),
-                "HVP vs FD: error {err}, scale {scale}"
-            );
+            let moved = |sign: f64| grad(&shifted_vars(&vars, &v, sign, eps), &x);
+            assert_hvp_matches_fd(&hv, &moved(1.0), &moved(-1.0), eps);
         })
         .join()
         .unwrap();

@@ -44,6 +44,8 @@ pub mod run;
 pub mod runtime;
 mod simd;
 pub mod surface;
+#[cfg(test)]
+mod test_util;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -1,4 +1,5 @@
 use super::*;
+use crate::test_util::{assert_hvp_matches_fd, shifted_vars, to_f64};
 use candle_core::{Device, Var, D};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -9,15 +10,6 @@ fn rand_tensor(shape: &[usize], dtype: DType, rng: &mut ChaCha8Rng) -> Tensor {
     Tensor::from_vec(v, shape, &Device::Cpu)
         .unwrap()
         .to_dtype(dtype)
-        .unwrap()
-}
-
-fn to_f64(t: &Tensor) -> Vec<f64> {
-    t.to_dtype(DType::F64)
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f64>()
         .unwrap()
 }
 
@@ -291,33 +283,8 @@ fn hvp_check(conv: Conv) {
     // Central differences of the gradient, eps 1e-5: error O(eps^2 |d3 L|) ~ 1e-10 plus
     // rounding O(1e-16 / eps) ~ 1e-11 on O(1) entries.
     let eps = 1e-5;
-    let shifted = |sign: f64| -> Vec<f64> {
-        let moved: Vec<Var> = vars
-            .iter()
-            .zip(&v)
-            .map(|(var, vi)| {
-                Var::from_tensor(&(var.as_tensor() + (vi * (sign * eps)).unwrap()).unwrap())
-                    .unwrap()
-            })
-            .collect();
-        flat_grad(conv, &moved)
-    };
-    let (gp, gm) = (shifted(1.0), shifted(-1.0));
-    let fd: Vec<f64> = gp
-        .iter()
-        .zip(&gm)
-        .map(|(a, b)| (a - b) / (2.0 * eps))
-        .collect();
-    let scale = fd.iter().fold(0f64, |m, v| m.max(v.abs()));
-    assert!(scale > 1e-3, "degenerate check: |Hv| = {scale}");
-    let err = hv
-        .iter()
-        .zip(&fd)
-        .fold(0f64, |m, (a, b)| m.max((a - b).abs()));
-    assert!(
-        err < 1e-7 * scale.max(1.0),
-        "HVP vs FD: max error {err}, scale {scale}"
-    );
+    let shifted = |sign: f64| flat_grad(conv, &shifted_vars(&vars, &v, sign, eps));
+    assert_hvp_matches_fd(&hv, &shifted(1.0), &shifted(-1.0), eps);
 }
 
 #[test]

@@ -97,12 +97,7 @@ fn conv_bn_forward<T: Float>(
     let z = conv::forward(&dims, x, &weight);
     let y_shape = dims.y_shape();
     let [n, c, h, w] = y_shape;
-    if n * h * w < 2 {
-        bail!(
-            "batch norm in training mode needs more than one value per channel, got {}",
-            n * h * w
-        );
-    }
+    batchnorm::check_values_per_channel(n * h * w)?;
     let (y, stats) = batchnorm::forward(&z, &gamma, &beta, (n, c, h * w), BN_CONFIG.eps, relu);
     update_running(
         (&layer.running.0, &layer.running.1),
@@ -388,6 +383,7 @@ pub(crate) fn loss_and_gradient<T: Float>(
 mod tests {
     use crate::init::InitOptions;
     use crate::model::{LossKind, Network};
+    use crate::test_util::to_f64;
     use crate::train::loss_and_gradient_autograd;
     use candle_core::{DType, Device, Tensor};
     use rand::{Rng, SeedableRng};
@@ -439,21 +435,13 @@ mod tests {
                 (la - lb).abs() <= tol * la.abs(),
                 "{arch}: loss {la} vs {lb}"
             );
-            let vals = |t: &Tensor| {
-                t.to_dtype(DType::F64)
-                    .unwrap()
-                    .flatten_all()
-                    .unwrap()
-                    .to_vec1::<f64>()
-                    .unwrap()
-            };
             for ((name, va), (_, vb)) in a.trainable().iter().zip(b.trainable()) {
                 let (p, q) = (
-                    vals(
+                    to_f64(
                         ga.get(va.as_tensor())
                             .unwrap_or_else(|| panic!("{name}: autograd")),
                     ),
-                    vals(
+                    to_f64(
                         gb.get(vb.as_tensor())
                             .unwrap_or_else(|| panic!("{name}: missing")),
                     ),
@@ -469,7 +457,7 @@ mod tests {
                 );
             }
             for ((name, va), (_, vb)) in a.buffers().iter().zip(b.buffers()) {
-                let (p, q) = (vals(va.as_tensor()), vals(vb.as_tensor()));
+                let (p, q) = (to_f64(va.as_tensor()), to_f64(vb.as_tensor()));
                 let err = p
                     .iter()
                     .zip(&q)
