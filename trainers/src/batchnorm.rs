@@ -808,7 +808,7 @@ fn probe_keeps_graph() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_util::{assert_hvp_matches_fd, shifted_vars, to_f64};
+    use crate::test_util::{check_hvp, to_f64};
     use candle_nn::{BatchNorm, ModuleT};
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
@@ -1037,14 +1037,6 @@ mod tests {
         (h.sqr()?.mean_all()? + h.narrow(1, 0, 1)?.mean_all()?)? * 0.5
     }
 
-    fn grad(vars: &[Var], x: &Tensor) -> Vec<f64> {
-        let p: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
-        let gs = net(&p, x).unwrap().backward().unwrap();
-        vars.iter()
-            .flat_map(|v| to_f64(gs.get(v).unwrap()))
-            .collect()
-    }
-
     /// The exact HVP (double backprop through the fused op's differentiable backward) against
     /// central differences of the gradient in f64, in a fresh thread where candle keeps the
     /// gradient graph. Tolerance as for the convolution: eps 1e-5 gives O(eps^2) ~ 1e-10
@@ -1070,20 +1062,7 @@ mod tests {
                 .iter()
                 .map(|s| rand_tensor(s, DType::F64, -1.0, 1.0, &mut rng))
                 .collect();
-            let p: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
-            let g1 = net(&p, &x).unwrap().backward().unwrap();
-            let mut gv = Tensor::zeros((), DType::F64, &Device::Cpu).unwrap();
-            for (var, vi) in vars.iter().zip(&v) {
-                gv = (gv + (g1.get(var).unwrap() * vi).unwrap().sum_all().unwrap()).unwrap();
-            }
-            let g2 = gv.backward().unwrap();
-            let hv: Vec<f64> = vars
-                .iter()
-                .flat_map(|var| to_f64(g2.get(var).expect("second derivative missing")))
-                .collect();
-            let eps = 1e-5;
-            let moved = |sign: f64| grad(&shifted_vars(&vars, &v, sign, eps), &x);
-            assert_hvp_matches_fd(&hv, &moved(1.0), &moved(-1.0), eps);
+            check_hvp(&vars, &v, |p| net(p, &x).unwrap());
         })
         .join()
         .unwrap();

@@ -1,5 +1,5 @@
 use super::*;
-use crate::test_util::{assert_hvp_matches_fd, shifted_vars, to_f64};
+use crate::test_util::{check_hvp, to_f64};
 use candle_core::{Device, Var, D};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -218,15 +218,6 @@ fn small_net(conv: Conv, params: &[Tensor]) -> Result<Tensor> {
 
 type Conv = fn(&Tensor, &Tensor, usize, usize) -> Result<Tensor>;
 
-fn flat_grad(conv: Conv, vars: &[Var]) -> Vec<f64> {
-    let params: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
-    let loss = small_net(conv, &params).unwrap();
-    let gs = loss.backward().unwrap();
-    vars.iter()
-        .flat_map(|v| to_f64(gs.get(v).unwrap()))
-        .collect()
-}
-
 /// Exact HVP (double backprop through the custom ops) against central differences of the
 /// gradient, in f64, for both implementations. Needs CANDLE_GRAD_DO_NOT_DETACH=1, which candle
 /// reads once per thread: the check runs in a fresh thread with the variable set before its
@@ -260,31 +251,7 @@ fn hvp_check(conv: Conv) {
         .map(|s| rand_tensor(s, DType::F64, &mut rng))
         .collect();
 
-    // Exact: H v = d/dw (g(w) . v).
-    let params: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
-    let loss = small_net(conv, &params).unwrap();
-    let g1 = loss.backward().unwrap();
-    let mut gv = Tensor::zeros((), DType::F64, &Device::Cpu).unwrap();
-    for (var, vi) in vars.iter().zip(&v) {
-        let gi = g1.get(var).unwrap();
-        gv = (gv + (gi * vi).unwrap().sum_all().unwrap()).unwrap();
-    }
-    let g2 = gv.backward().unwrap();
-    let hv: Vec<f64> = vars
-        .iter()
-        .flat_map(|var| {
-            to_f64(
-                g2.get(var)
-                    .expect("second-order gradient missing: double backprop broke"),
-            )
-        })
-        .collect();
-
-    // Central differences of the gradient, eps 1e-5: error O(eps^2 |d3 L|) ~ 1e-10 plus
-    // rounding O(1e-16 / eps) ~ 1e-11 on O(1) entries.
-    let eps = 1e-5;
-    let shifted = |sign: f64| flat_grad(conv, &shifted_vars(&vars, &v, sign, eps));
-    assert_hvp_matches_fd(&hv, &shifted(1.0), &shifted(-1.0), eps);
+    check_hvp(&vars, &v, |p| small_net(conv, p).unwrap());
 }
 
 #[test]
