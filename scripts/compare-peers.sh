@@ -48,10 +48,15 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else
 echo "machine: $(nproc) cores, $(uname -m), $(date -u +%Y-%m-%d)" >&2
 cargo build -q --release --bin anodiff
 
-ns=$(bench_ns stable_pdf "pdf_s0_std a1.5 b0.5 x1000")
-ours=$(awk -v ns="$ns" 'BEGIN { printf "%.0f", 1000 / (ns * 1e-9) }')
-peer=$("$py" scripts/peer_stable_pdf.py 2 | awk '{ for (i = 1; i <= NF; i++) if ($(i + 1) == "evaluations/s") print $i }')
-echo "stable pdf (alpha 1.5, beta 0.5, 1000 points): anodiff ${ours}/s, scipy ${peer}/s, ratio $(ratio "$ours" "$peer")x"
+# the benchmark's easy case, the slowest one (the thin side of beta = 1) and one next to
+# alpha = 1 (every point needs the full integral)
+for law in "1.5 0.5" "1.9 1" "1.0005 0.5"; do
+    read -r a b <<<"$law"
+    ns=$(bench_ns stable_pdf "pdf_s0_std a$a b${b} x1000")
+    ours=$(awk -v ns="$ns" 'BEGIN { printf "%.0f", 1000 / (ns * 1e-9) }')
+    peer=$("$py" scripts/peer_stable_pdf.py 2 "$a" "$b" | awk '{ for (i = 1; i <= NF; i++) if ($(i + 1) == "evaluations/s") print $i }')
+    echo "stable pdf (alpha $a, beta $b, 1000 points): anodiff ${ours}/s, scipy ${peer}/s, ratio $(ratio "$ours" "$peer")x"
+done
 
 line=$("$py" scripts/peer_scipy_fit.py 200 1 | tail -n 1)
 echo "stable fit (n = 200): $line"

@@ -36,6 +36,54 @@ const MAX_RATIO: f64 = 0.125;
 /// 0.25, approached as a -> 0 with s = 0 (checked in the tests on a fine grid).
 const MIN_C2_OVER_C1: f64 = 0.2;
 
+/// The series' Gamma-function coefficients and sines, memoised per thread for the last
+/// parameter seen: they depend on alpha (or on one angle) alone, and callers evaluate many
+/// points at one law (a fit, a density over a grid), where recomputing them had taken 14 %
+/// (Gamma) and 13 % (sin) of the time per density point at alpha = 1.5. Slots, keyed by `a`:
+/// [`POWER_GAMMA`] `Gamma((n+1)/a)`, [`TAIL_PDF_GAMMA`] and [`TAIL_SF_GAMMA`]
+/// `Gamma(k a + s) / k!` for s = 1 and s = 0; keyed by an angle `p`: [`TAIL_SIN`] and
+/// [`POWER_SIN`] `sin(k p)`.
+struct Memo {
+    key: f64,
+    vals: Vec<f64>,
+}
+
+const POWER_GAMMA: usize = 0;
+const TAIL_PDF_GAMMA: usize = 1;
+const TAIL_SF_GAMMA: usize = 2;
+const TAIL_SIN: usize = 3;
+const POWER_SIN: usize = 4;
+
+thread_local! {
+    static MEMO: std::cell::RefCell<[Memo; 5]> = const {
+        std::cell::RefCell::new([
+            Memo { key: f64::NAN, vals: Vec::new() },
+            Memo { key: f64::NAN, vals: Vec::new() },
+            Memo { key: f64::NAN, vals: Vec::new() },
+            Memo { key: f64::NAN, vals: Vec::new() },
+            Memo { key: f64::NAN, vals: Vec::new() },
+        ])
+    };
+}
+
+/// `f(n)` from the memo `slot` for this `key` (the same value `f(n)` would return: a pure
+/// function of `key` and `n`).
+fn memo(slot: usize, key: f64, n: usize, f: impl Fn(usize) -> f64) -> f64 {
+    MEMO.with(|m| {
+        let mut m = m.borrow_mut();
+        let e = &mut m[slot];
+        if e.key.to_bits() != key.to_bits() {
+            e.key = key;
+            e.vals.clear();
+        }
+        while e.vals.len() <= n {
+            let k = e.vals.len();
+            e.vals.push(f(k));
+        }
+        e.vals[n]
+    })
+}
+
 /// Which tail quantity to sum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum What {
@@ -73,10 +121,16 @@ pub(crate) fn ln_tail(x: f64, a: f64, beta: f64, what: What) -> Option<f64> {
         What::Pdf => 1.0,
         What::Sf => 0.0,
     };
+    let slot = match what {
+        What::Pdf => TAIL_PDF_GAMMA,
+        What::Sf => TAIL_SF_GAMMA,
+    };
     let coef = |k: usize| -> f64 {
-        let kf = k as f64;
-        // Gamma(k a + shift) / k! (Gamma is exact to ~1 ulp in puruspe)
-        puruspe::gamma(kf * a + shift) / puruspe::gamma(kf + 1.0)
+        memo(slot, a, k, |k| {
+            let kf = k as f64;
+            // Gamma(k a + shift) / k! (Gamma is exact to ~1 ulp in puruspe)
+            puruspe::gamma(kf * a + shift) / puruspe::gamma(kf + 1.0)
+        })
     };
     let r = lnr.exp();
     // c2 / c1 = Gamma(2a + shift) / (2 Gamma(a + shift)) >= MIN_C2_OVER_C1 for 0 < a < 2, so
@@ -110,14 +164,14 @@ pub(crate) fn ln_tail(x: f64, a: f64, beta: f64, what: What) -> Option<f64> {
         prev_abs = bound;
         let sk = if use_c {
             // sin(k (pi - dc)) = (-1)^{k+1} sin(k dc)
-            let v = (k as f64 * dc).sin();
+            let v = memo(TAIL_SIN, dc, k, |k| (k as f64 * dc).sin());
             if k % 2 == 1 {
                 v
             } else {
                 -v
             }
         } else {
-            (k as f64 * d).sin()
+            memo(TAIL_SIN, d, k, |k| (k as f64 * d).sin())
         };
         let t = bound * sk;
         sum += t;
@@ -210,12 +264,12 @@ fn power_sum_impl(x: f64, a: f64, beta: f64, integrated: bool, screen: bool) -> 
             pw *= cinv * x1;
             fact *= n as f64;
         }
-        let mut m = puruspe::gamma((n + 1) as f64 / a) / fact * pw;
+        let mut m = memo(POWER_GAMMA, a, n, |n| puruspe::gamma((n + 1) as f64 / a)) / fact * pw;
         if integrated {
             m *= x1 / (n + 1) as f64;
         }
         let bound = m.abs();
-        let cosine = ((n + 1) as f64 * rho).sin();
+        let cosine = memo(POWER_SIN, rho, n, |n| ((n + 1) as f64 * rho).sin());
         let t = if neg && n % 2 == 1 {
             -m * cosine
         } else {
