@@ -24,8 +24,8 @@
 //! `ln g` and adaptive Gauss-Kronrod quadrature (module `nolan`; the density's integrand is
 //! evaluated on all 21 nodes of a rule at once, vectorised with AVX-512 or AVX2 and FMA where
 //! the CPU has them, which give the same bits; without them, or with the environment variable
-//! `ANODIFF_SIMD=off`, the same arithmetic runs unfused and rounds differently by a few ulps,
-//! the same on every machine); closed forms for the Gauss
+//! `ANODIFF_SIMD=off`, the same arithmetic runs unfused and rounds differently by a few ulps);
+//! closed forms for the Gauss
 //! (alpha = 2), Cauchy (alpha = 1, beta = 0) and Lévy (alpha = 1/2, beta = +-1) laws and at the
 //! mode-shift point x = zeta; next to alpha = 1 the integrand's cancelling 1/(alpha - 1) terms
 //! are formed as small quantities with full relative accuracy (module `nolan`).

@@ -1,17 +1,28 @@
-//! The density's integrand next to alpha = 1 on all 21 nodes of a rule application at once.
+//! The general kernel's density integrand on all 21 nodes of a rule application at once.
 //!
-//! Next to alpha = 1 every density point needs the full integral, about 220 integrand
-//! evaluations, and in the pointwise kernel about half of each evaluation's time went to libm's
-//! `exp` (two calls) and `ln_1p`. Written here without branches and without library calls (the
-//! branches of [`General::h_parts`] become selects, `exp` and `ln_1p` polynomials), the loop
-//! over the nodes is vectorised by the compiler; on x86-64 with AVX2 (checked at run time) it
-//! runs four nodes per instruction. No crate offers vectorised `exp`/`ln_1p` on stable Rust
-//! without nightly `std::simd`, hence the hand-written polynomials.
+//! Every density point that needs the integral costs 150-450 integrand evaluations (next to
+//! alpha = 1 about 220, all of them), and in the pointwise kernel about half of each
+//! evaluation's time went to libm's `exp` (two calls), `ln` or `ln_1p` and `sin`. Written here
+//! without branches and without library calls (the branches of [`General::h_parts`] become
+//! selects, `exp`, `ln`, `ln_1p`, `sin` and `cos` polynomials), the loop over the nodes is
+//! vectorised by the compiler inside functions built for AVX-512 and for AVX2 + FMA, chosen at
+//! run time: 8 or 4 nodes per instruction. With it (and the series' memoised coefficients) the
+//! density per point ran 2.1-3.2x faster over the benchmark's eight laws (session 5).
 //!
-//! A node that leaves the common path (|u| >= 1, D badly conditioned, e^E out of range, an angle
-//! outside the polynomials' range) comes out as NaN and is recomputed by the pointwise kernel,
-//! so the two paths agree wherever they differ at all only by rounding (a few ulps of the
-//! integrand; `tests` below hold them to 1e-14).
+//! Why by hand: the SIMD crates with vectorised `exp`/`ln` on stable Rust fix the vector width
+//! when the crate is compiled (`wide` follows the build's target features, i.e. SSE2 for a
+//! portable x86-64 binary), and SLEEF's Rust bindings need nightly `std::simd`; a scalar
+//! per-node formula in a `#[target_feature]` function gets AVX-512 or AVX2 from one source,
+//! with the same arithmetic (and the same bits) in every build with FMA.
+//!
+//! Two forms, as in the pointwise kernel: next to alpha = 1 ([`lane`]) the cancelling
+//! 1/(alpha - 1) terms are formed as small quantities (`ln_1p(D)`); elsewhere, and at the nodes
+//! where that form does not apply, `ln(sin s / sin(a t))` ([`lane_general`]). The integrand is
+//! relative to its peak inside the range, or to its largest end value where the peak lies
+//! outside (the thin side of |beta| = 1, see [`finish`]). A node that leaves the common path
+//! (e^E or R out of range, an angle outside the polynomials' range) comes out as NaN and is
+//! recomputed by the pointwise kernel. The two paths then differ only by rounding: a few ulps
+//! of the exponent, which `tests` below bound node by node.
 
 use super::{General, FRAC_PI_2, PI_2_LO};
 use crate::stable::quad::NODES;
@@ -380,7 +391,7 @@ enum Isa {
 }
 
 /// The widest build this CPU runs, unless the environment variable `ANODIFF_SIMD` is `off`
-/// (read once): then the portable build, whose values are the same on every machine.
+/// (read once): then the portable build, as on CPUs without AVX2 and FMA.
 fn isa() -> Isa {
     static ISA: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
     *ISA.get_or_init(|| {
