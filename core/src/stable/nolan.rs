@@ -214,7 +214,8 @@ thread_local! {
 #[cfg(test)]
 thread_local! {
     /// (nodes by the vectorised path, all nodes) of the general kernel's density integrands.
-    pub(crate) static VECTOR_NODES: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+    pub(crate) static VECTOR_NODES: std::cell::Cell<(u64, u64)> =
+        const { std::cell::Cell::new((0, 0)) };
 }
 #[derive(Clone, Copy, Debug)]
 struct Pt {
