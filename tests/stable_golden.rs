@@ -48,6 +48,45 @@ fn rel(got: f64, want: f64) -> f64 {
     }
 }
 
+/// pdf, cdf and sf of the standard S0 law at a fixture row `[alpha, beta, x, pdf, cdf, sf]`,
+/// each compared with the row's value by `err(got, want)` (`None`: not checked) and held to
+/// `tol`: the worst error of each goes into `worst`, each failure into `bad`. Returns the three
+/// computed values.
+fn check_row(
+    v: &[f64],
+    tol: f64,
+    err: impl Fn(f64, f64) -> Option<f64>,
+    worst: &mut [f64; 3],
+    bad: &mut Vec<String>,
+) -> [f64; 3] {
+    let (a, b, x) = (v[0], v[1], v[2]);
+    let got = [
+        pdf_s0_std(x, a, b),
+        ln_cdf_s0_std(x, a, b).exp(),
+        ln_sf_s0_std(x, a, b).exp(),
+    ];
+    for k in 0..3 {
+        let want = v[3 + k];
+        let Some(e) = err(got[k], want) else {
+            continue;
+        };
+        worst[k] = worst[k].max(e);
+        if !(e <= tol) {
+            bad.push(format!(
+                "{} a={a} b={b} x={x}: got {:e}, reference {want:e}, error {e:e}",
+                ["pdf", "cdf", "sf"][k],
+                got[k]
+            ));
+        }
+    }
+    got
+}
+
+/// The relative error, for [`check_row`].
+fn rel_err(got: f64, want: f64) -> Option<f64> {
+    Some(rel(got, want))
+}
+
 /// The promised 1e-10, except for 0 < |alpha - 1| < 5e-7 (the grids hold alpha = 1 -+ 1e-7),
 /// which is held to 2.5e-10 (measured worst 1.4e-10). There the theta-integrand's peak narrows
 /// to a width ~|alpha - 1| (it tends to a point mass as alpha -> 1 at fixed beta = 0, and for
@@ -145,34 +184,19 @@ fn matches_mpmath_reference() {
     let mut worst = [0.0f64; 3];
     let mut n = 0;
     for v in numeric_rows("mpmath_s0.csv") {
-        let (a, b, x) = (v[0], v[1], v[2]);
-        let got = [
-            ln_pdf_s0_std(x, a, b).exp(),
-            ln_cdf_s0_std(x, a, b).exp(),
-            ln_sf_s0_std(x, a, b).exp(),
-        ];
-        for k in 0..3 {
-            let want = v[3 + k];
-            let tol = rtol_for(a);
-            // below the f64 range the reference is only checked to underflow as well
-            let e = if want < 1e-300 {
-                if got[k] < 1e-290 {
+        // below the f64 range the reference is only checked to underflow as well
+        let underflow_or_rel = |got: f64, want: f64| {
+            Some(if want < 1e-300 {
+                if got < 1e-290 {
                     0.0
                 } else {
                     1.0
                 }
             } else {
-                rel(got[k], want)
-            };
-            worst[k] = worst[k].max(e);
-            if !(e <= tol) {
-                bad.push(format!(
-                    "{} a={a} b={b} x={x}: got {:e}, mpmath {want:e}, rel {e:e}",
-                    ["pdf", "cdf", "sf"][k],
-                    got[k]
-                ));
-            }
-        }
+                rel(got, want)
+            })
+        };
+        check_row(&v, rtol_for(v[0]), underflow_or_rel, &mut worst, &mut bad);
         n += 1;
     }
     eprintln!(
@@ -390,27 +414,9 @@ fn near_alpha_one_matches_fourier_inversion() {
     let mut worst = [0.0f64; 3];
     let mut n = 0;
     for v in numeric_rows("near_one.csv") {
-        let (a, b, x) = (v[0], v[1], v[2]);
-        let got = [
-            ln_pdf_s0_std(x, a, b).exp(),
-            ln_cdf_s0_std(x, a, b).exp(),
-            ln_sf_s0_std(x, a, b).exp(),
-        ];
-        for k in 0..3 {
-            let want = v[3 + k];
-            if want < 1e-300 {
-                continue;
-            }
-            let e = rel(got[k], want);
-            worst[k] = worst[k].max(e);
-            if !(e <= rtol_for(a)) {
-                bad.push(format!(
-                    "{} a={a} b={b} x={x}: got {:e}, reference {want:e}, rel {e:e}",
-                    ["pdf", "cdf", "sf"][k],
-                    got[k]
-                ));
-            }
-        }
+        // (references below the f64 range are left out)
+        let rel_above = |got: f64, want: f64| (want >= 1e-300).then(|| rel(got, want));
+        check_row(&v, rtol_for(v[0]), rel_above, &mut worst, &mut bad);
         n += 1;
     }
     eprintln!(
@@ -429,33 +435,15 @@ fn near_alpha_one_matches_fourier_inversion() {
 #[test]
 fn small_alpha_matches_mpmath() {
     let mut bad = Vec::new();
-    let (mut worst, mut n) = (0.0f64, 0);
+    let (mut worst, mut n) = ([0.0f64; 3], 0);
     for v in numeric_rows("tiny_alpha.csv") {
-        let (a, b, x) = (v[0], v[1], v[2]);
-        let got = [
-            ln_pdf_s0_std(x, a, b).exp(),
-            ln_cdf_s0_std(x, a, b).exp(),
-            ln_sf_s0_std(x, a, b).exp(),
-        ];
-        for k in 0..3 {
-            let want = v[3 + k];
-            let e = if want == 0.0 {
-                got[k]
-            } else {
-                rel(got[k], want)
-            };
-            worst = worst.max(e);
-            if !(e <= STABLE_PDF_RTOL) {
-                bad.push(format!(
-                    "{} a={a} b={b} x={x}: got {:e}, mpmath {want:e}, rel {e:e}",
-                    ["pdf", "cdf", "sf"][k],
-                    got[k]
-                ));
-            }
-        }
+        check_row(&v, STABLE_PDF_RTOL, rel_err, &mut worst, &mut bad);
         n += 1;
     }
-    eprintln!("small alpha: {n} points, worst rel {worst:e}");
+    eprintln!(
+        "small alpha: {n} points, worst rel {:e}",
+        worst.iter().fold(0.0f64, |m, &w| m.max(w))
+    );
     assert!(n > 250, "{n}");
     assert_none_failed(&bad);
 }
@@ -490,23 +478,7 @@ fn former_false_convergence_points_match_mpmath() {
     let mut bad = Vec::new();
     let mut n = 0;
     for v in numeric_rows("false_convergence.csv") {
-        let (a, b, x) = (v[0], v[1], v[2]);
-        let got = [
-            pdf_s0_std(x, a, b),
-            ln_cdf_s0_std(x, a, b).exp(),
-            ln_sf_s0_std(x, a, b).exp(),
-        ];
-        for k in 0..3 {
-            let e = rel(got[k], v[3 + k]);
-            if !(e <= STABLE_PDF_RTOL) {
-                bad.push(format!(
-                    "{} a={a} b={b} x={x}: got {:e}, mpmath {:e}, rel {e:e}",
-                    ["pdf", "cdf", "sf"][k],
-                    got[k],
-                    v[3 + k]
-                ));
-            }
-        }
+        check_row(&v, STABLE_PDF_RTOL, rel_err, &mut [0.0; 3], &mut bad);
         n += 1;
     }
     assert!(n >= 10, "{n}");
@@ -528,23 +500,7 @@ fn far_end_step_points_match_mpmath() {
     let mut n = 0;
     for v in numeric_rows("far_end.csv") {
         let (a, b, x) = (v[0], v[1], v[2]);
-        let got = [
-            pdf_s0_std(x, a, b),
-            ln_cdf_s0_std(x, a, b).exp(),
-            ln_sf_s0_std(x, a, b).exp(),
-        ];
-        for k in 0..3 {
-            let e = rel(got[k], v[3 + k]);
-            worst[k] = worst[k].max(e);
-            if !(e <= STABLE_PDF_RTOL) {
-                bad.push(format!(
-                    "{} a={a} b={b} x={x}: got {:e}, mpmath {:e}, rel {e:e}",
-                    ["pdf", "cdf", "sf"][k],
-                    got[k],
-                    v[3 + k]
-                ));
-            }
-        }
+        let got = check_row(&v, STABLE_PDF_RTOL, rel_err, &mut worst, &mut bad);
         // both tails are O(0.1..1) here: their sum keeps ~1e-16 absolute
         let s = (got[1] + got[2] - 1.0).abs();
         worst_sum = worst_sum.max(s);
