@@ -726,13 +726,9 @@ impl General {
             if u.abs() < 1.0 {
                 let (hu, hc) = sin_cos_small(0.5 * u);
                 let sin_u = 2.0 * hu * hc;
-                let y = self.t_len + self.eps * t;
-                // sin_pair(y, -u): the smaller of the angle and its complement
-                let sc = if y <= -u {
-                    sin_cos_fast(y).0.abs()
-                } else {
-                    sin_u.abs()
-                };
+                // sin(T + eps t) from the smaller of the angle and its complement -u: that is
+                // always -u here, since the two add up to pi (up to rounding) and -u < 1
+                let sc = sin_u.abs();
                 let l2 = self.l2_small(t, s, ss, cs, hu, sin_u, sa);
                 return (self.ae * (self.l1 + l2), sc / ss);
             }

@@ -208,9 +208,7 @@ fn sin_cos_fast<const F: bool>(x: f64) -> (f64, f64, bool) {
 }
 
 /// `(E, R, ok)` of `General::h_parts` at one node next to alpha = 1 (its small-eps branch and
-/// `General::l2_small`, as selects); `ok` false where the node needs another form. `sin(T + eps t)`
-/// is always `|sin u|` here: `T + eps t = pi + u` (up to rounding), so the other branch of
-/// `h_parts` needs `T + eps t <= -u`, i.e. `-u >= pi/2 > 1`, outside this path.
+/// `General::l2_small`, as selects); `ok` false where the node needs another form.
 #[inline(always)]
 fn lane<const F: bool>(k: &General, w: f64) -> (f64, f64, bool) {
     let (t, s) = k.ts(w);
