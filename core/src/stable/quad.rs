@@ -50,8 +50,8 @@ const WG10: [f64; 5] = [
     0.295_524_224_714_752_87,
 ];
 
-/// The nodes of one rule application: `c - hl XGK21[j]` (j = 0..10), then `c`, then
-/// `c + hl XGK21[j]`; the Kronrod weights in the same order.
+/// The nodes of one rule application, ascending: `c - hl XGK21[j]` for j = 0..10, then `c`,
+/// then `c + hl XGK21[j]` for j = 9 down to 0 (node `20 - j` mirrors node `j`).
 pub(crate) const NODES: usize = 21;
 
 /// The Kronrod and Gauss sums of values at the nodes in [`NODES`] order, times `hl`:
