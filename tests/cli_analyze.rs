@@ -1,5 +1,6 @@
 //! End-to-end tests of `anodiff analyze`.
 
+#[path = "../core/tests/msd_common/mod.rs"]
 mod msd_common;
 
 use anodiff_core::trajectory::npy::{write_npy_1d_f64, write_npy_f32};

@@ -1,6 +1,7 @@
 //! End-to-end tests of `anodiff stable fit`.
 
 mod common;
+#[path = "../core/tests/fit_support/mod.rs"]
 mod fit_support;
 
 use anodiff_core::stable::{Param, Stable};

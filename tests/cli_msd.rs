@@ -1,5 +1,6 @@
 //! End-to-end tests of `anodiff msd`: output contract, window options, store input, bad input.
 
+#[path = "../core/tests/msd_common/mod.rs"]
 mod msd_common;
 
 use anodiff_core::trajectory::npy::write_npy_f32;

@@ -12,12 +12,13 @@ use rand_distr::Distribution;
 use std::path::Path;
 
 fn sample() -> Vec<f64> {
-    read_values(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/vuong/t_sample.txt")).unwrap()
+    read_values(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/vuong/t_sample.txt"))
+        .unwrap()
 }
 
 fn golden(model: &str) -> Vec<f64> {
     let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/vuong/alt_golden.txt"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/vuong/alt_golden.txt"),
     )
     .unwrap();
     let line = text

@@ -143,7 +143,7 @@ fn largest_magnitude_finds_negative_end() {
 
 fn fixture(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/lanczos")
+        .join("../fixtures/lanczos")
         .join(name)
 }
 

@@ -54,7 +54,7 @@ fn err_of(path: &Path) -> String {
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/vuong")
+        .join("../fixtures/vuong")
         .join(name)
 }
 

@@ -8,7 +8,7 @@ use anodiff_core::fit::{Estimator, Koutrouvelis, McCulloch};
 fn golden() -> Vec<([f64; 4], [f64; 4], Vec<f64>)> {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/fixtures/fit/mcculloch_golden.txt"
+        "/../fixtures/fit/mcculloch_golden.txt"
     ))
     .expect("fixture present");
     let nums = |l: &str, tag: &str| -> [f64; 4] {
@@ -102,7 +102,7 @@ fn quantile_estimators_reject_bad_input() {
 fn koutrouvelis_matches_numpy_reference() {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/fixtures/fit/koutrouvelis_golden.txt"
+        "/../fixtures/fit/koutrouvelis_golden.txt"
     ))
     .expect("fixture present");
     let want: Vec<Vec<f64>> = text

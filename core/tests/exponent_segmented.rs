@@ -74,7 +74,7 @@ fn davies_test_power_and_size() {
 /// least-squares problem, so estimates agree to 1e-4 and the delta-method intervals to 1e-3.
 #[test]
 fn agrees_with_piecewise_regression() {
-    let text = include_str!("../fixtures/msd/piecewise_regression.json");
+    let text = include_str!("../../fixtures/msd/piecewise_regression.json");
     let v: serde_json::Value = serde_json::from_str(text).unwrap();
     let x: Vec<f64> = serde_json::from_value(v["x"].clone()).unwrap();
     for case in v["cases"].as_array().unwrap() {

@@ -75,8 +75,8 @@ fn basis_sizes() {
 fn export() {
     use ndarray::{Array1, Array2};
     for (n, dir) in [
-        (3000usize, "fixtures/lanczos"),
-        (20000, "target/lanczos-peer"),
+        (3000usize, "../fixtures/lanczos"),
+        (20000, "../target/lanczos-peer"),
     ] {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
         std::fs::create_dir_all(&dir).unwrap();

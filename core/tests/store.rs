@@ -99,7 +99,8 @@ fn round_trip_matches_in_memory_reference_across_chunk_boundaries() {
 
 #[test]
 fn reads_store_written_by_numpy_and_never_shows_uncommitted_rows() {
-    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/trajectory/store_numpy");
+    let fixture =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/trajectory/store_numpy");
     let s = StoreReader::open(&fixture).unwrap();
     assert_eq!((s.n_steps(), s.dim(), s.gradient_dim()), (10, 3, 2));
     assert_eq!(s.manifest().subset_seed, Some(1234));
