@@ -36,164 +36,12 @@
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 use crate::error::{Error, Result};
-use crate::npy::truncate;
-use std::fmt;
+use crate::npy::{truncate, Header, NpyArray};
 use std::io::{Read, Seek};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The name used in messages for data read from standard input.
 pub const STDIN_NAME: &str = "<stdin>";
-
-/// Element type of a `.npy` file that this module can read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Dtype {
-    /// IEEE-754 binary32 (`<f4` / `>f4`).
-    F32,
-    /// IEEE-754 binary64 (`<f8` / `>f8`).
-    F64,
-}
-
-impl Dtype {
-    /// Bytes per element.
-    pub fn size(self) -> usize {
-        match self {
-            Dtype::F32 => 4,
-            Dtype::F64 => 8,
-        }
-    }
-}
-
-impl fmt::Display for Dtype {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Dtype::F32 => "float32",
-            Dtype::F64 => "float64",
-        })
-    }
-}
-
-/// The parsed header of a `.npy` file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NpyHeader {
-    /// Element type.
-    pub dtype: Dtype,
-    /// Whether the elements are stored big-endian (`>f8`).
-    pub big_endian: bool,
-    /// Whether the array is stored in column-major order (irrelevant when read flat).
-    pub fortran_order: bool,
-    /// The array's shape; `[]` for a 0-d array holding one value.
-    pub shape: Vec<usize>,
-    /// Byte offset of the first element.
-    pub data_offset: usize,
-    /// Number of elements (product of `shape`).
-    pub len: usize,
-}
-
-impl NpyHeader {
-    /// Parses the header at the start of `bytes` and checks that `file_len` bytes hold exactly
-    /// the data it announces. `path` only names the file in error messages.
-    ///
-    /// # Errors
-    /// [`Error::Format`] for a bad magic string, an unknown format version, a header that is not
-    /// a NumPy header dictionary, a dtype other than float32/float64, or a data size that differs
-    /// from the header's (truncated file or trailing bytes).
-    pub fn parse(bytes: &[u8], file_len: u64, path: &Path) -> Result<NpyHeader> {
-        let h = crate::npy::parse(bytes, path)?;
-        let header = NpyHeader {
-            dtype: h.dtype,
-            big_endian: h.big_endian,
-            fortran_order: h.fortran_order,
-            shape: h.shape,
-            data_offset: h.data_offset,
-            len: h.len,
-        };
-        header.check_size(file_len, path)?;
-        Ok(header)
-    }
-
-    fn check_size(&self, file_len: u64, path: &Path) -> Result<()> {
-        let size = self.dtype.size() as u64;
-        let data = file_len.saturating_sub(self.data_offset as u64);
-        let expected = (self.len as u64).saturating_mul(size);
-        if data < expected {
-            let whole = data / size;
-            let part = if !data.is_multiple_of(size) {
-                format!(" and {} stray bytes", data % size)
-            } else {
-                String::new()
-            };
-            return Err(Error::format(
-                path,
-                format!(
-                    "truncated .npy file: the header says {} {} values (shape {}), the file holds {whole}{part}",
-                    self.len,
-                    self.dtype,
-                    self.shape_string()
-                ),
-            ));
-        }
-        if data > expected {
-            return Err(Error::format(
-                path,
-                format!(
-                    "corrupt .npy file: the header says {} {} values (shape {}), but {} bytes follow the data",
-                    self.len,
-                    self.dtype,
-                    self.shape_string(),
-                    data - expected
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    /// The shape written as NumPy would print it, e.g. `(3, 4)` or `(5,)`.
-    pub fn shape_string(&self) -> String {
-        crate::npy::shape_string(&self.shape)
-    }
-
-    /// Decodes elements `[start, start + out.len())` of the data section `data` (which starts at
-    /// the first element) into `out`, widening float32 to f64.
-    fn decode_into(&self, data: &[u8], start: usize, out: &mut [f64]) {
-        let size = self.dtype.size();
-        let bytes = &data[start * size..(start + out.len()) * size];
-        match (self.dtype, self.big_endian) {
-            (Dtype::F64, false) => {
-                for (o, c) in out.iter_mut().zip(bytes.chunks_exact(8)) {
-                    *o = f64::from_le_bytes(c.try_into().expect("chunk of 8"));
-                }
-            }
-            (Dtype::F64, true) => {
-                for (o, c) in out.iter_mut().zip(bytes.chunks_exact(8)) {
-                    *o = f64::from_be_bytes(c.try_into().expect("chunk of 8"));
-                }
-            }
-            (Dtype::F32, false) => {
-                for (o, c) in out.iter_mut().zip(bytes.chunks_exact(4)) {
-                    *o = f32::from_le_bytes(c.try_into().expect("chunk of 4")) as f64;
-                }
-            }
-            (Dtype::F32, true) => {
-                for (o, c) in out.iter_mut().zip(bytes.chunks_exact(4)) {
-                    *o = f32::from_be_bytes(c.try_into().expect("chunk of 4")) as f64;
-                }
-            }
-        }
-    }
-
-    fn decode_f32_into(&self, data: &[u8], start: usize, out: &mut [f32]) {
-        let bytes = &data[start * 4..(start + out.len()) * 4];
-        for (o, c) in out.iter_mut().zip(bytes.chunks_exact(4)) {
-            let b: [u8; 4] = c.try_into().expect("chunk of 4");
-            *o = if self.big_endian {
-                f32::from_be_bytes(b)
-            } else {
-                f32::from_le_bytes(b)
-            };
-        }
-    }
-}
 
 /// Reads a sample from a text or `.npy` file (see the [module docs](self) for the format).
 ///
@@ -295,7 +143,16 @@ fn parse_npy(bytes: &[u8], path: &Path) -> Result<Vec<f64>> {
     if bytes.is_empty() {
         return Err(Error::format(path, "empty file (0 bytes): no values"));
     }
-    let h = NpyHeader::parse(bytes, bytes.len() as u64, path)?;
+    let h = Header::parse(bytes, path)?;
+    h.check_file_len(bytes.len() as u64, path)?;
+    check_not_empty(&h, path)?;
+    let mut out = vec![0.0; h.len];
+    crate::npy::decode_f64(h.dtype, &bytes[h.data_offset..], &mut out);
+    crate::npy::check_finite(&out, path)?;
+    Ok(out)
+}
+
+fn check_not_empty(h: &Header, path: &Path) -> Result<()> {
     if h.len == 0 {
         return Err(Error::format(
             path,
@@ -305,18 +162,7 @@ fn parse_npy(bytes: &[u8], path: &Path) -> Result<Vec<f64>> {
             ),
         ));
     }
-    let mut out = vec![0.0; h.len];
-    h.decode_into(&bytes[h.data_offset..], 0, &mut out);
-    if let Some(i) = out.iter().position(|v| !v.is_finite()) {
-        return Err(Error::format(
-            path,
-            format!(
-                "value at flat index {i} is {} (NaN and infinity are not allowed in data)",
-                out[i]
-            ),
-        ));
-    }
-    Ok(out)
+    Ok(())
 }
 
 fn parse_text(bytes: &[u8], path: &Path) -> Result<Vec<f64>> {
@@ -409,41 +255,42 @@ pub fn validate_sample(values: &[f64], min_len: usize) -> Result<()> {
     Ok(())
 }
 
-/// A flat float32 or float64 `.npy` file, memory-mapped and read in chunks.
+/// A float32 or float64 `.npy` file (either byte order, any shape, read flat), memory-mapped
+/// and read in chunks: an [`NpyArray`] that holds at least one value.
 ///
 /// This is the reader for samples too large to hold as `Vec<f64>` (the binned fit of 10^8-10^9
 /// values): the header is validated on [`open`](NpyValues::open) (size included, so a
-/// truncated file fails there), and each chunk is decoded into a small f64 (or f32) buffer.
-/// The operating system pages the mapping in and out, so resident memory stays bounded.
-/// Values are not checked for NaN/infinity here: a streaming consumer counts or rejects them
-/// as it bins (the index of a chunk's first element is passed along for messages).
+/// truncated file fails there), and each chunk is decoded into a small f64 (or f32) buffer
+/// ([`NpyArray::for_each_chunk`], [`NpyArray::par_map_chunks`], through `Deref`). Values are
+/// not checked for NaN/infinity chunk by chunk: a streaming consumer counts or rejects them as
+/// it bins (the index of a chunk's first element is passed along for messages);
+/// [`to_vec`](NpyValues::to_vec) rejects them.
 ///
 /// # Examples
 /// ```
-/// use anodiff_core::io::{NpyValues, Dtype};
+/// use anodiff_core::io::NpyValues;
+/// use anodiff_core::npy::Dtype;
 /// let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("x.npy");
-/// // What numpy.save(path, numpy.array([1, 2, 3], dtype='<f4')) writes:
-/// let mut header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }".to_vec();
+/// // What numpy.save(path, numpy.array([1, 2, 3], dtype='>f4')) writes:
+/// let mut header = b"{'descr': '>f4', 'fortran_order': False, 'shape': (3,), }".to_vec();
 /// while !(10 + header.len() + 1).is_multiple_of(64) { header.push(b' '); }
 /// header.push(b'\n');
 /// let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
 /// bytes.extend((header.len() as u16).to_le_bytes());
 /// bytes.extend(header);
-/// for v in [1.0f32, 2.0, 3.0] { bytes.extend(v.to_le_bytes()); }
+/// for v in [1.0f32, 2.0, 3.0] { bytes.extend(v.to_be_bytes()); }
 /// std::fs::write(&path, bytes).unwrap();
 ///
 /// let npy = NpyValues::open(&path).unwrap();
-/// assert_eq!((npy.len(), npy.dtype()), (3, Dtype::F32));
+/// assert_eq!((npy.len(), npy.dtype()), (3, Dtype::F32Be));
 /// let mut sum = 0.0;
 /// npy.for_each_chunk(2, |_start, chunk| sum += chunk.iter().sum::<f64>());
 /// assert_eq!(sum, 6.0);
 /// ```
 #[derive(Debug)]
 pub struct NpyValues {
-    path: PathBuf,
-    header: NpyHeader,
-    map: Option<memmap2::Mmap>,
+    array: NpyArray,
 }
 
 impl NpyValues {
@@ -451,75 +298,11 @@ impl NpyValues {
     ///
     /// # Errors
     /// [`Error::Io`] if the file cannot be opened or mapped; [`Error::Format`] for anything
-    /// [`NpyHeader::parse`] rejects, and for an array with no values.
+    /// [`NpyArray::open`] rejects, and for an array with no values.
     pub fn open(path: &Path) -> Result<NpyValues> {
-        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-        if file_len == 0 {
-            return Err(Error::format(path, "empty file (0 bytes): no values"));
-        }
-        // SAFETY: the mapping is read-only and private to this value. If another process
-        // truncates the file while it is mapped, reads may fault (SIGBUS); that is the usual
-        // memory-map caveat, documented on `memmap2::Mmap::map`, and we accept it for
-        // data files that are written once and then analysed.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
-        #[cfg(unix)]
-        {
-            // Only a hint: failure changes speed, not results.
-            let _ = map.advise(memmap2::Advice::Sequential);
-        }
-        let header = NpyHeader::parse(&map, file_len, path)?;
-        if header.len == 0 {
-            return Err(Error::format(
-                path,
-                format!(
-                    "the .npy array has shape {} and holds no values",
-                    header.shape_string()
-                ),
-            ));
-        }
-        Ok(NpyValues {
-            path: path.to_path_buf(),
-            header,
-            map: Some(map),
-        })
-    }
-
-    /// Number of values (product of the shape).
-    pub fn len(&self) -> usize {
-        self.header.len
-    }
-
-    /// Always `false`: [`open`](NpyValues::open) rejects empty arrays.
-    pub fn is_empty(&self) -> bool {
-        self.header.len == 0
-    }
-
-    /// Element type stored in the file.
-    pub fn dtype(&self) -> Dtype {
-        self.header.dtype
-    }
-
-    /// The array's shape as stored in the header.
-    pub fn shape(&self) -> &[usize] {
-        &self.header.shape
-    }
-
-    /// The parsed header.
-    pub fn header(&self) -> &NpyHeader {
-        &self.header
-    }
-
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn data(&self) -> &[u8] {
-        match &self.map {
-            Some(m) => &m[self.header.data_offset..],
-            None => &[],
-        }
+        let array = NpyArray::open(path)?;
+        check_not_empty(array.header(), path)?;
+        Ok(NpyValues { array })
     }
 
     /// Decodes the values `[start, start + out.len())` into `out` (f32 widened to f64).
@@ -527,96 +310,7 @@ impl NpyValues {
     /// # Errors
     /// [`Error::InvalidParameter`] if the range runs past the end of the array.
     pub fn read_range(&self, start: usize, out: &mut [f64]) -> Result<()> {
-        self.check_range(start, out.len())?;
-        self.header.decode_into(self.data(), start, out);
-        Ok(())
-    }
-
-    fn check_range(&self, start: usize, len: usize) -> Result<()> {
-        if start.checked_add(len).is_none_or(|e| e > self.len()) {
-            return Err(Error::param(
-                "start",
-                format!(
-                    "range {start}..{} runs past the {} values of {}",
-                    start.saturating_add(len),
-                    self.len(),
-                    self.path.display()
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    /// Calls `f(start, chunk)` for consecutive chunks of at most `chunk_len` values (decoded to
-    /// f64), in order; `start` is the flat index of the chunk's first value.
-    ///
-    /// A `chunk_len` of 0 is treated as 1.
-    pub fn for_each_chunk<F: FnMut(usize, &[f64])>(&self, chunk_len: usize, mut f: F) {
-        let chunk_len = chunk_len.max(1);
-        let mut buf = vec![0.0; chunk_len.min(self.len())];
-        let mut start = 0;
-        while start < self.len() {
-            let m = chunk_len.min(self.len() - start);
-            self.header.decode_into(self.data(), start, &mut buf[..m]);
-            f(start, &buf[..m]);
-            start += m;
-        }
-    }
-
-    /// Like [`for_each_chunk`](NpyValues::for_each_chunk) but hands out the values as stored,
-    /// without widening, for binning by the float32 bit pattern.
-    ///
-    /// # Errors
-    /// [`Error::InvalidData`] if the file holds float64 values (narrowing would lose digits).
-    pub fn for_each_chunk_f32<F: FnMut(usize, &[f32])>(
-        &self,
-        chunk_len: usize,
-        mut f: F,
-    ) -> Result<()> {
-        if self.dtype() != Dtype::F32 {
-            return Err(Error::InvalidData(format!(
-                "{} holds {} values, not float32",
-                self.path.display(),
-                self.dtype()
-            )));
-        }
-        let chunk_len = chunk_len.max(1);
-        let mut buf = vec![0.0f32; chunk_len.min(self.len())];
-        let mut start = 0;
-        while start < self.len() {
-            let m = chunk_len.min(self.len() - start);
-            self.header
-                .decode_f32_into(self.data(), start, &mut buf[..m]);
-            f(start, &buf[..m]);
-            start += m;
-        }
-        Ok(())
-    }
-
-    /// Maps `f(start, chunk)` over chunks of at most `chunk_len` values in parallel (rayon) and
-    /// returns the results in chunk order; each worker decodes into its own buffer.
-    ///
-    /// Use it for one-pass reductions (histograms, compensated sums) that merge afterwards.
-    pub fn par_map_chunks<T, F>(&self, chunk_len: usize, f: F) -> Vec<T>
-    where
-        T: Send,
-        F: Fn(usize, &[f64]) -> T + Sync + Send,
-    {
-        use rayon::prelude::*;
-        let chunk_len = chunk_len.max(1);
-        let n_chunks = self.len().div_ceil(chunk_len);
-        (0..n_chunks)
-            .into_par_iter()
-            .map_init(
-                || vec![0.0; chunk_len.min(self.len())],
-                |buf, c| {
-                    let start = c * chunk_len;
-                    let m = chunk_len.min(self.len() - start);
-                    self.header.decode_into(self.data(), start, &mut buf[..m]);
-                    f(start, &buf[..m])
-                },
-            )
-            .collect()
+        self.array.read_f64(start, out)
     }
 
     /// Reads every value into memory, rejecting NaN and infinity (as [`read_values`] does).
@@ -624,18 +318,15 @@ impl NpyValues {
     /// # Errors
     /// [`Error::Format`] naming the flat index of the first non-finite value.
     pub fn to_vec(&self) -> Result<Vec<f64>> {
-        let mut out = vec![0.0; self.len()];
-        self.header.decode_into(self.data(), 0, &mut out);
-        if let Some(i) = out.iter().position(|v| !v.is_finite()) {
-            return Err(Error::format(
-                &self.path,
-                format!(
-                    "value at flat index {i} is {} (NaN and infinity are not allowed in data)",
-                    out[i]
-                ),
-            ));
-        }
-        Ok(out)
+        self.array.finite_values()
+    }
+}
+
+impl std::ops::Deref for NpyValues {
+    type Target = NpyArray;
+
+    fn deref(&self) -> &NpyArray {
+        &self.array
     }
 }
 

@@ -7,6 +7,8 @@
 //! - [`stable`]: alpha-stable distributions (pdf, cdf, survival function, quantile, sampling) and
 //!   [`fit`]: their estimation (quantile, characteristic-function and maximum-likelihood fits);
 //! - [`vuong`]: likelihood-ratio tests between non-nested models; [`tails`]: Hill estimator;
+//! - [`io`]: samples from text, `.npy` files and standard input; [`npy`]: the `.npy` format
+//!   (header, memory-mapped reader, writers);
 //! - [`trajectory`]: the [`trajectory::TrajectorySource`] trait, in-memory, `.npy` and on-disk
 //!   stores; [`msd`], [`exponent`], [`pathstats`]: diffusion analyses of trajectories;
 //! - [`fractal`], [`landscape`], [`toy`]: fractal dimensions, landscape generators and the 2-D
@@ -24,7 +26,7 @@ pub mod io;
 pub mod lanczos;
 pub mod landscape;
 pub mod msd;
-mod npy;
+pub mod npy;
 pub mod pathstats;
 pub mod prec;
 pub mod regress;

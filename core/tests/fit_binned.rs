@@ -45,7 +45,7 @@ fn binned_vs_points(n: usize, seed: u64) -> (f64, f64) {
 
 #[test]
 fn binned_alpha_agrees_with_point_mle_1e5() {
-    // Issue 2 asks for 1e-4 at n = 1e6 (next test); with 2^-10 relative bins and
+    // The target is 1e-4 at n = 1e6 (next test); with 2^-10 relative bins and
     // evaluation at the bin means the grouping bias is O(1e-6), so 1e-4 holds at 1e5 as well.
     let (d, se) = binned_vs_points(100_000, 31);
     assert!(d < 1e-4, "{d}");

@@ -130,9 +130,9 @@ fn wald_intervals_cover_at_the_nominal_rate() {
 #[test]
 #[ignore = "slow (1000 fits); the default test above runs 150"]
 fn wald_intervals_cover_at_the_nominal_rate_1000() {
-    // Binomial(1000, 0.95): sd 6.9; accept >= 929 (3 sd). Every fit must converge: the one
-    // stall of earlier sessions (seed 5616, next to the beta = 1 bound) is fixed and kept as
-    // `fit_next_to_the_beta_bound_converges`; session 3 measured [934, 933, 944, 948], 0 failed.
+    // Binomial(1000, 0.95): sd 6.9; accept >= 929 (3 sd). Every fit must converge (seed 5616,
+    // next to the beta = 1 bound, is `fit_next_to_the_beta_bound_converges`). Measured
+    // [934, 933, 944, 948], 0 failed (`cargo test -p anodiff-core --test fit_mle -- --ignored`).
     let (hits, failed) = coverage([1.5, 0.3, 1.0, 0.0], 400, 1000);
     eprintln!("coverage of 1000: {hits:?}, not converged {failed}");
     assert_eq!(failed, 0);
@@ -278,10 +278,10 @@ fn bad_input_and_settings_are_rejected() {
     );
 }
 
-/// The rare stall next to the beta = +-1 bound, reproduced: seed 5616 of the coverage run
-/// (n = 400 from S(1.5, 0.3, 1, 0)) has its likelihood maximum at beta ~ 0.9997. The fixed
-/// 1e-3 finite-difference step in beta got the derivatives wrong by O(1) there (the left tail's
-/// weight vanishes like 1 - beta, so d/dbeta ln f ~ -1/(1 - beta)) and Newton crept for 100
+/// A fit next to the beta = +-1 bound: seed 5616 of the coverage run (n = 400 from
+/// S(1.5, 0.3, 1, 0)) has its likelihood maximum at beta ~ 0.9997. A fixed 1e-3
+/// finite-difference step in beta gets the derivatives wrong by O(1) there (the left tail's
+/// weight vanishes like 1 - beta, so d/dbeta ln f ~ -1/(1 - beta)) and Newton creeps for 100
 /// iterations without converging. With the step shrinking next to the bound the fit must
 /// converge, and no point of a grid around the estimate (exact per-point densities, an
 /// evaluation independent of the fit's spline tables and stencil) may beat its log-likelihood

@@ -81,7 +81,7 @@ fn koutrouvelis_recovers_parameters() {
 #[test]
 fn quantile_estimators_reject_bad_input() {
     for est in [
-        &McCulloch::default() as &dyn Estimator,
+        &McCulloch::default() as &dyn Estimator<Fit = anodiff_core::fit::StableFit>,
         &Koutrouvelis::default(),
     ] {
         assert!(est.fit(&[]).is_err());

@@ -7,7 +7,8 @@
 //! raw elements. `numpy.save(p, numpy.array([1.0, 2.0], dtype='<f8'))` produces exactly what
 //! `npy(1, "<f8", false, "(2,)", ...)` builds below.
 
-use anodiff_core::io::{read_values, read_values_bytes, validate_sample, Dtype, NpyValues};
+use anodiff_core::io::{read_values, read_values_bytes, validate_sample, NpyValues};
+use anodiff_core::npy::Dtype;
 use anodiff_core::Error;
 use std::path::{Path, PathBuf};
 
@@ -165,7 +166,7 @@ fn npy_files_written_by_numpy() {
     let h = NpyValues::open(&fixture("np_f32_le_2x3.npy")).unwrap();
     assert_eq!(
         (h.len(), h.dtype(), h.shape()),
-        (6, Dtype::F32, &[2usize, 3][..])
+        (6, Dtype::F32Le, &[2usize, 3][..])
     );
 }
 
@@ -187,7 +188,7 @@ fn npy_truncated_names_counts() {
     let mut bytes = npy(1, "<f8", false, "(4,)", &le64(&[1.0, 2.0, 3.0, 4.0]));
     bytes.truncate(bytes.len() - 3);
     let e = err_of(&write(d.path(), "u.npy", &bytes));
-    assert!(e.contains("holds 3 and 5 stray bytes"), "{e}");
+    assert!(e.contains("3 of the 4 values and 5 stray bytes"), "{e}");
     // Cut inside the header.
     let bytes = npy(1, "<f8", false, "(4,)", &[]);
     let e = err_of(&write(d.path(), "h.npy", &bytes[..40]));

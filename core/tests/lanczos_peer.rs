@@ -12,6 +12,7 @@
 use anodiff_core::lanczos::{
     cifar_like_spectrum, residual_norms, Lanczos, PlantedOperator, PowerIteration, Termination,
 };
+use anodiff_core::npy;
 
 #[test]
 #[ignore]
@@ -73,7 +74,6 @@ fn basis_sizes() {
 #[test]
 #[ignore]
 fn export() {
-    use ndarray::{Array1, Array2};
     for (n, dir) in [
         (3000usize, "../fixtures/lanczos"),
         (20000, "../target/lanczos-peer"),
@@ -81,9 +81,9 @@ fn export() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
         std::fs::create_dir_all(&dir).unwrap();
         let op = PlantedOperator::random(cifar_like_spectrum(n).unwrap(), 4, 2021).unwrap();
-        let ev = Array1::from(op.eigenvalues().to_vec());
-        let r = Array2::from_shape_fn((4, n), |(i, j)| op.reflectors()[i][j]);
-        ndarray_npy::write_npy(dir.join(format!("cifar{n}_eigenvalues.npy")), &ev).unwrap();
-        ndarray_npy::write_npy(dir.join(format!("cifar{n}_reflectors.npy")), &r).unwrap();
+        let ev = op.eigenvalues();
+        let r: Vec<f64> = op.reflectors().iter().flatten().copied().collect();
+        npy::write_f64(dir.join(format!("cifar{n}_eigenvalues.npy")), &[n], ev).unwrap();
+        npy::write_f64(dir.join(format!("cifar{n}_reflectors.npy")), &[4, n], &r).unwrap();
     }
 }

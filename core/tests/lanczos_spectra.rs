@@ -148,10 +148,8 @@ fn fixture(name: &str) -> std::path::PathBuf {
 }
 
 fn cifar3000() -> PlantedOperator {
-    let lam: ndarray::Array1<f64> =
-        ndarray_npy::read_npy(fixture("cifar3000_eigenvalues.npy")).unwrap();
-    let refl: ndarray::Array2<f64> =
-        ndarray_npy::read_npy(fixture("cifar3000_reflectors.npy")).unwrap();
+    let lam = anodiff_core::npy::read_array1(fixture("cifar3000_eigenvalues.npy")).unwrap();
+    let refl = anodiff_core::npy::read_array2(fixture("cifar3000_reflectors.npy")).unwrap();
     let refl = refl.outer_iter().map(|r| r.to_vec()).collect();
     PlantedOperator::new(lam.to_vec(), refl).unwrap()
 }
@@ -206,7 +204,7 @@ fn cifar_like_top20_reaches_1e8_with_no_more_products_than_arpack() {
         let explicit =
             residual_norms(&op, &res.eigenvalues, res.eigenvectors.as_ref().unwrap()).unwrap();
         for i in 0..20 {
-            // The target of the issue: relative residual 1e-8, checked explicitly. The solver
+            // The target: relative residual 1e-8, checked explicitly. The solver
             // stops on the Lanczos-relation estimate, which agrees with the explicit residual to
             // a few eps ||A||; 1e-13 ||A|| (||A|| = 200) allows for that rounding.
             assert!(

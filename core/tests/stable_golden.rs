@@ -104,7 +104,8 @@ fn rtol_for(alpha: f64) -> f64 {
 
 /// Nolan's STABLE values (S1, scale 1, loc 0) in columns x, value, alpha, beta, pct.
 fn nolan(name: &str) -> Array2<f64> {
-    ndarray_npy::read_npy(fixture(&format!("nolan/{name}"))).expect("readable Nolan fixture")
+    anodiff_core::npy::read_array2(fixture(&format!("nolan/{name}")))
+        .expect("readable Nolan fixture")
 }
 
 /// scipy checks these to 1e-11 relative for 0.2 < alpha, alpha != 1 and for alpha = 1 (its
@@ -175,9 +176,8 @@ fn cdf_matches_nolan_stable() {
 /// the thin side of |beta| = 1 (thin tail < 1e-15) come from the independent Laplace inversion
 /// of gen_laplace.py, and those next to zeta for 0 < |alpha - 1| <= 2.1e-3 from gen_mpmath.py
 /// at 50 digits (see fixtures/stable/README.md). Every pdf, cdf and sf value is held to the
-/// promised STABLE_PDF_RTOL = 1e-10 relative (session 3; before, the thin side was held to 2e-5
-/// and the tails next to zeta near alpha = 1 to 2e-7 and 1e-1), except 2.5e-10 at
-/// alpha = 1 -+ 1e-7 ([`rtol_for`]).
+/// promised STABLE_PDF_RTOL = 1e-10 relative, except 2.5e-10 at alpha = 1 -+ 1e-7
+/// ([`rtol_for`]).
 #[test]
 fn matches_mpmath_reference() {
     let mut bad = Vec::new();
@@ -260,8 +260,8 @@ fn density_at_the_mode_shift_point() {
 
 /// The evaluator must return a number (or -inf outside the support) everywhere, never panic or
 /// NaN: the fitters call it at whatever (alpha, beta) their steps reach. The grid is dense near
-/// alpha = 2 and beta = +-1, where an earlier version's root bracketing failed (alpha 1.998,
-/// beta 1, z <= -1.5: "min > max, or either was NaN").
+/// alpha = 2 and beta = +-1, where root bracketing is delicate (alpha 1.998, beta 1, z <= -1.5:
+/// a bracket with min > max or a NaN end would panic in the solver).
 #[test]
 fn ln_pdf_is_defined_on_a_wide_grid() {
     use anodiff_core::stable::ln_pdf_s0_std;
@@ -294,8 +294,8 @@ fn ln_pdf_is_defined_on_a_wide_grid() {
 /// the 1e-10 promise covers). One table per (alpha, beta) covers the range of that group's
 /// points; every point is then evaluated through it (interpolated where certified, exact
 /// elsewhere). Held to the promised STABLE_PDF_RTOL = 1e-10 relative ([`rtol_for`]) for both references
-/// (the interpolant adds up to its 2e-11 verification tolerance to the exact path's error);
-/// since session 3 this includes x next to zeta near alpha = 1 and the thin side of |beta| = 1.
+/// (the interpolant adds up to its 2e-11 verification tolerance to the exact path's error),
+/// including x next to zeta near alpha = 1 and the thin side of |beta| = 1.
 #[test]
 fn batch_path_matches_references() {
     use anodiff_core::stable::LnPdfTable;
@@ -429,9 +429,9 @@ fn near_alpha_one_matches_fourier_inversion() {
 
 /// Small alpha (0.002 .. 0.049, below the 1e-10 promise's alpha >= 0.5): 30-digit mpmath values
 /// of the theta integral (fixtures/stable/tiny_alpha.csv, gen_tiny_alpha.py), beta -1 .. 1, x
-/// from -1e3 to 1e6 and beside zeta. Measured worst 3.5e-12; held to 1e-10. Before session 3
-/// the far end of the integration range could return garbage here (|beta| = 1, alpha < 0.01:
-/// sf or cdf = 1.0 for every x), which the reference catches.
+/// from -1e3 to 1e6 and beside zeta. Measured worst 3.5e-12; held to 1e-10. A value of h that
+/// is not finite at the far end of the integration range would show here (|beta| = 1,
+/// alpha < 0.01: sf or cdf = 1.0 for every x).
 #[test]
 fn small_alpha_matches_mpmath() {
     let mut bad = Vec::new();
@@ -466,15 +466,16 @@ fn tiny_alpha_cdf_and_sf_are_consistent() {
     }
 }
 
-/// Points where session 3's quadrature converged to a wrong value (fixtures/stable/
+/// Points where a Gauss-Kronrod pair can agree on a wrong value (fixtures/stable/
 /// false_convergence.csv, 30-digit theta integral of gen_false_convergence.py): next to the thin
-/// side of beta ~ +-1 a piece between two levels of ln g spanned decades of the integration
-/// variable and every node of the rule pair missed the integrand's mass (pdf 3-5 % low at
-/// alpha = 1.5, beta = 0.999, x = -6.94 and alpha = 1.99, beta = 0.9999, x = -11.06; sf off by
-/// 1.6e-7 at alpha = 1.99, beta = 0.7, x = -10). Such pieces are now integrated in ln w.
+/// side of beta ~ +-1 a piece between two levels of ln g spans decades of the integration
+/// variable, and integrated in that variable every node of the rule pair misses the integrand's
+/// mass (pdf 3-5 % low at alpha = 1.5, beta = 0.999, x = -6.94 and alpha = 1.99, beta = 0.9999,
+/// x = -11.06; sf off by 1.6e-7 at alpha = 1.99, beta = 0.7, x = -10). Such pieces are
+/// integrated in ln w.
 /// Held to the promised 1e-10 (measured 5e-15).
 #[test]
-fn former_false_convergence_points_match_mpmath() {
+fn false_convergence_points_match_mpmath() {
     let mut bad = Vec::new();
     let mut n = 0;
     for v in numeric_rows("false_convergence.csv") {
@@ -485,12 +486,12 @@ fn former_false_convergence_points_match_mpmath() {
     assert_none_failed(&bad);
 }
 
-/// Points where the quadrature missed a step at the far end of the theta range (fixtures/stable/
-/// far_end.csv, 30-digit theta integral of gen_far_end.py): at beta = -+0.9999 next to
-/// alpha = 1 ln g sits on a plateau (g ~ 1e-4) and falls to -inf within ~1e-5 of the far end;
-/// no node of the piece reaching that end saw the step and the lower-tail cdf came out 3.2e-9
-/// low at alpha = 1.01, x = 4.943 (5e-11..9e-11 at alpha 0.9..1.001, x 7..18), with pdf and sf
-/// right. Such pieces are now integrated in ln(len - w). Held to the promised 1e-10 on pdf,
+/// Points with a step at the far end of the theta range (fixtures/stable/far_end.csv, 30-digit
+/// theta integral of gen_far_end.py): at beta = -+0.9999 next to alpha = 1 ln g sits on a
+/// plateau (g ~ 1e-4) and falls to -inf within ~1e-5 of the far end; integrated in w, no node of
+/// the piece reaching that end sees the step and the lower-tail cdf comes out 3.2e-9 low at
+/// alpha = 1.01, x = 4.943 (5e-11..9e-11 at alpha 0.9..1.001, x 7..18), with pdf and sf right.
+/// Such pieces are integrated in ln(len - w). Held to the promised 1e-10 on pdf,
 /// cdf and sf, and cdf + sf = 1 to 1e-15 (measured: see the stderr line).
 #[test]
 fn far_end_step_points_match_mpmath() {
@@ -521,8 +522,8 @@ fn far_end_step_points_match_mpmath() {
 /// the f64 range (e^-3.8e3 .. e^-7.4e13; fixtures/stable/thin_deep.csv, gen_thin_deep.py):
 /// Laplace inversion through the saddle point at 60 digits, with Nolan's leading asymptotic
 /// term as a second column (it differs from the inversion by 2.8e-6 in ln f at e^-1e4 and by
-/// 4e-16 at e^-7e7: its correction is O(x1^(-a/(a-1)))). Before session 4's split-point tolerance fix the evaluator returned
-/// -inf below about e^-1e9. Tolerance: |d ln f| <= 1e-10 + 2e-14 |ln f|: the promised 1e-10 on
+/// 4e-16 at e^-7e7: its correction is O(x1^(-a/(a-1)))). A split-point tolerance wider than the
+/// gap between the drop levels would return -inf below about e^-1e9. Tolerance: |d ln f| <= 1e-10 + 2e-14 |ln f|: the promised 1e-10 on
 /// f, plus ~100 ulps of ln f, which is itself a difference of terms as large as itself
 /// (h - e^h at the integrand's peak, with e^h ~ |ln f|) and so can be no better than a few ulps
 /// of |ln f| (measured worst 4.2e-15 |ln f|, at alpha = 1.3, x = -300).

@@ -1,8 +1,10 @@
 //! Maximum-likelihood fits of the models compared with a stable law (normal, Student-t, Laplace).
 //!
-//! Each fit returns an [`AltFit`]: location, scale (and degrees of freedom for Student-t), the
-//! total log-likelihood, standard errors, and the model's log-density for Vuong tests
-//! ([`AltFit::ln_pdf`], [`AltFit::ln_pdfs`]).
+//! Each model is an [`Estimator`] (as the stable estimators are) whose fit is an [`AltFit`]:
+//! location, scale (and degrees of freedom for Student-t), the total log-likelihood, standard
+//! errors, and the model's log-density for Vuong tests ([`AltFit::ln_pdf`],
+//! [`AltFit::ln_pdfs`]). The free functions [`fit`], [`fit_weighted`] and
+//! [`normal_from_moments`] give the same fits.
 //!
 //! | model | parameters | MLE | standard errors |
 //! |---|---|---|---|
@@ -12,9 +14,10 @@
 //!
 //! # Examples
 //! ```
-//! use anodiff_core::fit::alternatives::{fit, AltModel};
+//! use anodiff_core::fit::alternatives::AltModel;
+//! use anodiff_core::fit::Estimator;
 //! let x = [1.0, 2.0, 4.0, 7.0, 11.0];
-//! let f = fit(AltModel::Normal, &x).unwrap();
+//! let f = AltModel::Normal.fit(&x).unwrap();
 //! assert!((f.loc - 5.0).abs() < 1e-14);
 //! assert!((f.scale - 13.2f64.sqrt()).abs() < 1e-14); // squared deviations sum to 66, n = 5
 //! ```
@@ -22,6 +25,7 @@
 // `!(x > 0.0)` is deliberate throughout: it rejects NaN, which `x <= 0.0` would let through.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
+use super::Estimator;
 use crate::error::{Error, Result};
 use statrs::function::gamma::{digamma, ln_gamma};
 use std::f64::consts::PI;
@@ -48,6 +52,15 @@ impl AltModel {
             AltModel::StudentT => "student-t",
             AltModel::Laplace => "laplace",
         }
+    }
+}
+
+impl Estimator for AltModel {
+    type Fit = AltFit;
+
+    /// Fits the model by maximum likelihood: [`fit`]`(self, data)`.
+    fn fit(&self, data: &[f64]) -> Result<AltFit> {
+        fit(*self, data)
     }
 }
 
@@ -759,6 +772,16 @@ mod tests {
             assert!(fit(m, &[2.0; 6]).is_err());
             assert!(fit(m, &[1.0]).is_err());
             assert!(fit(m, &[1.0, f64::NAN, 2.0]).is_err());
+        }
+    }
+
+    #[test]
+    fn estimator_trait_gives_the_free_function_fit() {
+        use crate::fit::Estimator;
+        let x = [-1.0, 0.0, 0.5, 2.0, 3.5, 0.25, -0.75];
+        for m in [AltModel::Normal, AltModel::StudentT, AltModel::Laplace] {
+            assert_eq!(m.fit(&x).unwrap(), fit(m, &x).unwrap());
+            assert!(m.fit(&[1.0]).is_err());
         }
     }
 }

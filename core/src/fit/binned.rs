@@ -13,6 +13,7 @@
 use super::likelihood::{bin_correction, Obs};
 use super::quantile::from_quantiles;
 use super::{Estimator, Method, Mle, Param, StableFit, MIN_N};
+use crate::npy::{Dtype, NpyArray};
 use crate::{Error, Result};
 use rayon::prelude::*;
 use std::path::Path;
@@ -144,6 +145,7 @@ impl Histogram {
     }
 
     fn push_bytes(&mut self, c: &[u8], dtype: Dtype) {
+        // One loop per dtype, so that the byte-order branch is outside the loop.
         match dtype {
             Dtype::F32Le => c
                 .chunks_exact(4)
@@ -245,26 +247,17 @@ impl Histogram {
     ///
     /// [`Error::Io`] if the file cannot be opened or mapped; [`Error::Format`] if it is not a
     /// `.npy` file, its dtype is not f32/f64, or it is shorter or longer than its header says
-    /// (the same checks and messages as [`crate::io::NpyValues::open`]).
+    /// (the same checks and messages as [`NpyArray::open`]).
     pub fn from_npy(path: impl AsRef<Path>, mantissa_bits: u32) -> Result<Histogram> {
         let path = path.as_ref();
         Histogram::new(mantissa_bits)?;
+        // The crate's one `.npy` reader checks the header and that the file holds exactly the
+        // data it announces (truncation reported with both counts).
+        let array = NpyArray::open(path)?;
+        let (dtype, offset, count) = (array.dtype(), array.header().data_offset, array.len());
+        drop(array);
         let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        // SAFETY: the map is read-only and the file is not modified by this process; a file
-        // truncated underneath by another process is outside what any reader can guard against.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
-        // The crate's one `.npy` parser checks the header and that the file holds exactly the
-        // data it announces (truncation reported with both counts), as every reader does.
-        let header = crate::io::NpyHeader::parse(&map, map.len() as u64, path)?;
-        let dtype = match (header.dtype, header.big_endian) {
-            (crate::io::Dtype::F32, false) => Dtype::F32Le,
-            (crate::io::Dtype::F32, true) => Dtype::F32Be,
-            (crate::io::Dtype::F64, false) => Dtype::F64Le,
-            (crate::io::Dtype::F64, true) => Dtype::F64Be,
-        };
-        let (offset, count) = (header.data_offset, header.len);
         let size = dtype.size();
-        drop(map);
         // Map and scan the data in 64 MiB segments, so the resident mapped pages stay bounded
         // too; each thread keeps one histogram across segments.
         let threads = rayon::current_num_threads().max(1);
@@ -275,7 +268,9 @@ impl Histogram {
         let mut done = 0usize;
         while done < count {
             let len = seg.min(count - done);
-            // SAFETY: as above.
+            // SAFETY: the map is read-only and the file is not modified by this process; a file
+            // truncated underneath by another process is outside what any reader can guard
+            // against.
             let part = unsafe {
                 memmap2::MmapOptions::new()
                     .offset((offset + done * size) as u64)
@@ -377,23 +372,6 @@ impl Histogram {
                 bins.last().map_or(0.0, |b| b.hi)
             })
             .collect()
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Dtype {
-    F32Le,
-    F32Be,
-    F64Le,
-    F64Be,
-}
-
-impl Dtype {
-    fn size(self) -> usize {
-        match self {
-            Dtype::F32Le | Dtype::F32Be => 4,
-            _ => 8,
-        }
     }
 }
 
@@ -509,6 +487,8 @@ impl BinnedMle {
 }
 
 impl Estimator for BinnedMle {
+    type Fit = StableFit;
+
     fn fit(&self, data: &[f64]) -> Result<StableFit> {
         super::check_data(data)?;
         let h = Histogram::from_f64(data, self.mantissa_bits)?;

@@ -2,7 +2,7 @@
 
 /// log f(z; alpha, beta) of the standard S0 law (scale 1, loc 0); -inf outside the support.
 ///
-/// The evaluator is total on the fitters' range (tests/stable_golden.rs sweeps it); a NaN would
+/// The evaluator is total on the fitters' range (core/tests/stable_golden.rs sweeps it); a NaN would
 /// be treated by the likelihood as an impossible point.
 #[inline]
 pub(crate) fn ln_pdf_std(z: f64, alpha: f64, beta: f64) -> f64 {

@@ -423,6 +423,8 @@ impl Mle {
 const Z95_STEP: f64 = super::Z95;
 
 impl Estimator for Mle {
+    type Fit = StableFit;
+
     fn fit(&self, data: &[f64]) -> Result<StableFit> {
         check_data(data)?;
         let start = McCulloch::estimate(data)?;
@@ -742,8 +744,8 @@ pub(crate) mod tests {
 
     #[test]
     fn nearly_gaussian_data_converge_and_dominate_the_normal_fit() {
-        // Gaussian samples put the MLE at or just below alpha = 2, where Newton alone used to
-        // stall (seed 3 here, the draws of `anodiff stable sample --alpha 2 --n 5000 --seed 3`, did). The stable family
+        // Gaussian samples put the MLE at or just below alpha = 2, where plain Newton stalls
+        // (seed 3 here: the draws of `anodiff stable sample --alpha 2 --n 5000 --seed 3`). The stable family
         // contains N(loc, 2 scale^2) at alpha = 2, so the fitted log-likelihood can never be
         // below the normal MLE's closed form -n/2 (ln(2 pi s^2) + 1); 1e-6 allows for the
         // spline's evaluation error.

@@ -1,7 +1,7 @@
 //! Fitting alpha-stable laws (and the alternatives compared with them) to data.
 //!
-//! Every estimator is a configured value implementing [`Estimator`] and returns the same
-//! [`StableFit`]:
+//! Every estimator is a configured value implementing [`Estimator`]. The stable estimators
+//! return the same [`StableFit`] (whose [`StableFit::law`] is the fitted [`Stable`] law):
 //!
 //! - [`McCulloch`]: McCulloch's (1986) quantile estimator (fast, consistent, starting values);
 //! - [`Koutrouvelis`]: Koutrouvelis' (1980) iterated regression on the empirical characteristic
@@ -12,6 +12,9 @@
 //!   covariance;
 //! - [`BinnedMle`]: the same likelihood on a fine histogram ([`Histogram`]) built in one
 //!   streaming pass, so that the cost after the pass does not depend on n (10^8-10^9 values).
+//!
+//! The laws compared with a stable law ([`alternatives::AltModel`]: normal, Student-t,
+//! Laplace) are estimators too, returning an [`alternatives::AltFit`].
 //!
 //! # Examples
 //!
@@ -34,6 +37,7 @@ mod quantile;
 mod spline;
 
 pub use crate::stable::Param;
+use crate::stable::{s0_to_s1_loc, s1_to_s0_loc, tan_pi_alpha_half, Stable};
 pub use binned::{BinnedMle, Histogram};
 pub use ecf::{Estimates, Koutrouvelis};
 pub use likelihood::Evaluation;
@@ -145,13 +149,26 @@ impl StableFit {
     pub fn s0_params(&self) -> [f64; 4] {
         let loc0 = match self.param {
             Param::S0 => self.loc,
-            Param::S1 => {
-                // invert delta1 = delta0 - d(alpha, beta, scale) (the shift does not depend on loc)
-                let (d1_at_0, _) = s0_to_s1_loc(self.alpha, self.beta, self.scale, 0.0);
-                self.loc - d1_at_0
-            }
+            Param::S1 => s1_to_s0_loc(self.alpha, self.beta, self.scale, self.loc),
         };
         [self.alpha, self.beta, self.scale, loc0]
+    }
+
+    /// The fitted law, in the fit's parameterization.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] if the fields were set outside the parameter ranges (an
+    /// estimator never returns such a fit).
+    ///
+    /// # Examples
+    /// ```
+    /// use anodiff_core::fit::{Estimator, McCulloch};
+    /// let x: Vec<f64> = (1..2000).map(|i| (std::f64::consts::PI * (i as f64 / 2000.0 - 0.5)).tan()).collect();
+    /// let law = McCulloch::default().fit(&x).unwrap().law().unwrap();
+    /// assert!((law.cdf(0.0) - 0.5).abs() < 0.02);
+    /// ```
+    pub fn law(&self) -> Result<Stable> {
+        Stable::new(self.alpha, self.beta, self.scale, self.loc, self.param)
     }
 
     /// ln f(x_i) at the fitted law for every x_i, by the same spline evaluation the MLE uses
@@ -173,15 +190,22 @@ impl StableFit {
     }
 }
 
-/// The shared shape of all stable estimators.
+/// The shared shape of all estimators: a configured value that fits its model to a sample.
+///
+/// The stable estimators ([`McCulloch`], [`Koutrouvelis`], [`Mle`], [`BinnedMle`]) return a
+/// [`StableFit`]; the alternative models ([`alternatives::AltModel`]) an
+/// [`alternatives::AltFit`].
 pub trait Estimator {
-    /// Fits a stable law to `data`.
+    /// What a fit returns.
+    type Fit;
+
+    /// Fits the model to `data`.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidData`] for empty data, fewer than [`MIN_N`] values, NaN or infinite
+    /// [`Error::InvalidData`] for empty data, too few values for the model, NaN or infinite
     /// values, or all values equal.
-    fn fit(&self, data: &[f64]) -> Result<StableFit>;
+    fn fit(&self, data: &[f64]) -> Result<Self::Fit>;
 }
 
 /// Fewest values any estimator accepts.
@@ -218,12 +242,13 @@ pub fn check_data(data: &[f64]) -> Result<()> {
     Ok(())
 }
 
-/// S0 location -> S1 location and its gradient in (alpha, beta, scale, loc0).
-pub(crate) fn s0_to_s1_loc(alpha: f64, beta: f64, scale: f64, loc0: f64) -> (f64, [f64; 4]) {
+/// S0 location -> S1 location ([`s0_to_s1_loc`]) and its gradient in (alpha, beta, scale,
+/// loc0), for the delta-method covariance of an S1 report.
+pub(crate) fn s1_loc_and_gradient(alpha: f64, beta: f64, scale: f64, loc0: f64) -> (f64, [f64; 4]) {
     use std::f64::consts::PI;
+    let d1 = s0_to_s1_loc(alpha, beta, scale, loc0);
     if alpha == 1.0 {
         let l = scale.ln();
-        let d1 = loc0 - 2.0 / PI * beta * scale * l;
         // d/dalpha is not defined by the closed form at alpha = 1 exactly; it is only used for a
         // delta-method SE, where S1's loc is singular anyway.
         (
@@ -236,10 +261,10 @@ pub(crate) fn s0_to_s1_loc(alpha: f64, beta: f64, scale: f64, loc0: f64) -> (f64
             ],
         )
     } else {
-        let t = (PI * alpha / 2.0).tan();
+        let t = tan_pi_alpha_half(alpha);
         let sec2 = 1.0 + t * t;
         (
-            loc0 - beta * scale * t,
+            d1,
             [-beta * scale * sec2 * PI / 2.0, -scale * t, -beta * t, 1.0],
         )
     }
@@ -309,7 +334,7 @@ pub(crate) fn report(mut fit: StableFit, param: Param) -> StableFit {
     if param == fit.param || param == Param::S0 {
         return fit;
     }
-    let (d1, grad) = s0_to_s1_loc(fit.alpha, fit.beta, fit.scale, fit.loc);
+    let (d1, grad) = s1_loc_and_gradient(fit.alpha, fit.beta, fit.scale, fit.loc);
     fit.loc = d1;
     fit.param = Param::S1;
     if let Some(c) = fit.cov {
@@ -357,12 +382,12 @@ mod tests {
 
     #[test]
     fn s1_loc_matches_nolan_relation() {
-        // delta1 = delta0 - beta gamma tan(pi alpha / 2) (Nolan 2020, eq. 1.7).
-        let (d1, g) = s0_to_s1_loc(1.5, 0.5, 2.0, 1.0);
-        assert!((d1 - (1.0 - 0.5 * 2.0 * (0.75 * std::f64::consts::PI).tan())).abs() < 1e-15);
+        // delta1 = delta0 - beta gamma tan(pi alpha / 2) (Nolan 2020, eq. 1.7); tan(3 pi / 4) = -1.
+        let (d1, g) = s1_loc_and_gradient(1.5, 0.5, 2.0, 1.0);
+        assert_eq!(d1, 2.0);
         // gradient against central differences
         let h = 1e-6;
-        let f = |v: [f64; 4]| s0_to_s1_loc(v[0], v[1], v[2], v[3]).0;
+        let f = |v: [f64; 4]| s1_loc_and_gradient(v[0], v[1], v[2], v[3]).0;
         let p = [1.5, 0.5, 2.0, 1.0];
         for k in 0..4 {
             let (mut a, mut b) = (p, p);

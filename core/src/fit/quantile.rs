@@ -208,6 +208,8 @@ impl McCulloch {
 }
 
 impl Estimator for McCulloch {
+    type Fit = StableFit;
+
     fn fit(&self, data: &[f64]) -> Result<StableFit> {
         let (alpha, beta, scale, loc) = Self::estimate(data)?;
         let fit =

@@ -38,7 +38,7 @@
 //! ([`LnPdfTable`]). Measured accuracy against 24-digit mpmath values and Nolan's STABLE
 //! values is recorded in `fixtures/stable/`.
 //!
-//! # Accuracy (measured, `tests/stable_golden.rs`)
+//! # Accuracy (measured, `core/tests/stable_golden.rs`)
 //!
 //! Relative error of pdf, cdf and sf at most 1e-10 for alpha in [0.5, 2], beta in [-1, 1],
 //! |x| up to 1e6, including x at and beside zeta, alpha within 1e-3 of 1 (down to
@@ -75,6 +75,7 @@ mod table;
 pub use table::{LnPdfTable, MIN_BATCH};
 
 use crate::{Error, Result};
+use rayon::prelude::*;
 use standard::Tail;
 use std::f64::consts::PI;
 
@@ -154,22 +155,41 @@ pub struct Stable {
     regime: Regime,
 }
 
-/// S0 location from S1 location.
-fn s1_to_s0(alpha: f64, beta: f64, scale: f64, loc1: f64) -> f64 {
+/// The S1 location of the law whose S0 location is `loc0` (Nolan 2020, eq. 1.7):
+/// `loc0 - beta scale tan(pi alpha / 2)` for alpha != 1, `loc0 - (2/pi) beta scale ln scale` at
+/// alpha = 1. The tangent is formed as `-1 / tan(pi (alpha - 1) / 2)`, accurate to a few ulp
+/// next to its pole at alpha = 1, where `tan(pi alpha / 2)` itself loses digits to the rounding
+/// of `pi alpha / 2` (1e-8 relative at alpha = 1 + 2^-27).
+///
+/// # Examples
+/// ```
+/// use anodiff_core::stable::{s0_to_s1_loc, s1_to_s0_loc};
+/// // tan(3 pi / 4) = -1: the S1 location is loc0 + beta scale.
+/// assert_eq!(s0_to_s1_loc(1.5, 0.5, 2.0, 1.0), 2.0);
+/// assert_eq!(s1_to_s0_loc(1.5, 0.5, 2.0, 2.0), 1.0);
+/// ```
+pub fn s0_to_s1_loc(alpha: f64, beta: f64, scale: f64, loc0: f64) -> f64 {
+    loc0 - s0_minus_s1(alpha, beta, scale)
+}
+
+/// The S0 location of the law whose S1 location is `loc1`: the inverse of [`s0_to_s1_loc`].
+pub fn s1_to_s0_loc(alpha: f64, beta: f64, scale: f64, loc1: f64) -> f64 {
+    loc1 + s0_minus_s1(alpha, beta, scale)
+}
+
+/// S0 location minus S1 location.
+fn s0_minus_s1(alpha: f64, beta: f64, scale: f64) -> f64 {
     if alpha == 1.0 {
-        loc1 + 2.0 / PI * beta * scale * scale.ln()
+        2.0 / PI * beta * scale * scale.ln()
     } else {
-        loc1 + beta * scale * nolan::tan_pi_alpha_half(alpha)
+        beta * scale * nolan::tan_pi_alpha_half(alpha)
     }
 }
 
-/// S1 location from S0 location.
-fn s0_to_s1(alpha: f64, beta: f64, scale: f64, loc0: f64) -> f64 {
-    if alpha == 1.0 {
-        loc0 - 2.0 / PI * beta * scale * scale.ln()
-    } else {
-        loc0 - beta * scale * nolan::tan_pi_alpha_half(alpha)
-    }
+/// `tan(pi alpha / 2)`, exact at alpha = 1/2, 3/2 and 2 and accurate to a few ulp next to the
+/// pole at alpha = 1 (the S0/S1 shift of [`s0_to_s1_loc`] and its derivative in alpha).
+pub(crate) fn tan_pi_alpha_half(alpha: f64) -> f64 {
+    nolan::tan_pi_alpha_half(alpha)
 }
 
 impl Stable {
@@ -203,8 +223,8 @@ impl Stable {
             return Err(Error::param("loc", format!("must be finite, got {loc}")));
         }
         let (loc0, loc1) = match param {
-            Param::S0 => (loc, s0_to_s1(alpha, beta, scale, loc)),
-            Param::S1 => (s1_to_s0(alpha, beta, scale, loc), loc),
+            Param::S0 => (loc, s0_to_s1_loc(alpha, beta, scale, loc)),
+            Param::S1 => (s1_to_s0_loc(alpha, beta, scale, loc), loc),
         };
         if !(loc0.is_finite() && loc1.is_finite()) {
             return Err(Error::param(
@@ -338,6 +358,35 @@ impl Stable {
         v
     }
 
+    /// [`Stable::cdf`] at every point of `xs`, the points shared among threads (rayon).
+    ///
+    /// # Examples
+    /// ```
+    /// use anodiff_core::stable::{Param, Stable};
+    /// let s = Stable::new(1.5, 0.5, 2.0, 1.0, Param::S0).unwrap();
+    /// let xs = [-3.0, 0.0, 4.5];
+    /// let c = s.cdf_many(&xs);
+    /// assert!(xs.iter().zip(&c).all(|(&x, &v)| v == s.cdf(x)));
+    /// ```
+    pub fn cdf_many(&self, xs: &[f64]) -> Vec<f64> {
+        xs.par_iter().map(|&x| self.cdf(x)).collect()
+    }
+
+    /// [`Stable::sf`] at every point of `xs`, the points shared among threads (rayon).
+    pub fn sf_many(&self, xs: &[f64]) -> Vec<f64> {
+        xs.par_iter().map(|&x| self.sf(x)).collect()
+    }
+
+    /// [`Stable::quantile`] at every probability of `ps`, shared among threads (rayon).
+    ///
+    /// # Errors
+    /// As [`Stable::quantile`]; a probability outside [0, 1] is reported for the first such
+    /// entry of `ps`.
+    pub fn quantile_many(&self, ps: &[f64]) -> Result<Vec<f64>> {
+        ps.iter().try_for_each(|&p| check_probability(p))?;
+        ps.par_iter().map(|&p| self.quantile(p)).collect()
+    }
+
     fn ln_tail(&self, x: f64, tail: Tail) -> f64 {
         match self.regime {
             Regime::Gauss => standard::gauss_ln_cdf(self.z0(x), tail),
@@ -390,12 +439,7 @@ impl Stable {
     /// [`Error::InvalidParameter`] if `p` is not in [0, 1]; [`Error::NotConverged`] if no
     /// bracket is found (does not happen for valid laws).
     pub fn quantile(&self, p: f64) -> Result<f64> {
-        if !(0.0..=1.0).contains(&p) {
-            return Err(Error::param(
-                "p",
-                format!("probability must be in [0, 1], got {p}"),
-            ));
-        }
+        check_probability(p)?;
         if p == 0.0 {
             return Ok(self.support_min());
         }
@@ -404,23 +448,34 @@ impl Stable {
         }
         match self.regime {
             Regime::Gauss => {
-                // N(loc, 2 scale^2)
+                // N(loc, 2 scale^2): the standard quantile is -2 erfc^-1(2p). Newton on the
+                // exact ln cdf / ln sf polishes statrs' approximation of it, starting there.
                 let z = if p < 0.5 {
                     -2.0 * statrs::function::erf::erfc_inv(2.0 * p)
                 } else {
                     2.0 * statrs::function::erf::erfc_inv(2.0 * (1.0 - p))
                 };
-                // polish with Newton on the exact cdf
-                let z = quantile::quantile_std(p, 2.0, 0.0)
-                    .unwrap_or(z / 2.0_f64.sqrt() * 2.0_f64.sqrt());
+                let start = if z.is_finite() { z } else { 0.0 };
+                let z = quantile::quantile_std(p, 2.0, 0.0, start).unwrap_or(start);
                 Ok(self.loc0 + self.scale * z)
             }
             Regime::Cauchy => Ok(self.loc0 + self.scale * (PI * (p - 0.5)).tan()),
-            _ => quantile::quantile_std(p, self.alpha, self.beta)
+            _ => quantile::quantile_std(p, self.alpha, self.beta, 0.0)
                 .map(|z| self.loc0 + self.scale * z)
                 .ok_or_else(|| Error::NotConverged(format!("stable quantile at p = {p}"))),
         }
     }
+}
+
+/// [`Error::InvalidParameter`] unless `p` is in [0, 1].
+fn check_probability(p: f64) -> Result<()> {
+    if !(0.0..=1.0).contains(&p) {
+        return Err(Error::param(
+            "p",
+            format!("probability must be in [0, 1], got {p}"),
+        ));
+    }
+    Ok(())
 }
 
 impl statrs::distribution::Continuous<f64, f64> for Stable {
@@ -550,5 +605,35 @@ mod tests {
     fn param_parses() {
         assert_eq!("S1".parse::<Param>().unwrap(), Param::S1);
         assert!("s2".parse::<Param>().is_err());
+    }
+
+    /// tan(pi (1 + e) / 2) = -cot(pi e / 2) = -(2 / (pi e) - pi e / 6 - (pi e)^3 / 360 - ...):
+    /// at e = 2^-27 (exact in f64) the series' second term is 2e-17 of the first, so the S1
+    /// shift is 2^28 / pi to 1 ulp. The plain tan(pi alpha / 2) is off by ~1e-8 there.
+    #[test]
+    fn s0_s1_shift_next_to_alpha_one_matches_the_analytic_value() {
+        let e = 2f64.powi(-27);
+        let want = 2f64.powi(28) / PI - PI * e / 6.0;
+        let got = s0_to_s1_loc(1.0 + e, 1.0, 1.0, 0.0);
+        assert!(
+            (got - want).abs() <= 2.0 * f64::EPSILON * want,
+            "{got} {want}"
+        );
+        assert!(((PI * (1.0 + e) / 2.0).tan() + want).abs() > 1e-10 * want);
+        // At alpha = 1: -(2/pi) beta scale ln scale; the two directions invert each other.
+        let d1 = s0_to_s1_loc(1.0, 0.5, std::f64::consts::E, 3.0);
+        assert!((d1 - (3.0 - std::f64::consts::E / PI)).abs() < 1e-15);
+        for (a, b, g, d) in [
+            (1.0 + e, 0.7, 2.5, -1.0),
+            (1.0, -0.3, 0.2, 4.0),
+            (0.6, 1.0, 3.0, 0.5),
+        ] {
+            let back = s1_to_s0_loc(a, b, g, s0_to_s1_loc(a, b, g, d));
+            assert!((back - d).abs() <= 1e-15 * (d.abs() + (b * g * tan_pi_alpha_half(a)).abs()));
+        }
+        // The law keeps both locations consistent.
+        let s = Stable::new(1.0 + e, 1.0, 1.0, 0.0, Param::S0).unwrap();
+        let s1 = Stable::new(1.0 + e, 1.0, 1.0, got, Param::S1).unwrap();
+        assert_eq!(s.cdf(0.3), s1.cdf(0.3));
     }
 }

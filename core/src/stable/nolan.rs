@@ -193,17 +193,15 @@ fn sin_pair(y: f64, yc: f64) -> f64 {
 }
 
 /// Acceptance threshold on the summed |Kronrod - Gauss| differences, relative to the integral.
-/// The Kronrod value is far more accurate than this difference, but 1e-10 here (with G7-K15,
-/// session 3) already let a few
-/// Nolan cdf values (alpha = 0.3) exceed 2e-12.
+/// The Kronrod value is far more accurate than this difference, but 1e-10 here (with a G7-K15
+/// rule) lets a few Nolan cdf values (alpha = 0.3) exceed 2e-12.
 const QUAD_RTOL: f64 = 1e-11;
 
 /// Split levels of `h` (ascending). Below -40 or above 3.6 every integrand is either
 /// negligible or saturated, or smooth enough for one adaptive piece (at h = 3.6 the density's
 /// integrand is e^{-33}); pieces beyond are still bounded and, when not negligible, integrated.
-/// Session 3 thinned the levels from 12 to 7 (each costs a root and a 15-point piece): the
-/// golden tests' worst errors did not move (mpmath 2.6e-11 for |alpha - 1| >= 1e-6) and the
-/// per-point rate rose by 15-80 %.
+/// Each level costs a root and a piece: 7 levels give the same worst golden-test errors as 12
+/// (mpmath 2.6e-11 for |alpha - 1| >= 1e-6) at a 15-80 % higher per-point rate.
 const LEVELS: [f64; 7] = [-60.0, -16.0, -6.0, -1.8, 0.0, 1.6, 4.0];
 
 #[cfg(test)]
@@ -368,8 +366,8 @@ pub(crate) fn ln_integral<K: Kernel>(k: &K, kind: Kind) -> f64 {
         Kind::OneMinus if hmax < 3.0 => levels.extend(DROPS.iter().map(|d| hmax - d)),
         _ => {}
     }
-    // (the sorts below are of a handful of values, but sorting had taken 8 % of the time per
-    // point next to alpha = 1: each is skipped where the order is already known)
+    // (the sorts below are of a handful of values, but sorting takes 8 % of the time per point
+    // next to alpha = 1: each is skipped where the order is already known)
     if levels.len() > LEVELS.len() {
         levels.sort_unstable_by(f64::total_cmp);
     }
@@ -394,8 +392,8 @@ pub(crate) fn ln_integral<K: Kernel>(k: &K, kind: Kind) -> f64 {
         // at most a quarter of the gap to the next level. The drop levels next to a finite end
         // value hmin sit at hmin + ln(1 + d e^-hmin), i.e. only ~d e^-hmin apart: far into the
         // thin side of |beta| = 1 (ln f ~ -7e10 at alpha = 1.5, x = -1e4) a tolerance of
-        // 0.02 (1 + hmin) accepted the first point near all of them, the squeeze was never
-        // resolved and the density came out as 0 (ln f = -inf).
+        // 0.02 (1 + hmin) would accept the first point near all of them, the squeeze would not
+        // be resolved and the density would come out as 0 (ln f = -inf).
         let tols: Vec<f64> = (0..inside.len())
             .map(|i| {
                 let gap_lo = if i > 0 {
@@ -703,7 +701,7 @@ impl General {
         // u carries the rounding of its two terms and of the inexact one of t, s (~1e-16
         // absolute); where tan(theta) is huge that can swamp D (a < 1, beta = 1 has u -> 0
         // and tan(theta) -> infinity at the same end): keep D only where it is well
-        // conditioned, else the ratio, which is no worse than before.
+        // conditioned, else the ratio, which is no worse than its inputs.
         let err_u = 4.5e-16 * (self.d + self.rho + self.eps.abs() * (s + t + self.t_len));
         if dd.abs() <= 0.5 && cot.abs() * err_u <= 1e-6 * dd.abs() {
             return -dd.ln_1p();
@@ -1023,14 +1021,12 @@ mod tests {
 
     /// The cost per density point next to alpha = 1, where every point of the benchmark's
     /// 1000 (x = sinh(-7 + 14 i/999)) needs the integral: integrand evaluations by the
-    /// quadrature plus kernel evaluations by the level solver, per point. Session 3 spent
-    /// about 310-355 (G7-K15 pieces, asinh-Newton from a start near w = 1e-140); session 4
-    /// measured 200-245, and 220-255 after pieces reaching towards the far end were moved to
-    /// ln(len - w) (the cdf fix; 21-25 of them by the level solver). The bound leaves ~18 % of
-    /// room. Session 5 evaluates the integrand on a rule's 21 nodes together, vectorised
-    /// (module `vector`): 99.4-99.7 % of these points' nodes take that path, held to 90 %.
-    /// The same points' densities are held
-    /// to 1e-10 against mpmath in tests/stable_golden.rs (near_one.csv, mpmath_s0.csv).
+    /// quadrature plus kernel evaluations by the level solver, per point: measured 220-255
+    /// (21-25 of them by the level solver; `cargo test -p anodiff-core --lib
+    /// evaluations_per_point -- --nocapture`); the bound leaves ~18 % of room. The integrand is
+    /// evaluated on a rule's 21 nodes together, vectorised (module `vector`): 99.4-99.7 % of
+    /// these points' nodes take that path, held to 90 %. The same points' densities are held
+    /// to 1e-10 against mpmath in core/tests/stable_golden.rs (near_one.csv, mpmath_s0.csv).
     #[test]
     fn evaluations_per_point_next_to_alpha_one() {
         let xs: Vec<f64> = (0..1000)

@@ -1,8 +1,8 @@
 //! Adaptive Gauss-Kronrod (G10-K21) quadrature of monotone-in-log integrands on split pieces.
 //!
-//! Session 4 moved from G7-K15 to G10-K21: on the Nolan pieces the first pass then meets the
-//! tolerance far more often, and the integrand evaluations per density point fell by 15-25 %
-//! (fewer bisections, each of which costs two full rule applications).
+//! G10-K21 rather than G7-K15: on the Nolan pieces the first pass meets the tolerance far more
+//! often, and the integrand evaluations per density point are 15-25 % fewer (fewer bisections,
+//! each of which costs two full rule applications).
 //!
 //! The Nolan integrals are evaluated as `exp(psi_max) * sum_j int_{piece j} exp(psi(w) - psi_max) dw`
 //! so that densities far below the smallest positive f64 keep their logarithm.
@@ -113,15 +113,15 @@ struct Seg {
 /// is a smooth bell of a few units' width. The same happens at the far end of the range: at
 /// beta = -+0.9999 next to alpha = 1, `h` stays on a plateau (g ~ 6.5e-5 at alpha = 1.01,
 /// x = 4.943) until `len - w ~ 1e-4` and then falls to -inf within `len - w ~ 1e-5`; the
-/// step in `e^{-g}` lay in the last 5e-5 of a piece of length ~2, was missed by every node,
-/// and the cdf came out 3.2e-9 low.
+/// step in `e^{-g}` lies in the last 5e-5 of a piece of length ~2; integrated in `w`, every
+/// node misses it and the cdf comes out 3.2e-9 low.
 const LOG_RATIO: f64 = 8.0;
 
 /// One G10-K21 pass over [a, b] (the piece's ends in its variable): (Kronrod estimate,
 /// |Kronrod - Gauss|). The integrand takes all 21 nodes at once (see [`integrate_pieces`]).
 ///
 /// In `v = ln w` the integrand is `f(e^v) e^v`, in `v = ln(end - w)` it is `f(end - e^v) e^v`.
-/// The nodes' `e^v` come from `e^c e^{+-dx}` (11 exponentials instead of 21; exp had taken a
+/// The nodes' `e^v` come from `e^c e^{+-dx}` (11 exponentials instead of 21; 21 would take a
 /// third of the time per density point next to alpha = 1). `e^v` is then off by a few ulps
 /// from the exact node's, but the integrand is evaluated and weighted at the same `e^v`, so
 /// this only moves the node by ~1e-16 relative.
@@ -171,8 +171,8 @@ fn apply<F: FnMut(&[f64; NODES], &mut [f64; NODES])>(
 ///
 /// |K21 - G10| overestimates the error of the K21 value by orders of magnitude for smooth
 /// integrands, so `rtol` can be far looser than the accuracy actually delivered. (QUADPACK's
-/// sharper scaling of the difference, `resasc min(1, (200 |K - G| / resasc)^1.5)`, was tried
-/// and rejected: it let the alpha = 1 density at x = 1e6 drift to 1.5e-10.)
+/// sharper scaling of the difference, `resasc min(1, (200 |K - G| / resasc)^1.5)`, is not used:
+/// it lets the alpha = 1 density at x = 1e6 drift to 1.5e-10.)
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn integrate_pieces<F: FnMut(&[f64; NODES], &mut [f64; NODES])>(
     f: &mut F,

@@ -2,8 +2,9 @@
 
 use super::standard::{self, Tail};
 
-/// Standard S0 quantile for p in (0, 1); the caller handles 0 and 1.
-pub(crate) fn quantile_std(p: f64, a: f64, beta: f64) -> Option<f64> {
+/// Standard S0 quantile for p in (0, 1), searched from the starting point `x0` (0, or an
+/// approximation of the quantile); the caller handles 0 and 1.
+pub(crate) fn quantile_std(p: f64, a: f64, beta: f64, x0: f64) -> Option<f64> {
     // Work in the tail that keeps digits: target ln P(X <= x) = ln p or ln P(X > x) = ln(1 - p).
     let (tail, lt) = if p <= 0.5 {
         (Tail::Lower, p.ln())
@@ -13,8 +14,7 @@ pub(crate) fn quantile_std(p: f64, a: f64, beta: f64) -> Option<f64> {
     let sign = if tail == Tail::Lower { -1.0 } else { 1.0 };
     // F(x) = value of ln tail probability; decreasing in `sign * x`.
     let lf = |x: f64| standard::ln_cdf(x, a, beta, tail);
-    // Bracket: start at 0 and step outwards geometrically in the tail's direction.
-    let x0 = 0.0;
+    // Bracket: start at x0 and step outwards geometrically in the tail's direction.
     let f0 = lf(x0);
     let (mut lo, mut hi); // lf(lo) >= lt >= lf(hi), with lo, hi ordered along `sign`
     if f0 >= lt {

@@ -38,7 +38,7 @@ const MIN_C2_OVER_C1: f64 = 0.2;
 
 /// The series' Gamma-function coefficients and sines, memoised per thread for the last
 /// parameter seen: they depend on alpha (or on one angle) alone, and callers evaluate many
-/// points at one law (a fit, a density over a grid), where recomputing them had taken 14 %
+/// points at one law (a fit, a density over a grid), where recomputing them takes 14 %
 /// (Gamma) and 13 % (sin) of the time per density point at alpha = 1.5. Slots, keyed by `a`:
 /// [`POWER_GAMMA`] `Gamma((n+1)/a)`, [`TAIL_PDF_GAMMA`] and [`TAIL_SF_GAMMA`]
 /// `Gamma(k a + s) / k!` for s = 1 and s = 0; keyed by an angle `p`: [`TAIL_SIN`] `sin(k p)`

@@ -3,8 +3,8 @@
 //! Near alpha = 1 the terms of the integral's exponent grow like 1/|alpha - 1| and cancel; the
 //! kernel in `nolan` forms the two cancelling parts as small quantities with full relative
 //! accuracy (`L1`, `L2` of `nolan::General`), so alpha within 1e-3 (down to 1e-7 and closer)
-//! of 1 is evaluated directly. (Earlier versions interpolated in alpha across 1, which was
-//! 4x slower and, on the thin side of |beta| = 1, off by 3e-8.)
+//! of 1 is evaluated directly (interpolating in alpha across 1 would be 4x slower and, on the
+//! thin side of |beta| = 1, off by 3e-8).
 
 use super::nolan;
 // statrs 0.19's erf/erfc are only good to ~1e-10 relative; puruspe's are good to ~1e-15.

@@ -35,6 +35,33 @@ pub use store::{StoreOptions, StoreReader, StoreWriter};
 
 use crate::error::{Error, Result};
 use std::ops::Range;
+use std::path::Path;
+
+/// Opens a trajectory on disk: a directory is read as the project's store
+/// ([`StoreReader`]), a file as a 2-D `.npy` of steps x weights ([`NpyTrajectory`]).
+///
+/// # Errors
+/// [`Error::Io`] naming the path if it does not exist or cannot be read; the errors of
+/// [`StoreReader::open`] or [`NpyTrajectory::open`] otherwise.
+///
+/// # Examples
+/// ```
+/// use anodiff_core::trajectory::{self, npy::write_npy_f32};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("w.npy");
+/// write_npy_f32(&path, 4, 2, &[0.0; 8]).unwrap();
+/// let traj = trajectory::open(&path).unwrap();
+/// assert_eq!((traj.n_steps(), traj.dim()), (4, 2));
+/// assert!(trajectory::open(dir.path().join("missing.npy")).is_err());
+/// ```
+pub fn open(path: impl AsRef<Path>) -> Result<Box<dyn TrajectorySource>> {
+    let path = path.as_ref();
+    if path.is_dir() {
+        Ok(Box::new(StoreReader::open(path)?))
+    } else {
+        Ok(Box::new(NpyTrajectory::open(path)?))
+    }
+}
 
 /// One step handed to a [`TrajectorySink`].
 #[derive(Debug, Clone, Copy)]

@@ -90,9 +90,9 @@
 //! assert_eq!(store.losses(3..5).unwrap(), Some(vec![0.25, 0.2]));
 //! ```
 
-use super::npy::{header_bytes, parse_header, truncated, Dtype, MappedArray, NpyHeader};
 use super::{check_block, Step, TrajectorySink, TrajectorySource};
 use crate::error::{Error, Result};
+use crate::npy::{Dtype, Header, NpyArray};
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -192,13 +192,16 @@ impl Manifest {
                 self.schema_version
             ));
         }
-        if Dtype::from_descr(&self.dtype) != Some(Dtype::F32) {
+        if Dtype::from_descr(&self.dtype) != Ok(Dtype::F32Le) {
             return bad(format!(
                 "dtype '{}' is not supported (use '<f4')",
                 self.dtype
             ));
         }
-        if Dtype::from_descr(&self.loss_dtype).is_none() {
+        if !matches!(
+            Dtype::from_descr(&self.loss_dtype),
+            Ok(Dtype::F64Le | Dtype::F32Le)
+        ) {
             return bad(format!(
                 "loss_dtype '{}' is not supported (use '<f8' or '<f4')",
                 self.loss_dtype
@@ -407,8 +410,8 @@ impl StoreWriter {
             format: FORMAT_NAME.into(),
             schema_version: SCHEMA_VERSION,
             dim: options.dim,
-            dtype: Dtype::F32.descr().into(),
-            loss_dtype: Dtype::F64.descr().into(),
+            dtype: Dtype::F32Le.descr().into(),
+            loss_dtype: Dtype::F64Le.descr().into(),
             gradient_dim: options.gradient_dim,
             chunk_steps,
             n_steps: 0,
@@ -505,10 +508,10 @@ impl StoreWriter {
                 .truncate(create)
                 .open(&path)
                 .map_err(|e| Error::io(&path, e))?;
-            let header = header_bytes(Dtype::F32, shape, 0);
+            let header = Header::to_bytes(Dtype::F32Le, shape, 0);
             // The loss file is f64; its header differs only in descr.
             let header = if shape.len() == 1 {
-                header_bytes(Dtype::F64, shape, 0)
+                Header::to_bytes(Dtype::F64Le, shape, 0)
             } else {
                 header
             };
@@ -571,8 +574,8 @@ impl StoreWriter {
                     Some(d) => vec![last.steps, d],
                     None => vec![last.steps],
                 };
-                let full_len = header_bytes(dtype, &full, 0).len();
-                let header = header_bytes(dtype, &exact, full_len);
+                let full_len = Header::to_bytes(dtype, &full, 0).len();
+                let header = Header::to_bytes(dtype, &exact, full_len);
                 if header.len() != full_len {
                     // Cannot happen (a smaller row count never lengthens the shape text), but a
                     // header that changed size would shift the data: leave the chunk as it is.
@@ -590,10 +593,10 @@ impl StoreWriter {
                     .and_then(|_| f.sync_all())
                     .map_err(|e| Error::io(&path, e))
             };
-            shrink(&last.weights, Dtype::F32, Some(m.dim))?;
-            shrink(&last.losses, Dtype::F64, None)?;
+            shrink(&last.weights, Dtype::F32Le, Some(m.dim))?;
+            shrink(&last.losses, Dtype::F64Le, None)?;
             if let Some(g) = &last.gradients {
-                shrink(g, Dtype::F32, Some(m.gradient_dim))?;
+                shrink(g, Dtype::F32Le, Some(m.gradient_dim))?;
             }
         }
         self.manifest.finished = true;
@@ -706,7 +709,7 @@ fn open_chunk_file(
     cols: Option<usize>,
     steps: usize,
     first_step: usize,
-) -> Result<MappedArray> {
+) -> Result<NpyArray> {
     let path = dir.join(name);
     let span = format!("steps {first_step}..{}", first_step + steps);
     let mut file = File::open(&path).map_err(|e| {
@@ -725,7 +728,7 @@ fn open_chunk_file(
         .take(65_536)
         .read_to_end(&mut head)
         .map_err(|e| Error::io(&path, e))?;
-    let header = parse_header(&head, &path)?;
+    let header = Header::parse(&head, &path)?;
     if !dtype_ok.contains(&header.dtype) {
         return Err(Error::format(
             &path,
@@ -763,19 +766,26 @@ fn open_chunk_file(
             ),
         ));
     }
+    if header.fortran_order {
+        return Err(Error::format(
+            &path,
+            format!("chunk is in Fortran (column-major) order ({span}); the store writes C order"),
+        ));
+    }
     let row = (width * header.dtype.size()) as u64;
     let needed = header.data_offset as u64 + steps as u64 * row;
     if file_len < needed {
-        let committed = NpyHeader {
+        let committed = Header {
             shape: match cols {
                 Some(d) => vec![steps, d],
                 None => vec![steps],
             },
+            len: steps * width,
             ..header.clone()
         };
-        return Err(truncated(&path, &committed, file_len, row, first_step));
+        return Err(committed.truncated(&path, file_len, first_step, "step"));
     }
-    MappedArray::new(file, path, header, file_len)
+    NpyArray::from_parts(file, path, header, file_len)
 }
 
 /// A store opened for reading: a [`TrajectorySource`] over the steps committed when it was
@@ -790,8 +800,8 @@ fn open_chunk_file(
 pub struct StoreReader {
     dir: PathBuf,
     manifest: Manifest,
-    weights: Vec<MappedArray>,
-    gradients: Vec<MappedArray>,
+    weights: Vec<NpyArray>,
+    gradients: Vec<NpyArray>,
     losses: Vec<f64>,
 }
 
@@ -813,7 +823,7 @@ impl StoreReader {
             weights.push(open_chunk_file(
                 &dir,
                 &c.weights,
-                &[Dtype::F32],
+                &[Dtype::F32Le],
                 Some(manifest.dim),
                 c.steps,
                 first,
@@ -822,7 +832,7 @@ impl StoreReader {
                 gradients.push(open_chunk_file(
                     &dir,
                     g,
-                    &[Dtype::F32],
+                    &[Dtype::F32Le],
                     Some(manifest.gradient_dim),
                     c.steps,
                     first,
@@ -831,28 +841,21 @@ impl StoreReader {
             let l = open_chunk_file(
                 &dir,
                 &c.losses,
-                &[Dtype::F64, Dtype::F32],
+                &[Dtype::F64Le, Dtype::F32Le],
                 None,
                 c.steps,
                 first,
             )?;
             {
-                let es = l.header.dtype.size();
-                let bytes = &l.bytes()[l.header.data_offset..l.header.data_offset + c.steps * es];
-                for (i, s) in bytes.chunks_exact(es).enumerate() {
-                    let v = if es == 8 {
-                        f64::from_le_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]])
-                    } else {
-                        f32::from_le_bytes([s[0], s[1], s[2], s[3]]) as f64
-                    };
-                    if !v.is_finite() {
-                        return Err(Error::format(
-                            &l.path,
-                            format!("step {}: loss is {v}", first + i),
-                        ));
-                    }
-                    losses.push(v);
+                let mut chunk = vec![0.0; c.steps];
+                l.read_f64(0, &mut chunk)?;
+                if let Some(i) = chunk.iter().position(|v| !v.is_finite()) {
+                    return Err(Error::format(
+                        l.path(),
+                        format!("step {}: loss is {}", first + i, chunk[i]),
+                    ));
                 }
+                losses.extend(chunk);
             }
             first += c.steps;
         }
@@ -892,7 +895,7 @@ impl StoreReader {
     /// Reads `steps` x `coords` of the chunked matrix `arrays` (weights or gradients).
     fn read_chunked(
         &self,
-        arrays: &[MappedArray],
+        arrays: &[NpyArray],
         width: usize,
         steps: Range<usize>,
         coords: Range<usize>,
@@ -915,6 +918,7 @@ impl StoreReader {
                 coords.clone(),
                 dst,
                 k * c,
+                "step",
                 what,
             )?;
             t = end;

@@ -6,8 +6,9 @@
 //! without branches and without library calls (the branches of [`General::h_parts`] become
 //! selects, `exp`, `ln`, `ln_1p`, `sin` and `cos` polynomials), the loop over the nodes is
 //! vectorised by the compiler inside functions built for AVX-512 and for AVX2 + FMA, chosen at
-//! run time: 8 or 4 nodes per instruction. With it (and the series' memoised coefficients) the
-//! density per point ran 2.1-3.2x faster over the benchmark's eight laws (session 5).
+//! run time: 8 or 4 nodes per instruction. `ANODIFF_SIMD=off` selects the pointwise kernel, so
+//! `cargo bench --bench stable_pdf -- 'stable_pdf/pdf_s0_std '` with and without it compares
+//! the two on the benchmark's eight laws.
 //!
 //! Why by hand: the SIMD crates with vectorised `exp`/`ln` on stable Rust fix the vector width
 //! when the crate is compiled (`wide` follows the build's target features, i.e. SSE2 for a
@@ -47,8 +48,8 @@ fn madd<const F: bool>(a: f64, b: f64, c: f64) -> f64 {
 
 /// `sum_k c[k] x^k` (at most 16 coefficients) by Estrin's scheme (pairs, then levels in x^2,
 /// x^4, x^8): the polynomials here have 9-16 coefficients, and Horner's chain of that length,
-/// not the arithmetic, had bounded the speed (the first, Horner version of this module ran
-/// about as fast as the pointwise kernel).
+/// not the arithmetic, would bound the speed (with Horner this module runs about as fast as the
+/// pointwise kernel).
 #[inline(always)]
 fn estrin<const F: bool, const N: usize>(c: &[f64; N], x: f64) -> f64 {
     let x2 = x * x;
@@ -183,7 +184,7 @@ const COS_C: [f64; 9] = [
 /// `(sin x, cos x)` for |x| <= pi/4 (Taylor through x^17 and x^16, as
 /// [`super::sin_cos_taylor`]), by Estrin's scheme in x^2. The pointwise kernel keeps its own
 /// nested form: unfused, this one is up to 2 ulps off libm, beyond the 2.5e-16 that
-/// `fast_sin_cos_matches_libm` holds the pointwise one to (tried in session 5).
+/// `fast_sin_cos_matches_libm` holds the pointwise one to.
 #[inline(always)]
 fn sin_cos_poly<const F: bool>(x: f64) -> (f64, f64) {
     let x2 = x * x;
