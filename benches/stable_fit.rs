@@ -1,4 +1,4 @@
-//! Criterion benchmarks of the stable fits (issue 2, "Speed").
+//! Criterion benchmarks of the stable fits.
 //!
 //! - `mle_4param/10000` and `mle_4param/1000000`: four-parameter MLE with standard errors on
 //!   seeded S0(1.5, 0.3, 1, 0) samples (targets: < 1 s and < 20 s on 2 cores);

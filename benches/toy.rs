@@ -1,4 +1,4 @@
-//! Toy-model speed target (issue 4): 1000 steps x 100 walkers on a 2049 x 2049 landscape in
+//! Toy-model speed target: 1000 steps x 100 walkers on a 2049 x 2049 landscape in
 //! under 1 s on 2 cores. Also times generating that landscape (diamond-square) once.
 
 use anodiff_core::landscape::{diamond_square, DiamondSquareConfig, Landscape};

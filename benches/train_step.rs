@@ -31,15 +31,12 @@
 //! --batch-size 128 --steps 3` writes `timing.record_seconds / timing.step_seconds` to run.json
 //! (measured: 0.009 s of 138.6 s, 0.006 %).
 //!
-//! After the gemm convolutions and fused batch norm (`trainers/src/conv.rs`,
-//! `trainers/src/batchnorm.rs`), release build, `RAYON_NUM_THREADS=2`, dev VM at load ~8,
-//! 2026-11-27 17:19 UTC: `step/no_record` 1.63 s [1.54, 1.72], `record/full` 4.0 ms [3.3, 4.5]
-//! (0.25 % of the step); after vectorising the BN kernels, load ~5, 17:35 UTC: `step/no_record`
-//! 1.21-1.36 s (two runs). Session 4, after the hand-written ResNet backward pass
-//! (`trainers/src/model/resnet/cpu_step.rs`), gemm's AVX-512 kernels and the column-major weight
-//! gradient: `step/no_record` 0.195 s on the quiet dev VM (PyTorch 0.203 s in the same script);
-//! on an idle Xeon's 2 pinned cores, an intermediate build: `step/no_record` 705 ms, through
-//! candle's autograd 854 ms. PyTorch CPU on the same machine: see BENCHMARKS.md.
+//! With the gemm convolutions, fused batch norm and the hand-written ResNet backward pass
+//! (`trainers/src/conv.rs`, `trainers/src/batchnorm.rs`, `trainers/src/model/resnet/cpu_step.rs`),
+//! release build, `RAYON_NUM_THREADS=2`, quiet dev VM, 2026-11-27 20:56 UTC: `step/no_record`
+//! 0.195 s (PyTorch 0.203 s in the same script, `scripts/compare-peers.sh --quick --with-torch`);
+//! `record/full` 4.0 ms [3.3, 4.5] at load ~8 (17:19 UTC). PyTorch CPU on the same machine: see
+//! BENCHMARKS.md.
 
 use anodiff_core::trajectory::{Step, StoreOptions, StoreWriter, TrajectorySink};
 use anodiff_trainers::candle_core::{DType, Device, Tensor};
@@ -96,8 +93,8 @@ fn bench(c: &mut Criterion) {
             black_box(l)
         })
     });
-    // The same step through candle's autograd for the whole network (the path before the
-    // hand-written ResNet backward pass; still the path of the other architectures and GPUs).
+    // The same step through candle's autograd for the whole network (the path of the other
+    // architectures and of GPUs).
     g.bench_function("no_record_autograd", |b| {
         b.iter(|| {
             let (l, grads) =

@@ -1,5 +1,5 @@
 //! Streaming throughput of trajectory sources against `cat FILE > /dev/null` on the same file
-//! (issue 3: "within 2x of cat").
+//! (target: within 2x of cat).
 //!
 //! Writes a steps x d `.npy` (d = 175,258, ResNet-14's parameter count; size from
 //! `ANODIFF_BENCH_TRAJ_MB`, default 1024) and the same steps as a chunked store, in
@@ -9,8 +9,8 @@
 //! - `npy_rows`: `NpyTrajectory::read_weights` over each step in pieces of 32768 coordinates
 //!   (128 KB, the size of cat's buffer), summed in f64;
 //! - `npy_coord_blocks`: blocks of 4096 coordinates over all steps read straight from the file
-//!   (the MSD's access pattern in session 1, kept for comparison);
-//! - `npy_panels`: what the MSD and pair distances do now, over consecutive windows of 1000
+//!   (strided access, for comparison);
+//! - `npy_panels`: what the MSD and pair distances do, over consecutive windows of 1000
 //!   steps (`anodiff msd --window 1000`): `for_each_panel` with
 //!   `panel_width(1000, d, STREAM_BUDGET_BYTES)` (a window that fits the 1 GiB budget is read
 //!   as whole steps, front to back; otherwise panels of per-step runs, the next read while the
@@ -41,15 +41,14 @@
 //! |---|---|---|
 //! | `cat` | 103 ms | 638 ms [399, 927] |
 //! | `npy_rows` | 240 ms (2.3x) | 1.31 s [0.82, 1.83] (2.1x) |
-//! | `npy_coord_blocks` (session 1's MSD pattern) | 416 ms (4.0x) | 2.06 s (3.2x) |
-//! | `npy_panels` (the MSD now) | 601 ms (5.8x) | 1.19 s [0.88, 1.65] (1.9x) |
+//! | `npy_coord_blocks` (strided blocks) | 416 ms (4.0x) | 2.06 s (3.2x) |
+//! | `npy_panels` (the MSD's pattern) | 601 ms (5.8x) | 1.19 s [0.88, 1.65] (1.9x) |
 //!
-//! Cold, the MSD pattern now streams within 2x of `cat`; warm it is memory-bound (the window is
+//! Cold, the MSD pattern streams within 2x of `cat`; warm it is memory-bound (the window is
 //! copied out of the page cache once and split into tasks once) and slower than the strided
-//! reads were. Before panel buffers were reused between calls, fresh window-sized buffers made
-//! `npy_panels` 2.1 s warm and 3.0 s cold (page faults). A session-1 run (12:02 UTC, load ~19)
-//! measured `npy_coord_blocks` at 3.7x warm and 2.06x cold. With a file larger than RAM the
-//! coordinate-block pattern re-reads the file once per block, which this VM cannot show.
+//! reads. Panel buffers are reused between calls: fresh window-sized buffers would cost page
+//! faults. With a file larger than RAM the coordinate-block pattern re-reads the file once per
+//! block, which this VM cannot show.
 
 use anodiff_core::trajectory::npy::write_npy_f32;
 use anodiff_core::trajectory::store::{StoreOptions, StoreReader, StoreWriter};
@@ -205,7 +204,7 @@ fn sum_panels(src: &dyn TrajectorySource) -> f64 {
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
         .map_or(STREAM_BUDGET_BYTES, |mb| mb << 20);
-    // Consecutive windows of 1000 steps (the issue's MSD window), the last one shorter, so that
+    // Consecutive windows of 1000 steps (the paper's MSD window), the last one shorter, so that
     // every byte of the file is read once, as `anodiff msd --window 1000` reads it.
     (0..n)
         .step_by(WINDOW)
