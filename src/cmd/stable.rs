@@ -16,7 +16,9 @@ pub struct Args {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Density at each value: prints {"pdf": [...]}.
-    #[command(after_help = "Example:\n  anodiff stable pdf --alpha 1.5 --beta 0.5 -- -2 0 3.5")]
+    #[command(
+        after_help = "Examples:\n  anodiff stable pdf --alpha 1.5 --beta 0.5 -- -2 0 3.5\n  anodiff stable pdf --alpha 1.5 --beta 0.5 --file points.txt\n  seq -5 0.001 5 | anodiff stable pdf --alpha 1.5 --beta 0.5 --file -"
+    )]
     Pdf(EvalArgs),
     /// Natural log of the density: prints {"logpdf": [...]}.
     #[command(after_help = "Example:\n  anodiff stable logpdf --alpha 1.5 --beta 0 --scale 2 1e3")]
@@ -75,8 +77,32 @@ struct EvalArgs {
     #[command(flatten)]
     law: LawArgs,
     /// Points (or probabilities for `quantile`); negative numbers are accepted.
-    #[arg(required = true, num_args = 1.., allow_negative_numbers = true)]
+    #[arg(
+        required_unless_present = "file",
+        conflicts_with = "file",
+        num_args = 1..,
+        allow_negative_numbers = true
+    )]
     values: Vec<f64>,
+    /// Read the points from FILE instead: text (one number per line, # comments), a
+    /// float32/float64 .npy file of any shape (read flat), or - for standard input.
+    #[arg(long, value_name = "FILE")]
+    file: Option<String>,
+}
+
+impl EvalArgs {
+    /// The points, from the arguments or from `--file`.
+    fn points(&self) -> anyhow::Result<Vec<f64>> {
+        match &self.file {
+            Some(f) => Ok(anodiff_core::io::read_values_from(f)?),
+            None => {
+                if let Some(v) = self.values.iter().find(|v| v.is_nan()) {
+                    anyhow::bail!("value {v} is not a number");
+                }
+                Ok(self.values.clone())
+            }
+        }
+    }
 }
 
 #[derive(ClapArgs, Debug)]
@@ -91,19 +117,14 @@ struct SampleArgs {
     seed: u64,
 }
 
+/// Evaluates `f` (a batch method of [`Stable`]) at the points of `a` and prints `{key: [...]}`.
 fn eval(
     key: &str,
     a: &EvalArgs,
-    f: impl Fn(&Stable, f64) -> anyhow::Result<f64>,
+    f: impl Fn(&Stable, &[f64]) -> anyhow::Result<Vec<f64>>,
 ) -> anyhow::Result<()> {
     let law = a.law.law()?;
-    let mut out = Vec::with_capacity(a.values.len());
-    for &v in &a.values {
-        if v.is_nan() {
-            anyhow::bail!("value {v} is not a number");
-        }
-        out.push(f(&law, v)?);
-    }
+    let out = f(&law, &a.points()?)?;
     let mut map = serde_json::Map::new();
     map.insert(key.to_string(), serde_json::json!(out));
     crate::cmd::print_json(&serde_json::Value::Object(map))
@@ -112,11 +133,11 @@ fn eval(
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
-        Command::Pdf(a) => eval("pdf", &a, |s, x| Ok(s.pdf(x))),
-        Command::Logpdf(a) => eval("logpdf", &a, |s, x| Ok(s.ln_pdf(x))),
-        Command::Cdf(a) => eval("cdf", &a, |s, x| Ok(s.cdf(x))),
-        Command::Sf(a) => eval("sf", &a, |s, x| Ok(s.sf(x))),
-        Command::Quantile(a) => eval("quantile", &a, |s, p| Ok(s.quantile(p)?)),
+        Command::Pdf(a) => eval("pdf", &a, |s, x| Ok(s.pdf_many(x))),
+        Command::Logpdf(a) => eval("logpdf", &a, |s, x| Ok(s.ln_pdf_many(x))),
+        Command::Cdf(a) => eval("cdf", &a, |s, x| Ok(s.cdf_many(x))),
+        Command::Sf(a) => eval("sf", &a, |s, x| Ok(s.sf_many(x))),
+        Command::Quantile(a) => eval("quantile", &a, |s, p| Ok(s.quantile_many(p)?)),
         Command::Sample(a) => {
             let law = a.law.law()?;
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(a.seed);
