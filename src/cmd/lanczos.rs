@@ -2,7 +2,6 @@
 
 use anodiff_core::lanczos::{DenseOperator, Lanczos, Which};
 use anyhow::Context;
-use ndarray::Array2;
 use std::path::PathBuf;
 
 const EXAMPLE: &str = "\
@@ -71,18 +70,10 @@ struct Output {
 /// Reads a 2-D float64 or float32 `.npy` file; returns the row-major entries, the side length and
 /// the default symmetry tolerance for its precision.
 fn read_matrix(path: &PathBuf) -> anyhow::Result<(Vec<f64>, usize, f64)> {
-    let (entries, shape, sym_tol) = match ndarray_npy::read_npy::<_, Array2<f64>>(path) {
-        Ok(a) => (a.iter().copied().collect::<Vec<f64>>(), a.dim(), 1e-10),
-        Err(e64) => match ndarray_npy::read_npy::<_, Array2<f32>>(path) {
-            Ok(a) => (a.iter().map(|&x| f64::from(x)).collect(), a.dim(), 1e-5),
-            Err(_) => {
-                return Err(anyhow::anyhow!(
-                    "{}: cannot read a 2-D float64 or float32 .npy array: {e64}",
-                    path.display()
-                ))
-            }
-        },
-    };
+    let file = anodiff_core::npy::NpyArray::open(path)?;
+    let a = file.to_array2()?;
+    let sym_tol = if file.dtype().is_f32() { 1e-5 } else { 1e-10 };
+    let (entries, shape) = (a.iter().copied().collect::<Vec<f64>>(), a.dim());
     if shape.0 != shape.1 {
         anyhow::bail!(
             "{}: the matrix must be square, got {} x {}",

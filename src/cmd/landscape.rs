@@ -111,16 +111,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// Reads a 2-D .npy array of f64 or f32 values as f64.
 pub fn read_landscape(path: &Path) -> anyhow::Result<Array2<f64>> {
-    match ndarray_npy::read_npy::<_, Array2<f64>>(path) {
-        Ok(a) => Ok(a),
-        Err(e64) => match ndarray_npy::read_npy::<_, Array2<f32>>(path) {
-            Ok(a) => Ok(a.mapv(f64::from)),
-            Err(_) => Err(anyhow::anyhow!(
-                "{}: cannot read a 2-D f64 or f32 .npy array: {e64}",
-                path.display()
-            )),
-        },
-    }
+    Ok(anodiff_core::npy::read_array2(path)?)
 }
 
 fn generate(a: GenerateArgs) -> anyhow::Result<()> {
@@ -175,7 +166,8 @@ fn generate(a: GenerateArgs) -> anyhow::Result<()> {
         }
     };
     bar.finish_and_clear();
-    ndarray_npy::write_npy(&a.output, &z)
+    let values: Vec<f64> = z.iter().copied().collect();
+    anodiff_core::npy::write_f64(&a.output, &[z.nrows(), z.ncols()], &values)
         .with_context(|| format!("cannot write {}", a.output.display()))?;
     let n = z.len() as f64;
     let mean = z.sum() / n;

@@ -4,7 +4,7 @@
 
 use anodiff_core::exponent::{fit_msd, MsdFit, MsdFitOptions};
 use anodiff_core::msd::{ensemble_msd, msd_with_blocks, two_time, Lags, Msd, Window, Windows};
-use anodiff_core::trajectory::{NpyTrajectory, StoreReader, TrajectorySource};
+use anodiff_core::trajectory::TrajectorySource;
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -86,13 +86,7 @@ pub struct Args {
 
 /// Opens a trajectory: a directory is read as the project's store, a file as a 2-D `.npy`.
 pub(crate) fn open_trajectory(path: &Path) -> anyhow::Result<Box<dyn TrajectorySource>> {
-    if path.is_dir() {
-        Ok(Box::new(StoreReader::open(path)?))
-    } else if path.exists() {
-        Ok(Box::new(NpyTrajectory::open(path)?))
-    } else {
-        bail!("{}: no such file or directory", path.display())
-    }
+    Ok(anodiff_core::trajectory::open(path)?)
 }
 
 /// Parses `all` or `log:N`.

@@ -6,7 +6,6 @@ use anodiff_core::landscape::Landscape;
 use anodiff_core::toy::{segment_exponent, simulate_many, Boundary, Start, ToyConfig, ToyRun};
 use anodiff_core::vuong::vuong;
 use anyhow::Context;
-use ndarray::{Array2, Array3};
 use std::path::PathBuf;
 
 /// Arguments of `anodiff toy`.
@@ -271,17 +270,23 @@ fn write_outputs(
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let k = runs.len();
     let n = runs[0].positions.len();
-    let pos = Array3::from_shape_fn((k, n, 2), |(w, t, c)| runs[w].positions[t][c]);
-    let grad = Array3::from_shape_fn((k, n, 2), |(w, t, c)| runs[w].gradients[t][c]);
-    let loss = Array2::from_shape_fn((k, n), |(w, t)| runs[w].losses[t]);
-    let write =
-        |name: &str, f: &dyn Fn(&std::path::Path) -> Result<(), ndarray_npy::WriteNpyError>| {
-            let p = dir.join(name);
-            f(&p).with_context(|| format!("cannot write {}", p.display()))
-        };
-    write("trajectories.npy", &|p| ndarray_npy::write_npy(p, &pos))?;
-    write("gradients.npy", &|p| ndarray_npy::write_npy(p, &grad))?;
-    write("losses.npy", &|p| ndarray_npy::write_npy(p, &loss))?;
+    let pos: Vec<f64> = runs
+        .iter()
+        .flat_map(|r| r.positions.iter().flatten().copied())
+        .collect();
+    let grad: Vec<f64> = runs
+        .iter()
+        .flat_map(|r| r.gradients.iter().flatten().copied())
+        .collect();
+    let loss: Vec<f64> = runs.iter().flat_map(|r| r.losses.iter().copied()).collect();
+    let write = |name: &str, shape: &[usize], data: &[f64]| {
+        let p = dir.join(name);
+        anodiff_core::npy::write_f64(&p, shape, data)
+            .with_context(|| format!("cannot write {}", p.display()))
+    };
+    write("trajectories.npy", &[k, n, 2], &pos)?;
+    write("gradients.npy", &[k, n, 2], &grad)?;
+    write("losses.npy", &[k, n], &loss)?;
     let p = dir.join("summary.json");
     std::fs::write(&p, serde_json::to_string_pretty(summary)? + "\n")
         .with_context(|| format!("cannot write {}", p.display()))?;
