@@ -34,12 +34,16 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// Training diverged: the loss became NaN or infinite.
-    #[error("training diverged at step {step}: the minibatch loss is {loss}; every step before it is recorded")]
+    /// Training diverged: the loss, a weight or a recorded gradient became NaN or infinite.
+    #[error(
+        "training diverged at step {step}: {quantity} is {loss}; every step before it is recorded"
+    )]
     Diverged {
-        /// The step (0-based) whose loss was not finite.
+        /// The step (0-based) at which a value was not finite.
         step: usize,
-        /// The loss value (NaN or infinite).
+        /// What was not finite: `the minibatch loss`, `weight 17`, `gradient coordinate 3`.
+        quantity: String,
+        /// The non-finite value (NaN or infinite).
         loss: f64,
     },
     /// An error from candle (tensor shapes, device, autograd).

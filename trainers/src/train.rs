@@ -696,7 +696,11 @@ impl Session<'_> {
                     record: self.record.clone(),
                 })
             }
-            Err(Error::Diverged { step, loss }) => {
+            Err(Error::Diverged {
+                step,
+                quantity,
+                loss,
+            }) => {
                 // Everything committed stays; finishing only trims the last chunk.
                 let fin = writer.finish();
                 self.record.status = RunStatus::Diverged;
@@ -704,7 +708,11 @@ impl Session<'_> {
                 self.record.steps_done = step;
                 self.record.write(&self.dir)?;
                 fin?;
-                Err(Error::Diverged { step, loss })
+                Err(Error::Diverged {
+                    step,
+                    quantity,
+                    loss,
+                })
             }
             Err(e) => {
                 drop(writer);
@@ -762,13 +770,18 @@ impl Session<'_> {
             let mut rec_time = tr.elapsed().as_secs_f64();
             let (lv, grads) = loss_and_gradient(&self.net, &x, &y, self.cfg.loss)?;
             if !lv.is_finite() {
-                return Err(Error::Diverged { step: t, loss: lv });
+                return Err(Error::Diverged {
+                    step: t,
+                    quantity: "the minibatch loss".into(),
+                    loss: lv,
+                });
             }
             if let Some(w) = w_t {
                 let tr = Instant::now();
                 if let Some(c) = w.iter().position(|v| !v.is_finite()) {
                     return Err(Error::Diverged {
                         step: t,
+                        quantity: format!("weight {c}"),
                         loss: w[c] as f64,
                     });
                 }
@@ -789,6 +802,7 @@ impl Session<'_> {
                     // A non-finite gradient makes w_{t+1} non-finite: the run diverges here.
                     return Err(Error::Diverged {
                         step: t,
+                        quantity: format!("recorded gradient coordinate {gc}"),
                         loss: g.as_ref().map_or(f64::NAN, |g| g[gc] as f64),
                     });
                 }
