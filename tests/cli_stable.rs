@@ -161,7 +161,8 @@ fn points_from_file_and_stdin_match_per_point_values() {
         args.extend(["--file", file]);
         values(&json(&common::anodiff_stdin(&args, stdin)), cmd)
     };
-    let per_point: [(&str, fn(&Stable, f64) -> f64); 4] = [
+    type PerPoint = fn(&Stable, f64) -> f64;
+    let per_point: [(&str, PerPoint); 4] = [
         ("pdf", Stable::pdf),
         ("logpdf", Stable::ln_pdf),
         ("cdf", Stable::cdf),

@@ -323,7 +323,7 @@ impl Header {
         let size = self.dtype.size() as u64;
         let data = file_len.saturating_sub(self.data_offset as u64);
         let whole = data / size;
-        let stray = if data % size != 0 {
+        let stray = if !data.is_multiple_of(size) {
             format!(" and {} stray bytes", data % size)
         } else {
             String::new()
