@@ -189,7 +189,8 @@ pub fn classify_interval(ci: [f64; 2]) -> Regime {
 /// use anodiff_core::exponent::{classify, Regime};
 /// assert_eq!(classify(0.7, 0.05), Regime::Subdiffusive);
 /// assert_eq!(classify(0.9, 0.1), Regime::Normal); // 1 is inside 0.9 -/+ 0.196
-/// assert_eq!(classify(1.97, 0.01), Regime::Ballistic);
+/// assert_eq!(classify(1.97, 0.03), Regime::Ballistic); // 2 is inside 1.97 -/+ 0.059
+/// assert_eq!(classify(1.97, 0.01), Regime::Superdiffusive); // 2 is excluded
 /// assert_eq!(classify(1.4, 0.4), Regime::Undetermined);
 /// ```
 pub fn classify(alpha: f64, se: f64) -> Regime {
