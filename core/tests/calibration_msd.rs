@@ -281,7 +281,9 @@ fn full_study_size() {
     let t = 1000;
     let n_null = 200;
     println!("Size (one segment rejected at 5 % on pure fBm; T = {t}, {n_null} walks per cell):\n");
-    println!("| H | d | rejected (Wilson 95 %) | wrong label | right label | alpha_ci95 misses 2H |");
+    println!(
+        "| H | d | rejected (Wilson 95 %) | wrong label | right label | alpha_ci95 misses 2H |"
+    );
     println!("| --- | --- | --- | --- | --- | --- |");
     let mut failures = Vec::new();
     for (k, &h) in [0.3, 0.5, 0.8].iter().enumerate() {
