@@ -1,5 +1,8 @@
-//! MSD of one window, T = 1000 steps, all lags, from a memory-mapped f32 `.npy` of d
-//! coordinates (weight-like: offset ~ N(0, 0.3) per coordinate, steps uniform in +-1e-3).
+//! MSD of one window, T = 1000 steps, from a memory-mapped f32 `.npy` of d coordinates
+//! (weight-like: offset ~ N(0, 0.3) per coordinate, steps uniform in +-1e-3): the bare FFT MSD
+//! at all lags and at the default lags, and the default analysis of `anodiff msd` (the MSD with
+//! coordinate groups for the bootstrap, then `fit_msd` with its defaults: 199 fBm null
+//! simulations, 200 bootstrap replicates), whose cost is compared with the bare MSD's.
 //!
 //! The data files are created once in /tmp (never committed): /tmp/anodiff_msd_bench_T1000_d{d}.npy.
 //! `ANODIFF_MSD_BENCH_D` picks the sizes (comma-separated; default 20000,200000). The peer
@@ -7,8 +10,10 @@
 //! scripts/peer_msd.py.
 //!
 //! Run: cargo bench --bench msd -- --warm-up-time 1 --measurement-time 3
+//! (only the default path: `cargo bench --bench msd -- msd_T1000_default`)
 
-use anodiff_core::msd::{msd, Window};
+use anodiff_core::exponent::{fit_msd, MsdFitOptions};
+use anodiff_core::msd::{msd, msd_for_bootstrap, Lags, Window};
 use anodiff_core::trajectory::npy::write_npy_f32;
 use anodiff_core::trajectory::NpyTrajectory;
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -57,6 +62,38 @@ fn bench(c: &mut Criterion) {
         });
     }
     g.finish();
+    let mut g = c.benchmark_group("msd_T1000_default");
+    g.sample_size(10);
+    let lags = Lags::default().resolve(T, None).expect("lags");
+    for d in ds_default() {
+        let tr = NpyTrajectory::open(data(d)).expect("open bench data");
+        let win = Window { start: 0, len: T };
+        g.bench_function(format!("bare_msd_d{d}"), |b| {
+            b.iter(|| black_box(msd(&tr, win, &lags).expect("msd")))
+        });
+        g.bench_function(format!("msd_for_bootstrap_d{d}"), |b| {
+            b.iter(|| black_box(msd_for_bootstrap(&tr, win, &lags, 20).expect("msd")))
+        });
+        let m = msd_for_bootstrap(&tr, win, &lags, 20).expect("msd");
+        g.bench_function(format!("fit_msd_d{d}"), |b| {
+            b.iter(|| black_box(fit_msd(&m, &MsdFitOptions::default()).expect("fit")))
+        });
+        g.bench_function(format!("default_path_d{d}"), |b| {
+            b.iter(|| {
+                let m = msd_for_bootstrap(&tr, win, &lags, 20).expect("msd");
+                black_box(fit_msd(&m, &MsdFitOptions::default()).expect("fit"))
+            })
+        });
+    }
+    g.finish();
+}
+
+/// Sizes of the default-path group (`ANODIFF_MSD_BENCH_D`, default 20000).
+fn ds_default() -> Vec<usize> {
+    std::env::var("ANODIFF_MSD_BENCH_D")
+        .ok()
+        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![20_000])
 }
 
 criterion_group!(benches, bench);

@@ -61,8 +61,21 @@ fn contract_fields_and_values() {
         let alpha = fit["alpha"].as_f64().unwrap();
         assert!((alpha - 1.0).abs() < 0.2, "{fit}");
         assert!(fit["alpha_se"].as_f64().unwrap() > 0.0);
-        assert!(["subdiffusive", "normal", "superdiffusive", "ballistic"]
-            .contains(&fit["regime"].as_str().unwrap()));
+        let ci: Vec<f64> = serde_json::from_value(fit["alpha_ci95"].clone()).unwrap();
+        assert!(ci[0] < alpha && alpha < ci[1], "{fit}");
+        // The label is read from the interval (anodiff_core::exponent::classify_interval).
+        let want = if ci[1] < 1.0 {
+            "subdiffusive"
+        } else if ci[0] > 1.0 && ci[1] < 2.0 {
+            "superdiffusive"
+        } else if ci[0] > 1.0 {
+            "ballistic"
+        } else if ci[1] < 2.0 {
+            "normal"
+        } else {
+            "undetermined"
+        };
+        assert_eq!(fit["regime"], want, "{fit}");
         let tr = &fit["two_regime"];
         if !tr.is_null() {
             for key in ["alpha_short", "alpha_long", "tau0", "p_one_vs_two"] {
@@ -93,8 +106,18 @@ fn window_options() {
     let (c, out, e) = run(&[p, "--window", "100", "--starts", "7,150", "--lags", "log:8"]);
     assert_eq!(c, 0, "{e}");
     assert_eq!(starts(&out), [7, 150]);
-    // Default: one window over everything, all lags.
+    // Default: one window over everything, 10 lags per decade, round(10^(k/10)) up to T - 1
+    // (hand-computed), and the exponent fitted up to T/4.
     let (c, out, e) = run(&[p]);
+    assert_eq!(c, 0, "{e}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["windows"][0]["lags"],
+        serde_json::json!([
+            1, 2, 3, 4, 5, 6, 8, 10, 13, 16, 20, 25, 32, 40, 50, 63, 79, 100, 126, 158, 200, 251
+        ])
+    );
+    let (c, out, e) = run(&[p, "--lags", "all"]);
     assert_eq!(c, 0, "{e}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["windows"][0]["lags"].as_array().unwrap().len(), 299);
@@ -290,4 +313,33 @@ fn runs_bad_input() {
     assert_error(code, &err, "--starts 49");
     let (code, _, err) = run(&[&paths[0], "--ensemble", "--window", "80"]);
     assert_error(code, &err, "longer than the trajectory");
+}
+
+/// A planted crossover with the default settings: exact fBm with H = 0.3 plus a drift whose
+/// term equals the fBm's at lag 30 (MSD per coordinate `tau^0.6 + tau^2 / 30^1.4`), d = 16,
+/// T = 1000. Two regimes must be reported, subdiffusive below `tau0` and superdiffusive above,
+/// with `tau0` inside the fitted lags (the calibration study finds this crossover in every walk).
+#[test]
+fn defaults_find_a_planted_crossover() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = 30f64.powf(-0.7);
+    let mut paths = fbm(1000, 16, 0.3, &mut rng(8));
+    for p in paths.iter_mut() {
+        for (t, x) in p.iter_mut().enumerate() {
+            *x += v * t as f64;
+        }
+    }
+    let tr = traj(&paths, 0.0);
+    let p = dir.path().join("cross.npy");
+    write_npy_f32(&p, 1000, 16, tr.weights()).unwrap();
+    let (c, out, e) = run(&[p.to_str().unwrap()]);
+    assert_eq!(c, 0, "{e}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let tr = &v["windows"][0]["fit"]["two_regime"];
+    assert!(!tr.is_null(), "{out}");
+    assert!(tr["p_one_vs_two"].as_f64().unwrap() < 0.05, "{tr}");
+    assert!(tr["alpha_short"].as_f64().unwrap() < 1.0, "{tr}");
+    assert!(tr["alpha_long"].as_f64().unwrap() > 1.0, "{tr}");
+    let tau0 = tr["tau0"].as_f64().unwrap();
+    assert!(tau0 > 1.0 && tau0 < 250.0, "{tr}");
 }

@@ -190,19 +190,34 @@ pub enum Lags {
     /// About `n` lags spaced evenly in `log(tau)` between 1 and `max`, rounded to integers and
     /// de-duplicated (so fewer than `n` at short lags).
     Log(usize),
+    /// The lags `round(10^(k / n))`, `k = 0, 1, ...`, up to `max`, de-duplicated: `n` per decade
+    /// (fewer in the first decade, where they round onto the same integers), on a grid that
+    /// does not depend on the window, so windows of different lengths share their lags.
+    PerDecade(usize),
+}
+
+impl Default for Lags {
+    /// Ten log-spaced lags per decade ([`Lags::PerDecade`]`(10)`): each decade of lag gets the
+    /// same number of points, so the many noisy long lags of [`Lags::All`] (a few independent
+    /// displacements each) do not dominate an exponent fit, and ten per decade resolve a
+    /// crossover to a fifth of a decade.
+    fn default() -> Self {
+        Lags::PerDecade(10)
+    }
 }
 
 impl Lags {
     /// The lags for a window of `len` steps, limited to `1..=min(len - 1, max_lag)`.
     ///
     /// # Errors
-    /// A window shorter than 2, `max_lag = Some(0)`, or `Log(n)` with `n < 2`.
+    /// A window shorter than 2, `max_lag = Some(0)`, `Log(n)` with `n < 2`, or `PerDecade(0)`.
     ///
     /// # Examples
     /// ```
     /// use anodiff_core::msd::Lags;
     /// assert_eq!(Lags::All.resolve(5, None).unwrap(), vec![1, 2, 3, 4]);
     /// assert_eq!(Lags::Log(3).resolve(101, None).unwrap(), vec![1, 10, 100]);
+    /// assert_eq!(Lags::PerDecade(2).resolve(1000, Some(400)).unwrap(), vec![1, 3, 10, 32, 100, 316]);
     /// ```
     pub fn resolve(&self, len: usize, max_lag: Option<usize>) -> Result<Vec<usize>> {
         if len < 2 {
@@ -230,6 +245,17 @@ impl Lags {
                         let t = (lmax * i as f64 / (n - 1) as f64).exp().round() as usize;
                         t.clamp(1, max)
                     })
+                    .collect();
+                v.dedup();
+                Ok(v)
+            }
+            Lags::PerDecade(n) => {
+                if n == 0 {
+                    return Err(Error::param("lags", "needs at least 1 lag per decade"));
+                }
+                let mut v: Vec<usize> = (0..)
+                    .map(|k| 10f64.powf(k as f64 / n as f64).round() as usize)
+                    .take_while(|&t| t <= max)
                     .collect();
                 v.dedup();
                 Ok(v)
@@ -369,6 +395,37 @@ pub fn msd_with_blocks<S: TrajectorySource + ?Sized>(
         1
     };
     compute(src, window, lags, n_blocks, true, n_groups, None)
+}
+
+/// The MSD with what [`crate::exponent::fit_msd`]'s bootstrap will resample, and nothing
+/// more: with at least [`MIN_COORD_GROUPS`] coordinates the coordinate groups
+/// ([`Msd::coord_groups`], no origin blocks: the fit resamples groups then, and origin blocks
+/// would cost `n_blocks` forward FFTs per coordinate for nothing), otherwise `n_blocks` blocks
+/// of time origins ([`Msd::blocks`]). The choice is made up front from the dimension.
+///
+/// # Errors
+/// As [`msd_with_blocks`].
+pub fn msd_for_bootstrap<S: TrajectorySource + ?Sized>(
+    src: &S,
+    window: Window,
+    lags: &[usize],
+    n_blocks: usize,
+) -> Result<Msd> {
+    if src.dim() >= MIN_COORD_GROUPS {
+        if n_blocks == 0 || n_blocks > window.len {
+            return Err(Error::param(
+                "n_blocks",
+                format!(
+                    "must be in 1..={} (the window length), got {n_blocks}",
+                    window.len
+                ),
+            ));
+        }
+        let n_groups = src.dim().min(MAX_COORD_GROUPS);
+        compute(src, window, lags, 1, false, n_groups, None)
+    } else {
+        msd_with_blocks(src, window, lags, n_blocks)
+    }
 }
 
 /// FFT length for a zero-padded correlation of `min` points: the next power of two, unless a
@@ -684,40 +741,50 @@ fn compute<S: TrajectorySource + ?Sized>(
     let width = panel.unwrap_or_else(|| panel_width(n, dim, STREAM_BUDGET_BYTES));
     for_each_panel(src, steps.clone(), width, |pc, values| {
         let pw = pc.len();
-        for (g, slot) in groups.iter_mut().enumerate() {
-            // The part of coordinate group g in this panel, cut into tasks of `cb` coordinates.
+        // The panel's coordinates cut into tasks of at most `cb` that do not straddle a group
+        // boundary, all processed in one parallel pass (one pass per group would leave cores
+        // idle when the groups are small).
+        let mut tasks: Vec<(usize, Range<usize>)> = Vec::new();
+        for g in 0..n_groups {
             let (lo, hi) = (
                 group_bounds[g].max(pc.start),
                 group_bounds[g + 1].min(pc.end),
             );
-            if lo >= hi {
-                continue;
-            }
-            let tasks: Vec<Range<usize>> =
-                (lo..hi).step_by(cb).map(|c| c..(c + cb).min(hi)).collect();
-            let acc = tasks
-                .into_par_iter()
-                .try_fold(
-                    || (Acc::new(n, kernel.nf, n_blocks), Vec::<f32>::new()),
-                    |(mut acc, mut raw), coords| -> Result<(Acc, Vec<f32>)> {
-                        let nc = coords.len();
-                        let off = coords.start - pc.start;
-                        raw.resize(n * nc, 0.0);
-                        for (dst, row) in raw.chunks_exact_mut(nc).zip(values.chunks_exact(pw)) {
-                            dst.copy_from_slice(&row[off..off + nc]);
-                        }
-                        check_finite(&raw, steps.clone(), coords)?;
-                        kernel.accumulate(&raw, nc, &bounds, &mut acc)?;
-                        Ok((acc, raw))
-                    },
-                )
-                .map(|r| r.map(|(acc, _)| acc))
-                .try_reduce(|| Acc::new(n, kernel.nf, n_blocks), |a, b| Ok(a.add(&b)))?;
-            *slot = Some(match slot.take() {
-                Some(prev) => prev.add(&acc),
-                None => acc,
-            });
+            tasks.extend((lo..hi).step_by(cb).map(|c| (g, c..(c + cb).min(hi))));
         }
+        let fresh = || -> Vec<Option<Acc>> { (0..n_groups).map(|_| None).collect() };
+        let merge = |mut a: Vec<Option<Acc>>, b: Vec<Option<Acc>>| -> Vec<Option<Acc>> {
+            for (x, y) in a.iter_mut().zip(b) {
+                if let Some(y) = y {
+                    *x = Some(match x.take() {
+                        Some(prev) => prev.add(&y),
+                        None => y,
+                    });
+                }
+            }
+            a
+        };
+        let accs = tasks
+            .into_par_iter()
+            .try_fold(
+                || (fresh(), Vec::<f32>::new()),
+                |(mut accs, mut raw), (g, coords)| -> Result<(Vec<Option<Acc>>, Vec<f32>)> {
+                    let nc = coords.len();
+                    let off = coords.start - pc.start;
+                    raw.resize(n * nc, 0.0);
+                    for (dst, row) in raw.chunks_exact_mut(nc).zip(values.chunks_exact(pw)) {
+                        dst.copy_from_slice(&row[off..off + nc]);
+                    }
+                    check_finite(&raw, steps.clone(), coords)?;
+                    let acc = accs[g].get_or_insert_with(|| Acc::new(n, kernel.nf, n_blocks));
+                    kernel.accumulate(&raw, nc, &bounds, acc)?;
+                    Ok((accs, raw))
+                },
+            )
+            .map(|r| r.map(|(accs, _)| accs))
+            .try_reduce(fresh, |a, b| Ok(merge(a, b)))?;
+        let prev = std::mem::replace(&mut groups, fresh());
+        groups = merge(prev, accs);
         Ok(())
     })?;
     let groups: Vec<Acc> = groups.into_iter().flatten().collect();

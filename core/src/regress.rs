@@ -1,12 +1,105 @@
-//! Straight-line least squares, the building block of every log-log exponent in the crate.
+//! Least squares, the building block of every log-log exponent in the crate: straight lines
+//! ([`LineFit`]), weighted least squares on explicit columns, and in [`segmented`] broken lines
+//! with an unknown breakpoint and Davies' test of one segment against two.
 //!
 //! Box-counting dimensions, MSD exponents, MSL and contour-length scaling are all slopes of a
 //! line through points `(x_i, y_i)`. [`LineFit`] holds the ordinary least-squares answer with
 //! its classical standard errors; callers whose residuals are correlated (MSD at neighbouring
 //! lags) must replace `slope_se` by a bootstrap or GLS error, as their docs say.
 
+pub mod segmented;
+
 use crate::error::{Error, Result};
+use nalgebra::{DMatrix, DVector, Matrix3, Vector3};
 use statrs::distribution::{ContinuousCDF, StudentsT};
+
+/// Weighted least squares on explicit columns: coefficients, their covariance and the RSS.
+pub(crate) struct Ols {
+    pub(crate) beta: Vec<f64>,
+    pub(crate) cov: DMatrix<f64>,
+    pub(crate) rss: f64,
+}
+
+/// Weighted least squares of `y` on the columns `cols` (weights are relative precisions; the
+/// residual variance is estimated). `None` when there are no more points than columns or the
+/// normal equations are singular.
+pub(crate) fn ols(cols: &[Vec<f64>], y: &[f64], w: Option<&[f64]>) -> Option<Ols> {
+    let n = y.len();
+    let p = cols.len();
+    if n <= p {
+        return None;
+    }
+    let sw = |i: usize| w.map_or(1.0, |w| w[i].sqrt());
+    let x = DMatrix::from_fn(n, p, |i, j| cols[j][i] * sw(i));
+    let yv = DVector::from_iterator(n, (0..n).map(|i| y[i] * sw(i)));
+    let xtx = x.transpose() * &x;
+    let inv = xtx.try_inverse()?;
+    let beta = &inv * (x.transpose() * &yv);
+    let resid = &yv - &x * &beta;
+    let rss = resid.norm_squared();
+    let s2 = rss / (n - p) as f64;
+    let beta: Vec<f64> = beta.iter().copied().collect();
+    if beta.iter().any(|b| !b.is_finite()) {
+        return None;
+    }
+    Some(Ols {
+        beta,
+        cov: inv * s2,
+        rss,
+    })
+}
+
+/// The broken line `y = c + a x + b (x - psi)_+` at a fixed breakpoint by weighted least
+/// squares, without allocation: `(c, a, b)`, the RSS and the inverse of the weighted normal
+/// matrix (its `[2][2]` entry times `rss / (n - 3)` is the classical variance of `b`). `None`
+/// when fewer than 4 points or the design is singular (no point beyond `psi`).
+pub(crate) fn broken_line_at(
+    x: &[f64],
+    y: &[f64],
+    w: Option<&[f64]>,
+    psi: f64,
+) -> Option<([f64; 3], f64, Matrix3<f64>)> {
+    let n = x.len();
+    if n < 4 {
+        return None;
+    }
+    let mut xtx = Matrix3::<f64>::zeros();
+    let mut xty = Vector3::<f64>::zeros();
+    for i in 0..n {
+        let wi = w.map_or(1.0, |w| w[i]);
+        let r = Vector3::new(1.0, x[i], (x[i] - psi).max(0.0));
+        xtx += wi * r * r.transpose();
+        xty += wi * y[i] * r;
+    }
+    let inv = xtx.try_inverse()?;
+    let beta = inv * xty;
+    if beta.iter().any(|b| !b.is_finite()) {
+        return None;
+    }
+    let rss = (0..n)
+        .map(|i| {
+            let wi = w.map_or(1.0, |w| w[i]);
+            let f = beta[0] + beta[1] * x[i] + beta[2] * (x[i] - psi).max(0.0);
+            wi * (y[i] - f).powi(2)
+        })
+        .sum();
+    Some(([beta[0], beta[1], beta[2]], rss, inv))
+}
+
+/// The row vector `r` with `r . y` = the weighted least-squares coefficient `k` of the columns
+/// `cols` for any `y` (the `k`-th row of `(X' W X)^{-1} X' W`): a linear estimator applied to many
+/// simulated curves at the cost of a dot product each. `None` when singular.
+pub(crate) fn coefficient_row(cols: &[Vec<f64>], w: Option<&[f64]>, k: usize) -> Option<Vec<f64>> {
+    let n = cols.first()?.len();
+    let p = cols.len();
+    let x = DMatrix::from_fn(n, p, |i, j| cols[j][i]);
+    let wv = DVector::from_iterator(n, (0..n).map(|i| w.map_or(1.0, |w| w[i])));
+    let xw = DMatrix::from_fn(n, p, |i, j| x[(i, j)] * wv[i]);
+    let inv = (x.transpose() * &xw).try_inverse()?;
+    let rows = inv * xw.transpose();
+    let r: Vec<f64> = rows.row(k).iter().copied().collect();
+    r.iter().all(|v| v.is_finite()).then_some(r)
+}
 
 /// An ordinary (optionally weighted) least-squares line `y = intercept + slope * x`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

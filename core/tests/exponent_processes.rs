@@ -192,8 +192,8 @@ fn alpha_se_is_calibrated() {
     }
 }
 
-/// False alarms of the two-regime test on pure Brownian motion with every lag 1..T-1 fitted
-/// (the CLI default): over 40 walks (T = 300, d = 5) one segment may be rejected at 5 % in at
+/// False alarms of the two-regime test on pure Brownian motion with every lag 1..T-1 computed
+/// (fitted up to the default T/4): over 40 walks (T = 300, d = 5) one segment may be rejected at 5 % in at
 /// most 6 (15 %; the expected count is 2, sd 1.4, so 6 is 2.9 sd above it). The p-value is a
 /// Monte Carlo calibration under an fBm null (99 simulations here). Measured rate printed
 /// (with 60 walks of T = 500 and 199 simulations: 2 / 60).
@@ -216,7 +216,7 @@ fn brownian_all_lags_rarely_two_regimes() {
             alarms += 1;
         }
     }
-    eprintln!("two regimes reported for {alarms} / 40 Brownian walks (all lags)");
+    eprintln!("two regimes reported for {alarms} / 40 Brownian walks (all lags to T/4)");
     assert!(alarms <= 6, "{alarms} / 40");
 }
 

@@ -1,10 +1,10 @@
-//! Size and power of the one-vs-two-segment test of `fit_msd` (issue 3), by simulation with
-//! known truth: the null is exact fractional Brownian motion (one power law, H = 0.3, so
+//! The two statistics of `fit_msd`'s one-vs-two-segment test compared by simulation with known
+//! truth: the null is exact fractional Brownian motion (one power law, H = 0.3, so
 //! alpha = 0.6), the alternative the planted smooth crossover of `tau0_interval_covers` in
 //! tests/exponent_processes.rs (fBm H = 0.3 plus a drift v t with v = 50^-0.7, so
 //! MSD = d (tau^0.6 + v^2 tau^2): subdiffusive below tau ~ 50, ballistic above). Both with
-//! T = 1000, 30 log-spaced lags up to 250, d = 16 coordinates (the d the session-1 note
-//! measured 34 / 100 detections at), and d = 4.
+//! T = 1000, 30 log-spaced lags up to 250, at d = 16 and d = 4 coordinates. The size and power
+//! of the default settings over H and d are in core/tests/calibration_msd.rs.
 
 mod msd_common;
 
@@ -61,8 +61,7 @@ fn rates(d: usize, n: u64, null_sims: usize, test: SegmentTest) -> (usize, usize
 
 /// Quick check, run by default: 20 null and 20 planted walks at d = 16 (49 null simulations
 /// each). Size: at most 4 / 20 rejections (nominal 5 %: mean 1, sd 0.97; P(X >= 5) = 0.3 %).
-/// Power: at least 15 / 20 detections (measured 40 / 40 with 40 walks and 99 simulations;
-/// full version: 100 / 100, against 82 / 100 for the session-1 statistic).
+/// Power: at least 15 / 20 detections (the full version finds all 100 / 100).
 #[test]
 fn segment_test_size_and_power_d16() {
     let (size, power) = rates(16, 20, 49, SegmentTest::Standardised);
@@ -70,9 +69,8 @@ fn segment_test_size_and_power_d16() {
     assert!(power >= 15, "power {power} / 20");
 }
 
-/// The full measurement behind the figures in `fit_msd`'s documentation, before (Davies' Wald
-/// statistic, the session-1 test) and after: 100 null and 100 planted walks at d = 16 and at
-/// d = 4, 199 null simulations each. Size band for the default test: 5 % nominal, at most
+/// Both statistics (Davies' Wald statistic and the default standardised one) on 100 null and
+/// 100 planted walks at d = 16 and at d = 4, 199 null simulations each. Size band for the default test: 5 % nominal, at most
 /// 11 / 100 (mean 5, sd 2.2: 2.75 sd above; P(X >= 12) = 0.5 %).
 #[test]
 #[ignore = "slow (minutes); the quick version runs by default"]

@@ -5,7 +5,8 @@
 mod msd_common;
 
 use anodiff_core::msd::{
-    displacement_from, ensemble_msd, msd, msd_with_blocks, two_time, Lags, Window, Windows,
+    displacement_from, ensemble_msd, msd, msd_for_bootstrap, msd_with_blocks, two_time, Lags,
+    Window, Windows, MAX_COORD_GROUPS,
 };
 use anodiff_core::prec::MSD_RTOL;
 use anodiff_core::trajectory::{npy::write_npy_f32, NpyTrajectory, TrajectorySource};
@@ -166,4 +167,49 @@ fn non_finite_weight_in_npy_names_the_step() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("step 17"), "{e}");
+}
+
+/// `msd_for_bootstrap` keeps only what the fit resamples: with d >= 8 coordinate groups (no
+/// origin blocks), each the direct double sum over its contiguous coordinates, summing to the
+/// MSD; with d < 8 the origin blocks. Reference: the direct O(d T^2) sums.
+#[test]
+fn bootstrap_pieces_match_direct_sums() {
+    let lags = Lags::default().resolve(300, None).unwrap();
+    let win = Window { start: 0, len: 300 };
+    for d in [5usize, 40] {
+        let tr = traj(&brownian(300, d, 1e-2, &mut rng(d as u64)), 1.0);
+        let w = tr.weights();
+        let m = msd_for_bootstrap(&tr, win, &lags, 7).unwrap();
+        if d < 8 {
+            assert!(m.coord_groups.is_none());
+            assert_eq!(m.blocks.as_ref().unwrap().n_blocks(), 7);
+        } else {
+            assert!(m.blocks.is_none());
+            let groups = m.coord_groups.as_ref().unwrap();
+            assert_eq!(groups.len(), d.min(MAX_COORD_GROUPS));
+            let ng = groups.len();
+            for (g, gm) in groups.iter().enumerate() {
+                // Group g holds coordinates g d / ng .. (g + 1) d / ng.
+                let (lo, hi) = (g * d / ng, (g + 1) * d / ng);
+                let sub: Vec<f32> = (0..300)
+                    .flat_map(|t| w[t * d + lo..t * d + hi].to_vec())
+                    .collect();
+                for (i, &tau) in lags.iter().enumerate() {
+                    let r = brute_msd(&sub, hi - lo, 0, 300, tau);
+                    assert!((gm[i] - r).abs() <= MSD_RTOL * r, "group {g} lag {tau}");
+                }
+            }
+        }
+        for (i, &tau) in lags.iter().enumerate() {
+            let r = brute_msd(w, d, 0, 300, tau);
+            assert!((m.msd[i] - r).abs() <= MSD_RTOL * r, "d {d} lag {tau}");
+        }
+    }
+    assert!(msd_for_bootstrap(
+        &traj(&brownian(50, 9, 1.0, &mut rng(1)), 0.0),
+        Window { start: 0, len: 50 },
+        &[1],
+        0
+    )
+    .is_err());
 }

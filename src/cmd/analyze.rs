@@ -19,7 +19,7 @@ use std::path::PathBuf;
 const EXAMPLE: &str = "\
 Examples:
   anodiff analyze run.npy --losses loss.npy --window 1000 --out results/
-  anodiff analyze store_dir/ --window 1000 --lags log:40 --max-lag 250
+  anodiff analyze store_dir/ --window 1000 --lags log:40 --fit-range 1,250
 
 Per window: MSD with alpha, two regimes and regime (as `anodiff msd`), the segmented and smooth
 two-power-law fits and local slopes; contour length vs end-to-end distance (lambda, D_f = 2/lambda)
@@ -48,13 +48,13 @@ pub struct Args {
     /// Per-step losses as a 1-D .npy (for a .npy trajectory; a store carries its own).
     #[arg(long)]
     pub losses: Option<PathBuf>,
-    /// MSD lags: `all` or `log:N`.
-    #[arg(long, default_value = "all")]
+    /// MSD lags: `per-decade:N`, `log:N` or `all` (as `anodiff msd`).
+    #[arg(long, default_value = "per-decade:10")]
     pub lags: String,
     /// Largest MSD lag.
     #[arg(long)]
     pub max_lag: Option<usize>,
-    /// Fit the MSD exponent over lags LO,HI only.
+    /// Fit the MSD exponent over lags LO,HI only (default: the computed lags up to T/4).
     #[arg(long, value_delimiter = ',', num_args = 1)]
     pub fit_range: Option<Vec<f64>>,
     /// Fit MSL ~ dr^(2H) over distances LO,HI only.
@@ -72,7 +72,8 @@ pub struct Args {
     /// Longest window for which pair statistics (MSL, contour length) are computed.
     #[arg(long, default_value_t = 4000)]
     pub max_pair_window: usize,
-    /// Blocks of time origins for the MSD bootstrap.
+    /// Blocks of time origins for the MSD bootstrap when d < 8 (with d >= 8 the bootstrap
+    /// resamples coordinate groups).
     #[arg(long, default_value_t = 20)]
     pub blocks: usize,
     /// Seed of every random choice.

@@ -3,7 +3,7 @@
 //! `--two-time` the two-time MSD of aging studies.
 
 use anodiff_core::exponent::{fit_msd, MsdFit, MsdFitOptions};
-use anodiff_core::msd::{ensemble_msd, msd_with_blocks, two_time, Lags, Msd, Window, Windows};
+use anodiff_core::msd::{ensemble_msd, msd_for_bootstrap, two_time, Lags, Msd, Window, Windows};
 use anodiff_core::trajectory::TrajectorySource;
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
@@ -11,19 +11,23 @@ use std::path::{Path, PathBuf};
 
 const EXAMPLE: &str = "\
 Examples:
-  anodiff msd run.npy --window 1000 --lags log:40 --max-lag 250
+  anodiff msd run.npy --window 1000
   anodiff msd store_dir/ --window 1000 --stride 500 --fit-range 1,100
-  anodiff msd run.npy --window 1000 --starts 0,5000,23000
+  anodiff msd run.npy --window 1000 --starts 0,5000,23000 --lags all
 
 Prints {\"windows\":[{\"t_w\":..,\"T\":..,\"lags\":[..],\"msd\":[..],\"fit\":{\"alpha\":..,
-\"alpha_se\":..,\"two_regime\":{\"alpha_short\":..,\"alpha_long\":..,\"tau0\":..,\"tau0_ci95\":[lo,hi],
+\"alpha_se\":..,\"alpha_ci95\":[lo,hi],\"two_regime\":{\"alpha_short\":..,\"alpha_long\":..,\"tau0\":..,\"tau0_ci95\":[lo,hi],
 \"p_one_vs_two\":..}|null,\"regime\":\"superdiffusive\"}}]}. MSD is eq. 3 of the paper with the
-1/(T - tau) normalisation over pairs inside the window. alpha_se is the larger of an fBm-model
-error and a bootstrap (over coordinate groups, or over blocks of time origins for d < 8, which
-is optimistic when the fit reaches far into the window: keep --fit-range below about T/10); the
-tau0 interval comes from the same bootstrap; p_one_vs_two calibrates the slope change of the
-broken line by simulating fBm at the data's effective number of coordinates. The model parts
-assume Gaussian, stationary (fBm-like) increments and independent coordinates.
+1/(T - tau) normalisation over pairs inside the window, at 10 log-spaced lags per decade by
+default. The exponent is fitted over lags up to T/4 (--fit-range overrides), weighted by the
+number of independent displacements (T - tau)/tau. alpha_se is the larger of an fBm-model error
+and a bootstrap (over coordinate groups, or over blocks of time origins for d < 8); regime is
+read from alpha_ci95 = alpha -/+ 1.96 alpha_se: subdiffusive (below 1), normal (holds 1, below
+2), superdiffusive (inside (1, 2)), ballistic (above 1, reaching 2) or undetermined (holds 1
+and 2). p_one_vs_two calibrates the slope change of the broken line by simulating fBm at the
+data's effective number of coordinates; two_regime is reported when p < 0.05, with the tau0
+interval from the bootstrap. The model parts assume Gaussian, stationary (fBm-like) increments
+and independent coordinates.
 
 Several runs of the same model (same number of weights):
   anodiff msd run1.npy run2.npy run3.npy --ensemble --window 1000 --lags log:30
@@ -64,16 +68,18 @@ pub struct Args {
     /// Explicit window starts t_w, comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub starts: Option<Vec<usize>>,
-    /// Lags to report: `all` (1..T-1) or `log:N` (about N log-spaced lags).
-    #[arg(long, default_value = "all")]
+    /// Lags to report: `per-decade:N` (N log-spaced lags per decade), `log:N` (about N
+    /// log-spaced lags in all) or `all` (1..T-1).
+    #[arg(long, default_value = "per-decade:10")]
     pub lags: String,
     /// Largest lag: lags are limited to 1..min(T-1, L).
     #[arg(long)]
     pub max_lag: Option<usize>,
-    /// Fit the exponent over lags LO..HI only (default: all computed lags).
+    /// Fit the exponent over lags LO..HI only (default: the computed lags up to T/4).
     #[arg(long, value_delimiter = ',', num_args = 1)]
     pub fit_range: Option<Vec<f64>>,
-    /// Blocks of time origins for the bootstrap (each costs one FFT per coordinate).
+    /// Blocks of time origins for the bootstrap when d < 8 (each costs one FFT per
+    /// coordinate); with d >= 8 the bootstrap resamples coordinate groups instead.
     #[arg(long, default_value_t = 20)]
     pub blocks: usize,
     /// Bootstrap replicates.
@@ -89,10 +95,16 @@ pub(crate) fn open_trajectory(path: &Path) -> anyhow::Result<Box<dyn TrajectoryS
     Ok(anodiff_core::trajectory::open(path)?)
 }
 
-/// Parses `all` or `log:N`.
+/// Parses `all`, `log:N` or `per-decade:N`.
 pub(crate) fn parse_lags(s: &str) -> anyhow::Result<Lags> {
     if s == "all" {
         return Ok(Lags::All);
+    }
+    if let Some(n) = s.strip_prefix("per-decade:") {
+        let n: usize = n
+            .parse()
+            .with_context(|| format!("--lags {s}: N in per-decade:N must be a whole number"))?;
+        return Ok(Lags::PerDecade(n));
     }
     if let Some(n) = s.strip_prefix("log:") {
         let n: usize = n
@@ -100,7 +112,7 @@ pub(crate) fn parse_lags(s: &str) -> anyhow::Result<Lags> {
             .with_context(|| format!("--lags {s}: N in log:N must be a whole number"))?;
         return Ok(Lags::Log(n));
     }
-    bail!("--lags must be `all` or `log:N`, got `{s}`")
+    bail!("--lags must be `per-decade:N`, `log:N` or `all`, got `{s}`")
 }
 
 /// Parses `LO,HI`.
@@ -133,7 +145,8 @@ pub(crate) fn windows(
     Ok(spec.resolve(n_steps)?)
 }
 
-/// MSD and its fit for one window.
+/// MSD and its fit for one window; `blocks` origin blocks are computed only when the bootstrap
+/// will use them (fewer than 8 coordinates).
 pub(crate) fn analyse_window(
     src: &dyn TrajectorySource,
     win: Window,
@@ -144,7 +157,7 @@ pub(crate) fn analyse_window(
 ) -> anyhow::Result<(Msd, MsdFit)> {
     let ctx = || format!("window t_w = {}, T = {}", win.start, win.len);
     let lag_list = lags.resolve(win.len, max_lag).with_context(ctx)?;
-    let m = msd_with_blocks(src, win, &lag_list, blocks.clamp(1, win.len)).with_context(ctx)?;
+    let m = msd_for_bootstrap(src, win, &lag_list, blocks.clamp(1, win.len)).with_context(ctx)?;
     let fit = fit_msd(&m, opts).with_context(ctx)?;
     Ok((m, fit))
 }
@@ -154,6 +167,7 @@ pub(crate) fn fit_json(f: &MsdFit) -> Value {
     json!({
         "alpha": f.power_law.alpha,
         "alpha_se": f.power_law.alpha_se,
+        "alpha_ci95": f.power_law.alpha_ci95,
         "two_regime": f.two_regime.as_ref().map(|t| json!({
             "alpha_short": t.alpha_short,
             "alpha_long": t.alpha_long,

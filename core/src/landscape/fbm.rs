@@ -54,28 +54,96 @@ pub fn fgn_autocovariance(k: usize, hurst: f64) -> f64 {
 /// R. B. Davies, D. S. Harte, Biometrika 74, 95 (1987); C. R. Dietrich, G. N. Newsam,
 /// SIAM J. Sci. Comput. 18, 1088 (1997).
 pub fn fgn<R: Rng + ?Sized>(n: usize, hurst: f64, rng: &mut R) -> Result<Vec<f64>> {
-    if n == 0 {
-        return Err(Error::param("n", "must be at least 1"));
+    Ok(FgnGenerator::new(n, hurst)?.sample(rng))
+}
+
+/// Exact fractional Gaussian noise of a fixed length and Hurst exponent, with the circulant
+/// eigenvalues and the FFT plan computed once: for the many draws of a Monte Carlo study.
+/// [`FgnGenerator::sample`] gives the same series as [`fgn`] from the same generator state;
+/// [`FgnGenerator::sample_pair`] gives two independent series for one FFT (the real and
+/// imaginary parts of the same complex transform, each exact fGn).
+///
+/// # Examples
+/// ```
+/// use anodiff_core::landscape::{fgn, FgnGenerator};
+/// use rand::SeedableRng;
+/// let gen = FgnGenerator::new(100, 0.3).unwrap();
+/// let a = gen.sample(&mut rand_chacha::ChaCha8Rng::seed_from_u64(5));
+/// let b = fgn(100, 0.3, &mut rand_chacha::ChaCha8Rng::seed_from_u64(5)).unwrap();
+/// assert_eq!(a, b);
+/// ```
+#[derive(Clone)]
+pub struct FgnGenerator {
+    n: usize,
+    sqrt_eig: Vec<f64>,
+    fft: std::sync::Arc<dyn rustfft::Fft<f64>>,
+}
+
+impl std::fmt::Debug for FgnGenerator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FgnGenerator").field("n", &self.n).finish()
     }
-    check_hurst(hurst)?;
-    let m = 2 * n;
-    let mut row: Vec<Complex64> = (0..m)
-        .map(|k| Complex64::new(fgn_autocovariance(k.min(m - k), hurst), 0.0))
-        .collect();
-    let fft = FftPlanner::<f64>::new().plan_fft_forward(m);
-    fft.process(&mut row);
-    let lam = checked_eigenvalues(row.iter().map(|c| c.re))?;
-    let mut w: Vec<Complex64> = lam
-        .iter()
-        .map(|&l| {
-            let s = (l / m as f64).sqrt();
-            let a: f64 = rng.sample(StandardNormal);
-            let b: f64 = rng.sample(StandardNormal);
-            Complex64::new(s * a, s * b)
-        })
-        .collect();
-    fft.process(&mut w);
-    Ok(w[..n].iter().map(|c| c.re).collect())
+}
+
+impl FgnGenerator {
+    /// A generator of `n` increments with Hurst exponent `hurst`.
+    ///
+    /// # Errors
+    /// As [`fgn`].
+    pub fn new(n: usize, hurst: f64) -> Result<Self> {
+        if n == 0 {
+            return Err(Error::param("n", "must be at least 1"));
+        }
+        check_hurst(hurst)?;
+        let m = 2 * n;
+        let mut row: Vec<Complex64> = (0..m)
+            .map(|k| Complex64::new(fgn_autocovariance(k.min(m - k), hurst), 0.0))
+            .collect();
+        let fft = FftPlanner::<f64>::new().plan_fft_forward(m);
+        fft.process(&mut row);
+        let lam = checked_eigenvalues(row.iter().map(|c| c.re))?;
+        let sqrt_eig = lam.iter().map(|&l| (l / m as f64).sqrt()).collect();
+        Ok(FgnGenerator { n, sqrt_eig, fft })
+    }
+
+    /// Number of increments per series.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// Always `false` (a generator has at least one increment).
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    fn transform<R: Rng + ?Sized>(&self, rng: &mut R) -> Vec<Complex64> {
+        let mut w: Vec<Complex64> = self
+            .sqrt_eig
+            .iter()
+            .map(|&s| {
+                let a: f64 = rng.sample(StandardNormal);
+                let b: f64 = rng.sample(StandardNormal);
+                Complex64::new(s * a, s * b)
+            })
+            .collect();
+        self.fft.process(&mut w);
+        w.truncate(self.n);
+        w
+    }
+
+    /// One series of `n` increments.
+    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Vec<f64> {
+        self.transform(rng).iter().map(|c| c.re).collect()
+    }
+
+    /// Two independent series of `n` increments from one transform.
+    pub fn sample_pair<R: Rng + ?Sized>(&self, rng: &mut R) -> (Vec<f64>, Vec<f64>) {
+        let w = self.transform(rng);
+        (
+            w.iter().map(|c| c.re).collect(),
+            w.iter().map(|c| c.im).collect(),
+        )
+    }
 }
 
 /// Settings of [`fbm_1d`].

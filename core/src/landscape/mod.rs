@@ -30,7 +30,9 @@ mod spectral;
 
 pub use baselines::{cone, gaussian_blur, paraboloid, shuffle_smooth, ShuffleSmoothConfig};
 pub use diamond_square::{diamond_square, DiamondSquareConfig};
-pub use fbm::{fbm_1d, fbm_surface, fgn, fgn_autocovariance, Fbm1dConfig, FbmSurfaceConfig};
+pub use fbm::{
+    fbm_1d, fbm_surface, fgn, fgn_autocovariance, Fbm1dConfig, FbmSurfaceConfig, FgnGenerator,
+};
 pub use grid::Landscape;
 pub use sorkin::{sorkin, Sorkin, SorkinConfig};
 pub use spectral::{spectral_surface, SpectralConfig};
