@@ -94,7 +94,67 @@ fn hill_comparison_warning() {
         .map(|s| s.as_str().unwrap())
         .collect();
     assert!(w.iter().any(|s| s.contains("disagree")), "{w:?}");
-    assert!(w.iter().any(|s| s.contains("near 2")), "{w:?}");
+    assert!(w.iter().any(|s| s.contains("biased upwards")), "{w:?}");
+    // The agreement test, recomputed from the printed estimates: z and its two-sided p.
+    let c = &v["comparison"];
+    let (ha, hs) = (
+        c["hill_alpha"].as_f64().unwrap(),
+        c["hill_se"].as_f64().unwrap(),
+    );
+    assert_eq!(
+        (ha, hs),
+        (v["alpha"].as_f64().unwrap(), v["se"].as_f64().unwrap())
+    );
+    let z = (ha - 1.9) / (hs * hs + 0.01 * 0.01).sqrt();
+    assert!(
+        (c["z"].as_f64().unwrap() - z).abs() < 1e-12 * z.abs(),
+        "{c}"
+    );
+    assert!(z < -8.0 && c["p_value"].as_f64().unwrap() < 1e-15, "{c}");
+    assert_eq!(
+        (c["disagree"].as_bool(), c["level"].as_f64()),
+        (Some(true), Some(0.05))
+    );
+}
+
+#[test]
+fn hill_comparison_agrees_within_error() {
+    // Exact Pareto(1.2) quantiles, k = 1000: Hill ~ 1.2. A stable alpha 1 Hill-se away gives
+    // z ~ -1, p = erfc(1/sqrt 2) = 0.3173 (scipy: 2 * norm.sf(1)): no disagreement at 0.05,
+    // but one at --level 0.5.
+    let d = tempfile::tempdir().unwrap();
+    let p = write(d.path(), "x.txt", pareto_text(5000, 1.2).as_bytes());
+    let run = |stable: &str, level: &str| {
+        json(&anodiff(
+            &[
+                "tails",
+                "hill",
+                p.to_str().unwrap(),
+                "--k",
+                "1000",
+                "--stable-alpha",
+                stable,
+                "--level",
+                level,
+            ],
+            None,
+        ))
+    };
+    let base = run("1.2", "0.05");
+    let (ha, hs) = (
+        base["alpha"].as_f64().unwrap(),
+        base["se"].as_f64().unwrap(),
+    );
+    let stable = format!("{:.12}", ha + hs);
+    let v = run(&stable, "0.05");
+    let c = &v["comparison"];
+    assert!((c["z"].as_f64().unwrap() + 1.0).abs() < 1e-9, "{c}");
+    assert!(
+        (c["p_value"].as_f64().unwrap() - 0.31731050786291415).abs() < 1e-9,
+        "{c}"
+    );
+    assert_eq!(c["disagree"], false);
+    assert_eq!(run(&stable, "0.5")["comparison"]["disagree"], true);
 }
 
 #[test]
@@ -172,6 +232,16 @@ fn bad_inputs() {
         &anodiff(&["tails", "hill", ps, "--stable-alpha", "2.5"], None),
         &["(0, 2]"],
     );
+    for bad in ["0", "1", "NaN", "-3"] {
+        let level = format!("--level={bad}");
+        fails_with(
+            &anodiff(
+                &["tails", "hill", ps, "--stable-alpha", "1.5", &level],
+                None,
+            ),
+            &["--level", "(0, 1)"],
+        );
+    }
 }
 
 #[test]

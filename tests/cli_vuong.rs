@@ -67,17 +67,35 @@ fn cauchy_data_prefer_stable_over_normal_and_laplace() {
         assert_eq!(v["alt"]["model"], alt);
         let a = f(&v["stable"]["alpha"]);
         assert!((a - 1.0).abs() < 0.15, "alpha {a}");
+        assert_eq!(v["level"], 0.05);
         if alt == "student-t" {
             // Cauchy is also t with df = 1: the two fits are nearly the same law.
             assert!((f(&v["alt"]["df"]) - 1.0).abs() < 0.2);
             assert!(v["boundary"].is_null());
+            assert_eq!(v["decided_by"], "vuong");
+            assert_eq!(v["decision_p_value"], v["p_two_sided"]);
         } else {
             assert_eq!(v["preferred"], "stable", "{alt}: {v}");
             assert!(f(&v["llr"]) > 0.0 && f(&v["statistic"]) > 3.0);
+            let by = if alt == "normal" {
+                "boundary-lr"
+            } else {
+                "vuong"
+            };
+            assert_eq!(v["decided_by"], by, "{v}");
+            assert!(f(&v["log10_decision_p_value"]) < -3.0, "{v}");
         }
     }
     let v = json(&anodiff(&["vuong", p.to_str().unwrap()], None));
     assert!(f(&v["boundary"]["log10_p"]) < -100.0, "{v}");
+    assert_eq!(v["log10_decision_p_value"], v["boundary"]["log10_p"]);
+    // The Hill agreement test is reported with its statistic: z from the printed estimates.
+    let h = &v["hill"];
+    let se_s = f(&v["stable"]["se"]["alpha"]);
+    let z =
+        (f(&h["alpha"]) - f(&v["stable"]["alpha"])) / (f(&h["se"]).powi(2) + se_s * se_s).sqrt();
+    assert!((f(&h["z"]) - z).abs() < 1e-9 * z.abs().max(1.0), "{h}");
+    assert_eq!(h["disagree"], f(&h["p_value"]) < 0.05);
     // Hill on a Cauchy sample agrees with alpha = 1 within its error: no disagreement warning.
     let w = v["warnings"].as_array().unwrap();
     assert!(
@@ -97,8 +115,11 @@ fn normal_data_nested_case_and_stdin() {
     ));
     check_consistency(&v);
     assert!(f(&v["llr"]) > -1e-6, "{v}");
-    assert_ne!(v["preferred"], "normal");
-    assert!(f(&v["boundary"]["p"]) > 1e-3, "{v}");
+    assert_eq!(v["preferred"], "neither", "{v}");
+    assert_eq!(v["decided_by"], "boundary-lr");
+    assert!(f(&v["boundary"]["p"]) > 0.05, "{v}");
+    // --symmetric: the boundary test uses the fit that was requested.
+    assert_eq!(v["boundary"]["llr_symmetric"], v["llr"]);
     assert!(f(&v["stable"]["alpha"]) > 1.8);
     let w: Vec<&str> = v["warnings"]
         .as_array()
@@ -106,9 +127,51 @@ fn normal_data_nested_case_and_stdin() {
         .iter()
         .map(|s| s.as_str().unwrap())
         .collect();
-    if f(&v["stable"]["alpha"]) > 1.99 {
-        assert!(w.iter().any(|s| s.contains("nested")), "{w:?}");
+    assert!(w.iter().any(|s| s.contains("nested")), "{w:?}");
+}
+
+#[test]
+fn normal_data_are_not_called_stable() {
+    // 3000 draws of N(0, 3^2), four-parameter stable fit: the fit sits at alpha = 2 (the normal
+    // itself), Vuong's z can be large there because omega^2 ~ 0, but the decision is the
+    // boundary test of the symmetric fit, whose p-value is 1/2 P(chi2_1 > 2 llr).
+    let x: Vec<f64> = normal(3000, 21).iter().map(|v| 3.0 * v).collect();
+    let v = json(&anodiff(&["vuong", "-"], Some(text(&x).as_bytes())));
+    check_consistency(&v);
+    assert_eq!(v["preferred"], "neither", "{v}");
+    assert_eq!(v["decided_by"], "boundary-lr");
+    let l = f(&v["boundary"]["llr_symmetric"]);
+    // chi-bar-2 p-value, independently: 1/2 erfc(sqrt(llr)) (scipy: chi2(1).sf(2 l) / 2).
+    let p = if l > 0.0 {
+        0.5 * erfc_series(l.sqrt())
+    } else {
+        1.0
+    };
+    assert!((f(&v["decision_p_value"]) - p).abs() < 1e-12, "{v}");
+    assert!(p >= 0.05);
+    // --level moves the decision threshold only: at level 0.999 (p < level whenever
+    // llr_symmetric > 0) a positive LR decides "stable".
+    let v2 = json(&anodiff(
+        &["vuong", "-", "--level", "0.999"],
+        Some(text(&x).as_bytes()),
+    ));
+    assert_eq!(v2["level"], 0.999);
+    let expect = if p < 0.999 { "stable" } else { "neither" };
+    assert_eq!(v2["preferred"], expect, "{v2}");
+}
+
+/// erfc from the Maclaurin series of erf (independent of the libm erfc the command uses);
+/// accurate to ~1e-15 for the arguments below 2 used here.
+fn erfc_series(x: f64) -> f64 {
+    let mut term = x;
+    let mut sum = x;
+    let mut k = 0.0;
+    while term.abs() > 1e-18 * sum.abs() {
+        k += 1.0;
+        term *= -x * x / k;
+        sum += term / (2.0 * k + 1.0);
     }
+    1.0 - 2.0 / std::f64::consts::PI.sqrt() * sum
 }
 
 #[test]
@@ -191,10 +254,13 @@ fn bad_inputs() {
         &anodiff(&["vuong", ps, "--alt", "cauchy"], None),
         &["cauchy", "normal, student-t or laplace"],
     );
-    fails_with(
-        &anodiff(&["vuong", ps, "--level", "1.5"], None),
-        &["--level"],
-    );
+    for bad in ["1.5", "0", "-0.1", "NaN", "1"] {
+        let level = format!("--level={bad}");
+        fails_with(
+            &anodiff(&["vuong", ps, &level], None),
+            &["--level", "(0, 1)"],
+        );
+    }
 }
 
 #[test]
@@ -203,6 +269,15 @@ fn help_has_example() {
     assert!(out.status.success());
     let s = String::from_utf8_lossy(&out.stdout);
     assert!(s.contains("anodiff vuong gradients.npy") && s.contains("nested"));
+    for field in [
+        "decided_by",
+        "decision_p_value",
+        "boundary-lr",
+        "--level",
+        "neither",
+    ] {
+        assert!(s.contains(field), "help lacks {field}");
+    }
 }
 
 fn npy_f32(x: &[f32], shape: &str) -> Vec<u8> {

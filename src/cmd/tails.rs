@@ -1,6 +1,6 @@
 //! `anodiff tails`: heavy-tail diagnostics (Hill estimator and Hill plot).
 
-use anodiff_core::tails::{compare_alpha, hill, hill_plot, HillK, Tail};
+use anodiff_core::tails::{alpha_agreement, hill, hill_plot, HillK, Tail};
 use anyhow::Context;
 
 /// Arguments of `anodiff tails`.
@@ -24,13 +24,18 @@ Output: one JSON object {\"n\",\"tail\",\"n_tail\",\"k\",\"k_auto\",\"threshold\
 Pareto tail above the threshold (alpha k H_k ~ Gamma(k, 1)). Without --k, k is chosen where the Hill plot
 is most stable (a heuristic; check the plot).
 
+With --stable-alpha the output gains \"comparison\": {\"hill_alpha\",\"hill_se\",\"stable_alpha\",\"stable_se\",
+\"z\",\"p_value\",\"level\",\"disagree\"}: the z test z = (Hill - stable) / sqrt(se_Hill^2 + se_stable^2),
+two-sided p, disagree = p < --level. It holds its level where Hill is consistent (stable alpha near 1);
+for larger alpha Hill is biased upwards and it rejects exact stable data far more often (CALIBRATION.md).
+
 FILE: text with one number per line (blank lines and # comments skipped), a float32/float64 .npy file of
 any shape (read flat), or - for standard input.
 
 Examples:
   anodiff tails hill gradients.npy
   anodiff tails hill gradients.npy --tail abs --k 5000 --plot-data > hill.json
-  anodiff tails hill data.txt --stable-alpha 1.47 --stable-se 0.002   # warn if Hill disagrees";
+  anodiff tails hill data.txt --stable-alpha 1.47 --stable-se 0.002   # test Hill against it";
 
 #[derive(clap::Args, Debug)]
 struct HillArgs {
@@ -51,12 +56,17 @@ struct HillArgs {
     /// Standard error of --stable-alpha.
     #[arg(long, requires = "stable_alpha")]
     stable_se: Option<f64>,
+    /// Significance level of the agreement test with --stable-alpha.
+    #[arg(long, default_value_t = 0.05)]
+    level: f64,
 }
 
 #[derive(serde::Serialize)]
 struct HillOutput<'a> {
     #[serde(flatten)]
     estimate: anodiff_core::tails::HillEstimate,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    comparison: Option<anodiff_core::tails::AlphaAgreement>,
     warnings: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     plot: Option<&'a [anodiff_core::tails::HillPoint]>,
@@ -70,6 +80,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 fn run_hill(a: HillArgs) -> anyhow::Result<()> {
+    anodiff_core::vuong::check_level(a.level).map_err(|_| {
+        anyhow::anyhow!(
+            "--level {} must be a significance level in (0, 1), e.g. 0.05",
+            a.level
+        )
+    })?;
     if let Some(s) = a.stable_alpha {
         anyhow::ensure!(
             s > 0.0 && s <= 2.0,
@@ -86,8 +102,12 @@ fn run_hill(a: HillArgs) -> anyhow::Result<()> {
     anodiff_core::io::validate_sample(&x, 5).with_context(|| display_name(&a.file))?;
     let k = a.k.map_or(HillK::Auto, HillK::Fixed);
     let est = hill(&x, a.tail, k).with_context(|| display_name(&a.file))?;
-    let mut warnings = match a.stable_alpha {
-        Some(s) => compare_alpha(&est, s, a.stable_se),
+    let comparison = match a.stable_alpha {
+        Some(s) => Some(alpha_agreement(&est, s, a.stable_se, a.level)?),
+        None => None,
+    };
+    let mut warnings = match &comparison {
+        Some(c) => c.warnings(&est),
         None => Vec::new(),
     };
     if a.stable_alpha.is_none() && est.k < 50 {
@@ -103,6 +123,7 @@ fn run_hill(a: HillArgs) -> anyhow::Result<()> {
     };
     crate::cmd::print_json(&HillOutput {
         estimate: est,
+        comparison,
         warnings,
         plot: plot.as_deref(),
     })

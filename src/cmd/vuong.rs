@@ -1,8 +1,8 @@
 //! `anodiff vuong`: Vuong likelihood-ratio test of a stable fit against an alternative model.
 
 use anodiff_core::fit::alternatives::{self, AltModel};
-use anodiff_core::tails::{compare_alpha, hill, HillK, Tail};
-use anodiff_core::vuong::{boundary_chibar2, vuong, Preferred};
+use anodiff_core::tails::{alpha_agreement, hill, AlphaAgreement, HillK, Tail};
+use anodiff_core::vuong::{boundary_chibar2, vuong, ModelComparison, Preferred};
 use anyhow::Context;
 
 /// Arguments of `anodiff vuong`.
@@ -17,7 +17,7 @@ pub struct Args {
     /// Fit the symmetric stable law (beta = 0), as the paper does.
     #[arg(long)]
     symmetric: bool,
-    /// Significance level (two-sided) that decides "preferred".
+    /// Significance level of the test that decides "preferred" (and of the Hill agreement test).
     #[arg(long, default_value_t = 0.05)]
     level: f64,
     /// Grouped test for very large samples (10^8-10^9 values): one streaming pass into a fine
@@ -35,15 +35,28 @@ pub struct Args {
 }
 
 const AFTER_HELP: &str = "\
-Output: one JSON object {\"n\",\"llr\",\"statistic\",\"p_two_sided\",\"p_one_sided\",\"log10_p_two_sided\",
-\"log10_p_one_sided\",\"omega2\",\"level\",\"preferred\",\"warnings\",\"stable\":{fit},\"alt\":{fit}} and, for --alt normal,
-\"boundary\":{\"p\",\"log10_p\"}. llr = sum of ln f_stable(x_i) - ln f_alt(x_i) (the raw sum, as in the
-paper); statistic = llr / (sqrt(n) omega); p_one_sided tests \"stable is closer\"; log10 p stays finite where
-p underflows to 0. \"preferred\" is \"stable\", the alternative's name, or \"neither\" at --level.
+Output: one JSON object with
+  preferred         \"stable\", the alternative's name, or \"neither\" (not distinguishable at --level)
+  decided_by        the test that decided it: \"boundary-lr\" (--alt normal) or \"vuong\" (student-t, laplace)
+  decision_p_value  that test's p-value (log10_decision_p_value: its log10, finite where p underflows)
+  level             the significance level (--level, default 0.05)
+  n, llr            sample size; sum of ln f_stable(x_i) - ln f_alt(x_i) for the fit requested (the raw sum)
+  statistic, omega2 Vuong's z = llr / (sqrt(n) omega) and omega^2, the variance of the pointwise differences
+  p_two_sided, p_one_sided, log10_p_two_sided, log10_p_one_sided
+                    Vuong's p-values (one-sided: H1 \"stable is closer\"); printed for every alternative,
+                    but they decide only the non-nested pairs
+  boundary          --alt normal only: {\"llr_symmetric\",\"statistic\",\"p\",\"log10_p\"}, the boundary test
+  hill              Hill on |x| against the stable alpha: {\"alpha\",\"se\",\"k\",\"z\",\"p_value\",\"level\",
+                    \"disagree\"} (absent when the tail is too short for Hill)
+  warnings, stable, alt   caveats; the two fits
 
 Stable versus normal is nested: the stable law at alpha = 2 is N(loc, 2 scale^2), with beta unidentified,
-so neither Vuong's normal approximation nor chi2_1 is exact there; \"boundary\" is the Self-Liang
-1/2 chi2_0 + 1/2 chi2_1 p-value for H0: alpha = 2.
+so Vuong's z is not valid there (on normal data it can be large with llr ~ 0). The decision is the
+boundary likelihood-ratio test of H0: alpha = 2 (the normal law): the symmetric stable fit (beta = 0)
+against the normal fit, 2 llr_symmetric ~ 1/2 chi2_0 + 1/2 chi2_1 (Self and Liang 1987). \"preferred\"
+is then \"stable\" (alpha < 2 at --level) or \"neither\" (consistent with the normal law); never
+\"normal\", a special case of the stable law. Stable versus Student-t or Laplace is non-nested and is
+decided by Vuong's two-sided test. Sizes and powers measured by simulation: CALIBRATION.md.
 
 FILE: text with one number per line (blank lines and # comments skipped), a float32/float64 .npy file of
 any shape (read flat), or - for standard input. At least 5 finite values, not all equal.
@@ -55,7 +68,7 @@ each bin contributes count x [ln f_stable(bin mean) - ln f_alt(bin mean)], and t
 Examples:
   anodiff vuong gradients.npy
   anodiff vuong grads_1e8_f32.npy --binned --symmetric
-  anodiff vuong gradients.npy --alt student-t --symmetric
+  anodiff vuong gradients.npy --alt student-t --symmetric --level 0.01
   anodiff stable sample --alpha 1.5 --beta 0 --n 2000 --seed 1 | anodiff vuong - --alt laplace";
 
 #[derive(serde::Serialize)]
@@ -70,8 +83,13 @@ struct Output {
     omega2: f64,
     level: f64,
     preferred: String,
+    decided_by: &'static str,
+    decision_p_value: f64,
+    log10_decision_p_value: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     boundary: Option<Boundary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hill: Option<HillCheck>,
     #[serde(skip_serializing_if = "Option::is_none")]
     binned: Option<BinnedInfo>,
     warnings: Vec<String>,
@@ -86,10 +104,25 @@ struct BinnedInfo {
     zeros: u64,
 }
 
+/// The boundary test of alpha = 2 on the symmetric stable fit.
 #[derive(serde::Serialize)]
 struct Boundary {
+    llr_symmetric: f64,
+    statistic: f64,
     p: f64,
     log10_p: f64,
+}
+
+/// The Hill agreement test, flattened for the output.
+#[derive(serde::Serialize)]
+struct HillCheck {
+    alpha: f64,
+    se: f64,
+    k: usize,
+    z: f64,
+    p_value: f64,
+    level: f64,
+    disagree: bool,
 }
 
 /// What the test needs from the stable fit: its JSON (as `anodiff stable fit` prints it) and
@@ -158,42 +191,82 @@ fn stable_ln_pdfs(
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        args.level > 0.0 && args.level < 1.0,
-        "--level {} must be in (0, 1)",
-        args.level
-    );
+    anodiff_core::vuong::check_level(args.level).map_err(|_| {
+        anyhow::anyhow!(
+            "--level {} must be a significance level in (0, 1), e.g. 0.05",
+            args.level
+        )
+    })?;
     let mut hill_est = None;
-    let (n, t, stable, alt, binned) = if args.binned {
+    let (n, t, stable, alt, binned, llr_sym) = if args.binned {
         binned_test(&args)?
     } else {
+        let name = display_name(&args.file);
         let x = anodiff_core::io::read_values_from(&args.file)?;
-        anodiff_core::io::validate_sample(&x, 5).with_context(|| display_name(&args.file))?;
-        let alt = alternatives::fit(args.alt, &x).with_context(|| {
-            format!(
-                "{}: fitting the {} alternative",
-                display_name(&args.file),
-                args.alt
-            )
-        })?;
+        anodiff_core::io::validate_sample(&x, 5).with_context(|| name.clone())?;
+        let alt = alternatives::fit(args.alt, &x)
+            .with_context(|| format!("{name}: fitting the {} alternative", args.alt))?;
         let stable = fit_stable(&x, args.symmetric, args.exact)
-            .with_context(|| format!("{}: fitting the stable law", display_name(&args.file)))?;
+            .with_context(|| format!("{name}: fitting the stable law"))?;
         let t = vuong(&stable.ln_pdfs, &alt.ln_pdfs(&x))?;
+        let llr_sym = if args.alt != AltModel::Normal {
+            None
+        } else if args.symmetric {
+            Some(t.llr)
+        } else {
+            // The boundary test needs the symmetric fit (beta is unidentified at alpha = 2).
+            let sym = fit_stable(&x, true, args.exact).with_context(|| {
+                format!("{name}: fitting the symmetric stable law for the boundary test")
+            })?;
+            let ln_alt = alt.ln_pdfs(&x);
+            Some(anodiff_core::vuong::vuong(&sym.ln_pdfs, &ln_alt)?.llr)
+        };
         // Hill on |x| as a cross-check of the stable alpha (skipped when the tail is too short).
         hill_est = hill(&x, Tail::Abs, HillK::Auto).ok();
-        (x.len(), t, stable.json, alt, None)
+        (x.len(), t, stable.json, alt, None, llr_sym)
     };
-    let warnings = warnings(&stable, &alt, hill_est.as_ref(), args.alt);
-    let preferred = match t.preferred(args.level) {
+    let decision = match llr_sym {
+        Some(l) => ModelComparison::boundary_lr(l, args.level)?,
+        None => ModelComparison::vuong(&t, args.level)?,
+    };
+    let agreement = match (&hill_est, stable["alpha"].as_f64()) {
+        (Some(h), Some(a)) => Some(alpha_agreement(
+            h,
+            a,
+            stable["se"]["alpha"].as_f64(),
+            args.level,
+        )?),
+        _ => None,
+    };
+    let warnings = warnings(&alt, hill_est.as_ref(), agreement.as_ref(), args.alt);
+    let preferred = match decision.preferred {
         Preferred::First => "stable".to_string(),
         Preferred::Second => args.alt.name().to_string(),
         Preferred::Neither => "neither".to_string(),
     };
-    let boundary = if args.alt == AltModel::Normal {
-        let (p, log10_p) = boundary_chibar2(t.llr)?;
-        Some(Boundary { p, log10_p })
-    } else {
-        None
+    let boundary = match llr_sym {
+        Some(l) => {
+            let (p, log10_p) = boundary_chibar2(l)?;
+            Some(Boundary {
+                llr_symmetric: l,
+                statistic: decision.statistic,
+                p,
+                log10_p,
+            })
+        }
+        None => None,
+    };
+    let hill = match (&hill_est, &agreement) {
+        (Some(h), Some(a)) => Some(HillCheck {
+            alpha: h.alpha,
+            se: h.se,
+            k: h.k,
+            z: a.z,
+            p_value: a.p_value,
+            level: a.level,
+            disagree: a.disagree,
+        }),
+        _ => None,
     };
     crate::cmd::print_json(&Output {
         n,
@@ -206,7 +279,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         omega2: t.omega2,
         level: args.level,
         preferred,
+        decided_by: decision.decided_by.name(),
+        decision_p_value: decision.p_value,
+        log10_decision_p_value: decision.log10_p_value,
         boundary,
+        hill,
         binned,
         warnings,
         stable,
@@ -214,12 +291,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     })
 }
 
-/// Caveats the numbers alone do not show: a fit that did not converge, the nested boundary
-/// case, and a Hill tail index that disagrees with the stable alpha.
+/// Caveats the decision alone does not show: a fit that did not converge, Vuong's statistic
+/// printed for a nested pair, and the Hill agreement test's findings.
 fn warnings(
-    stable: &serde_json::Value,
     alt: &alternatives::AltFit,
     hill_est: Option<&anodiff_core::tails::HillEstimate>,
+    agreement: Option<&AlphaAgreement>,
     model: AltModel,
 ) -> Vec<String> {
     let mut w = Vec::new();
@@ -228,19 +305,16 @@ fn warnings(
             "the {model} fit did not converge: its log-likelihood, and the test, are not reliable"
         ));
     }
-    let alpha = stable["alpha"].as_f64();
-    if let Some(a) = alpha {
-        if model == AltModel::Normal && a > 1.99 {
-            w.push(format!(
-                "stable alpha = {a:.4} is at or near 2, where the stable law is the normal \
-                 N(loc, 2 scale^2): the models are nested there, Vuong's normal approximation \
-                 does not hold, and \"boundary\" (Self-Liang) is the relevant p-value"
-            ));
-        }
-        if let Some(h) = hill_est {
-            let se = stable["se"]["alpha"].as_f64();
-            w.extend(compare_alpha(h, a, se));
-        }
+    if model == AltModel::Normal {
+        w.push(
+            "stable versus normal is nested (the normal is the stable law at alpha = 2): \
+             \"statistic\" and \"p_two_sided\" are Vuong's and are not valid for it; \"preferred\" \
+             is decided by the boundary likelihood-ratio test (\"boundary\")"
+                .to_string(),
+        );
+    }
+    if let (Some(h), Some(a)) = (hill_est, agreement) {
+        w.extend(a.warnings(h));
     }
     w
 }
@@ -251,6 +325,7 @@ type TestParts = (
     serde_json::Value,
     alternatives::AltFit,
     Option<BinnedInfo>,
+    Option<f64>,
 );
 
 /// The grouped test: histogram pass, binned stable MLE, alternatives on the bins.
@@ -305,19 +380,34 @@ fn binned_test(args: &Args) -> anyhow::Result<TestParts> {
         .with_context(|| format!("{name}: fitting the stable law"))?;
     ensure_converged(&fit).with_context(|| name.clone())?;
     let json = serde_json::to_value(&fit)?;
-    let ls = stable_ln_pdfs(&fit, &means, args.exact)?;
-    let diffs: Vec<f64> = ls
-        .iter()
-        .zip(&means)
-        .map(|(l, &m)| l - alt.ln_pdf(m))
-        .collect();
-    let t = anodiff_core::vuong::vuong_grouped(&counts, &diffs)?;
+    let ln_alt: Vec<f64> = means.iter().map(|&m| alt.ln_pdf(m)).collect();
+    let grouped = |fit: &anodiff_core::fit::StableFit| -> anyhow::Result<_> {
+        let ls = stable_ln_pdfs(fit, &means, args.exact)?;
+        let diffs: Vec<f64> = ls.iter().zip(&ln_alt).map(|(l, a)| l - a).collect();
+        Ok(anodiff_core::vuong::vuong_grouped(&counts, &diffs)?)
+    };
+    let t = grouped(&fit)?;
+    let llr_sym = if args.alt != AltModel::Normal {
+        None
+    } else if args.symmetric {
+        Some(t.llr)
+    } else {
+        // The boundary test needs the symmetric fit (beta is unidentified at alpha = 2).
+        let sym = BinnedMle::new()
+            .with_mle(Mle::new().symmetric())
+            .fit_histogram(&h)
+            .with_context(|| {
+                format!("{name}: fitting the symmetric stable law for the boundary test")
+            })?;
+        ensure_converged(&sym).with_context(|| name.clone())?;
+        Some(grouped(&sym)?.llr)
+    };
     let info = BinnedInfo {
         bins: bins.len(),
         mantissa_bits: args.mantissa_bits,
         zeros: h.zeros(),
     };
-    Ok((h.n() as usize, t, json, alt, Some(info)))
+    Ok((h.n() as usize, t, json, alt, Some(info), llr_sym))
 }
 
 /// The input's name in messages: the path, or `<stdin>` for `-`.
