@@ -27,6 +27,7 @@ pub mod msd;
 mod npy;
 pub mod pathstats;
 pub mod prec;
+pub mod regime;
 pub mod regress;
 pub mod stable;
 pub mod tails;
