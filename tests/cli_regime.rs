@@ -101,13 +101,19 @@ fn analyze_carries_the_regime_object() {
         assert_eq!(a["alpha"], b["msd"]["alpha"]);
     }
     let c = &r["change"];
-    assert!(f(&c["t0_ci95"][0]) <= 650.0 && 650.0 <= f(&c["t0_ci95"][1]), "{r}");
+    assert!(
+        f(&c["t0_ci95"][0]) <= 650.0 && 650.0 <= f(&c["t0_ci95"][1]),
+        "{r}"
+    );
     // Too few windows: the exponents with no change and the reason.
     let (code, out, err) = run_command("analyze", &[ps, "--window", "400", "--lags", "log:30"]);
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     assert!(v["regime"]["change"].is_null());
-    assert!(v["regime"]["error"].as_str().unwrap().contains("at least 5 windows"));
+    assert!(v["regime"]["error"]
+        .as_str()
+        .unwrap()
+        .contains("at least 5 windows"));
 }
 
 #[test]
@@ -116,7 +122,11 @@ fn bad_input_is_a_clear_error() {
     let p = switching_npy(dir.path(), "w.npy", 300, 3, 0, (0.5, 0.5));
     let ps = p.to_str().unwrap();
     let run = |a: &[&str]| run_command("regime", a);
-    let (c, _, e) = run(&[dir.path().join("missing.npy").to_str().unwrap(), "--window", "50"]);
+    let (c, _, e) = run(&[
+        dir.path().join("missing.npy").to_str().unwrap(),
+        "--window",
+        "50",
+    ]);
     assert_error(c, &e, "missing.npy");
     let (c, _, e) = run(&[ps, "--window", "301"]);
     assert_error(c, &e, "longer than the trajectory");
@@ -131,8 +141,10 @@ fn bad_input_is_a_clear_error() {
     // 300 steps, T = 100, S = 50: 5 windows, and the test needs 2 + 2 + 2 = 6.
     let (c, _, e) = run(&[ps, "--window", "100"]);
     assert_error(c, &e, "needs at least 6");
+    // A missing required option is clap's usage error (exit status 2).
     let (c, _, e) = run(&[ps]);
-    assert_error(c, &e, "--window");
+    assert_eq!(c, 2, "{e}");
+    assert!(e.starts_with("error:") && e.contains("--window"), "{e}");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
     let mut w = fbm_paths(300, 3, |_| 0.5, &mut rng)
         .unwrap()

@@ -44,6 +44,15 @@
 //! each shift. Windows without common steps are treated as independent (fractional Gaussian
 //! noise's long-range dependence between disjoint windows is neglected).
 //!
+//! # Calibration
+//! Measured end to end (core/tests/calibration_regime.rs, ignored full version; d = 20
+//! coordinates of exact fBm, T = 200, S = 100, 14 windows): the `t0` interval covered a change
+//! from H = 0.7 to 0.35 at a uniform step in 194 / 200 trajectories (97.0 %, Wilson 93.6-98.6 %),
+//! the test found it in 200 / 200, a change from 0.55 to 0.45 in 50 / 50 and from 0.5 to 0.45
+//! in 42 / 50; on stationary fBm it reported a change in 4 / 100 (H = 0.35), 8 / 100 (H = 0.5)
+//! and 4 / 100 (H = 0.7); the exponent intervals covered `2 H` in 90-92 % of the planted
+//! changes. Tables and the command in CALIBRATION.md.
+//!
 //! # Assumptions
 //! The window exponents are Gaussian around their means with covariance proportional to
 //! `D R D`; the exponent is constant within each regime (stationary increments before and after
@@ -195,7 +204,10 @@ pub fn exponent_correlation(
         return Err(Error::param("stride", "must be at least 1"));
     }
     if !(hurst > 0.0 && hurst < 1.0) {
-        return Err(Error::param("hurst", format!("must be in (0, 1), got {hurst}")));
+        return Err(Error::param(
+            "hurst",
+            format!("must be in (0, 1), got {hurst}"),
+        ));
     }
     if let Some(&l) = lags.iter().find(|&&l| l == 0 || l >= len) {
         return Err(Error::param(
@@ -306,7 +318,10 @@ pub fn fbm_paths<R: Rng + ?Sized>(
     rng: &mut R,
 ) -> Result<InMemoryTrajectory> {
     if n < 2 {
-        return Err(Error::param("n", format!("needs at least 2 steps, got {n}")));
+        return Err(Error::param(
+            "n",
+            format!("needs at least 2 steps, got {n}"),
+        ));
     }
     if dim == 0 {
         return Err(Error::param("dim", "needs at least one coordinate"));
@@ -856,7 +871,10 @@ mod tests {
         assert!(check_windows(&w).is_err());
         let mut w = synthetic(&[1.0; 8], 0.1, 100);
         w[2].alpha_se = 0.0;
-        assert!(check_windows(&w).unwrap_err().to_string().contains("t_w = 200"));
+        assert!(check_windows(&w)
+            .unwrap_err()
+            .to_string()
+            .contains("t_w = 200"));
         w[2].alpha_se = 0.1;
         w[5].alpha = f64::NAN;
         assert!(check_windows(&w).is_err());

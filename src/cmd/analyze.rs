@@ -6,11 +6,11 @@ use crate::cmd::msd::{
 };
 use anodiff_core::exponent::MsdFitOptions;
 use anodiff_core::msd::Window;
-use anodiff_core::regime::{regime_change, RegimeOptions, WindowExponent};
 use anodiff_core::pathstats::{
     contour_with, gradient_sample, loss_fluctuations, msl_with, Binning, PairDistances,
     PathBootstrap,
 };
+use anodiff_core::regime::{regime_change, RegimeOptions, WindowExponent};
 use anodiff_core::trajectory::{NpyTrajectory, TrajectorySource};
 use anyhow::{bail, Context};
 use serde_json::{json, Value};

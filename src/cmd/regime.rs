@@ -4,8 +4,7 @@
 use crate::cmd::msd::{open_trajectory, progress};
 use anodiff_core::msd::Windows;
 use anodiff_core::regime::{
-    exponent_options, regime_change, window_exponent, window_lags, windows_needed,
-    RegimeOptions,
+    exponent_options, regime_change, window_exponent, window_lags, windows_needed, RegimeOptions,
 };
 use anyhow::{bail, Context};
 use std::path::PathBuf;
