@@ -462,7 +462,7 @@ fn check_windows(windows: &[WindowExponent]) -> Result<usize> {
             )));
         }
     }
-    let stride = windows[1].t_w.checked_sub(windows[0].t_w).unwrap_or(0);
+    let stride = windows[1].t_w.saturating_sub(windows[0].t_w);
     if stride == 0
         || windows
             .windows(2)
