@@ -27,6 +27,8 @@ enum Command {
     Tails(cmd::tails::Args),
     /// Mean squared displacement of a trajectory, per window, with exponents and crossovers.
     Msd(cmd::msd::Args),
+    /// The step at which the MSD exponent of sliding windows changes, with intervals and a test.
+    Regime(cmd::regime::Args),
     /// Every trajectory analysis on each window, written as JSON and CSV.
     Analyze(cmd::analyze::Args),
     /// Box-counting dimension of a 2-D set or a point cloud.
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
         Command::Vuong(a) => cmd::vuong::run(a),
         Command::Tails(a) => cmd::tails::run(a),
         Command::Msd(a) => cmd::msd::run(a),
+        Command::Regime(a) => cmd::regime::run(a),
         Command::Analyze(a) => cmd::analyze::run(a),
         Command::Boxcount(a) => cmd::boxcount::run(a),
         Command::SurfaceDim(a) => cmd::surface_dim::run(a),

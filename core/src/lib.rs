@@ -29,6 +29,7 @@ pub mod msd;
 pub mod npy;
 pub mod pathstats;
 pub mod prec;
+pub mod regime;
 pub mod regress;
 pub mod stable;
 pub mod tails;

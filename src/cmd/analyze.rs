@@ -10,6 +10,7 @@ use anodiff_core::pathstats::{
     contour_with, gradient_sample, loss_fluctuations, msl_with, Binning, PairDistances,
     PathBootstrap,
 };
+use anodiff_core::regime::{regime_change, RegimeOptions, WindowExponent};
 use anodiff_core::trajectory::{NpyTrajectory, TrajectorySource};
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
@@ -28,7 +29,9 @@ variance); with recorded gradients, a seeded uniform sample of gradient componen
 the JSON summary goes to stdout; with --out DIR it is written to DIR/summary.json together with
 CSV tables (msd.csv, local_slopes.csv, contour.csv, msl.csv, loss.csv, gradient_sample.csv), and
 stdout lists the files. Pair statistics need O(T^2) memory and are skipped for windows longer
-than --max-pair-window.";
+than --max-pair-window. The top-level \"regime\" is `anodiff regime`'s object (the change of
+exponent across the windows, with intervals and a test), computed from the windows' fits; when
+there are too few windows for the test, its \"change\" is null and \"error\" says why.";
 
 /// Arguments of `anodiff analyze`.
 #[derive(clap::Args, Debug)]
@@ -143,6 +146,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         pb.inc(1);
     }
     pb.finish_and_clear();
+    let regime = regime_json(&out, lags, args.max_lag, &opts, args.seed);
     let summary = json!({
         "trajectory": {
             "path": args.traj.display().to_string(),
@@ -151,6 +155,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "gradient_dim": src.gradient_dim(),
         },
         "windows": out,
+        "regime": regime,
     });
     match &args.out {
         None => crate::cmd::print_json(&summary),
@@ -174,6 +179,40 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             write("gradient_sample.csv", &t.grad)?;
             crate::cmd::print_json(&json!({ "out": dir.display().to_string(), "files": files }))
         }
+    }
+}
+
+/// The regime change across the windows already fitted (`anodiff regime`'s object); when the
+/// test cannot be run, the window exponents with `change` null and the reason.
+fn regime_json(
+    out: &[Value],
+    lags: anodiff_core::msd::Lags,
+    max_lag: Option<usize>,
+    opts: &MsdFitOptions,
+    seed: u64,
+) -> Value {
+    let ex: Vec<WindowExponent> = out
+        .iter()
+        .filter_map(|w| {
+            Some(WindowExponent {
+                t_w: w["t_w"].as_u64()? as usize,
+                alpha: w["msd"]["alpha"].as_f64()?,
+                alpha_se: w["msd"]["alpha_se"].as_f64()?,
+            })
+        })
+        .collect();
+    let len = out.first().and_then(|w| w["T"].as_u64()).unwrap_or(0) as usize;
+    let ropts = RegimeOptions {
+        seed,
+        ..RegimeOptions::default()
+    };
+    let res = lags
+        .resolve(len, max_lag)
+        .and_then(|l| regime_change(&ex, len, &l, opts, &ropts));
+    match res.map(|r| serde_json::to_value(&r)) {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => json!({ "windows": ex, "change": null, "error": e.to_string() }),
+        Err(e) => json!({ "windows": ex, "change": null, "error": e.to_string() }),
     }
 }
 

@@ -7,6 +7,7 @@ pub mod hessian;
 pub mod lanczos;
 pub mod landscape;
 pub mod msd;
+pub mod regime;
 pub mod reproduce;
 pub mod stable;
 pub mod stable_fit;

@@ -4,7 +4,7 @@ use anodiff_core::fit::alternatives::{fit as fit_alternative, AltModel};
 use anodiff_core::fit::{Estimator, Mle};
 use anodiff_core::landscape::Landscape;
 use anodiff_core::toy::{segment_exponent, simulate_many, Boundary, Start, ToyConfig, ToyRun};
-use anodiff_core::vuong::vuong;
+use anodiff_core::vuong::{vuong, ModelComparison};
 use anyhow::Context;
 use std::path::PathBuf;
 
@@ -140,13 +140,21 @@ fn gradient_summary(g: &[f64]) -> serde_json::Value {
         (Ok(sf), Ok(nf)) => {
             let v = vuong(&sf.ln_pdfs(g), &nf.ln_pdfs(g));
             let vj = match &v {
-                Ok(v) => serde_json::json!({
-                    "llr": v.llr,
-                    "statistic": v.statistic,
-                    "p_two_sided": v.p_two_sided,
-                    "log10_p_two_sided": v.log10_p_two_sided,
-                    "preferred": v.preferred(0.05),
-                }),
+                // The normal is the stable law at alpha = 2: the decision is the boundary
+                // likelihood-ratio test of the symmetric fit, not Vuong's z.
+                Ok(v) => match ModelComparison::boundary_lr(v.llr, 0.05) {
+                    Ok(d) => serde_json::json!({
+                        "llr": v.llr,
+                        "statistic": v.statistic,
+                        "p_two_sided": v.p_two_sided,
+                        "log10_p_two_sided": v.log10_p_two_sided,
+                        "preferred": d.preferred,
+                        "decided_by": d.decided_by,
+                        "decision_p_value": d.p_value,
+                        "level": d.level,
+                    }),
+                    Err(_) => serde_json::Value::Null,
+                },
                 Err(_) => serde_json::Value::Null,
             };
             let note = match v {
