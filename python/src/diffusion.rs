@@ -95,6 +95,9 @@ fn msd_of<T: Weight>(
     Ok((m.lags, m.msd))
 }
 
+/// `(lags, msd)` as numpy arrays.
+type LagsAndMsd<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f64>>);
+
 /// Time-averaged MSD (eq. 3) of a steps x coordinates float32 or float64 array over all steps.
 #[pyfunction]
 #[pyo3(signature = (w, lags=None))]
@@ -102,7 +105,7 @@ fn msd_array<'py>(
     py: Python<'py>,
     w: &Bound<'py, PyAny>,
     lags: Option<Vec<usize>>,
-) -> PyResult<(Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<f64>>)> {
+) -> PyResult<LagsAndMsd<'py>> {
     let (l, m) = if let Ok(a) = w.extract::<PyReadonlyArray2<'py, f32>>() {
         msd_of(py, a.as_array(), lags)?
     } else if let Ok(a) = w.extract::<PyReadonlyArray2<'py, f64>>() {
@@ -112,7 +115,7 @@ fn msd_array<'py>(
             "w: expected a 2-D float32 or float64 array (steps x coordinates)",
         ));
     };
-    let l: Vec<u64> = l.into_iter().map(|v| v as u64).collect();
+    let l: Vec<i64> = l.into_iter().map(|v| v as i64).collect();
     Ok((l.into_pyarray(py), m.into_pyarray(py)))
 }
 
@@ -341,12 +344,7 @@ fn fit_json(f: &MsdFit) -> Value {
 }
 
 fn ctx(win: Window) -> impl Fn(anodiff_core::Error) -> PyErr {
-    move |e| {
-        PyValueError::new_err(format!(
-            "window t_w = {}, T = {}: {e}",
-            win.start, win.len
-        ))
-    }
+    move |e| PyValueError::new_err(format!("window t_w = {}, T = {}: {e}", win.start, win.len))
 }
 
 fn analyse_window(
@@ -628,6 +626,7 @@ impl PyStoreWriter {
     /// Creates a new store in `dir`.
     #[staticmethod]
     #[pyo3(signature = (dir, dim, gradient_dim=0, chunk_steps=None, subset_seed=None, metadata_json=None, sync=true))]
+    #[allow(clippy::too_many_arguments)]
     fn create(
         py: Python<'_>,
         dir: &str,

@@ -16,7 +16,12 @@ use pyo3::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-fn config(min_scale: Option<f64>, max_scale: Option<f64>, ratio: f64, offsets: usize) -> PyResult<BoxCountConfig> {
+fn config(
+    min_scale: Option<f64>,
+    max_scale: Option<f64>,
+    ratio: f64,
+    offsets: usize,
+) -> PyResult<BoxCountConfig> {
     let mut c = core(BoxCountConfig::default().with_ratio(ratio))?;
     c = core(c.with_offsets(offsets))?;
     if let Some(s) = min_scale {
@@ -124,21 +129,10 @@ fn landscape_py<'py>(
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let z = py.detach(|| match kind {
-        "fbm" => fbm_surface(
-            &FbmSurfaceConfig {
-                size,
-                hurst,
-                scale,
-            },
-            &mut rng,
-        )
-        .map_err(crate::errors::CoreError),
+        "fbm" => fbm_surface(&FbmSurfaceConfig { size, hurst, scale }, &mut rng)
+            .map_err(crate::errors::CoreError),
         "spectral" => {
-            let cfg = SpectralConfig {
-                size,
-                hurst,
-                ..SpectralConfig::default()
-            };
+            let cfg = SpectralConfig { size, hurst };
             spectral_surface(&cfg, &mut rng).map_err(crate::errors::CoreError)
         }
         "diamond-square" => diamond_square(
@@ -154,9 +148,7 @@ fn landscape_py<'py>(
         "cone" => cone(size, scale).map_err(crate::errors::CoreError),
         other => Err(crate::errors::CoreError(anodiff_core::Error::param(
             "kind",
-            format!(
-                "expected fbm, spectral, diamond-square, paraboloid or cone, got `{other}`"
-            ),
+            format!("expected fbm, spectral, diamond-square, paraboloid or cone, got `{other}`"),
         ))),
     })?;
     Ok(z.into_pyarray(py))

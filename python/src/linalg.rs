@@ -205,8 +205,7 @@ impl Driver {
                 })
             }
             "hutch++" => {
-                let h =
-                    core(core(HutchPlusPlus::new(probes))?.with_level(level))?.with_seed(seed);
+                let h = core(core(HutchPlusPlus::new(probes))?.with_level(level))?.with_seed(seed);
                 spawn(n, move |op| {
                     Ok(Outcome {
                         json: json_of(&h.run(op)?)?,
@@ -266,7 +265,9 @@ impl Driver {
                 }
                 Err(RecvTimeoutError::Timeout) => py.check_signals()?,
                 Err(RecvTimeoutError::Disconnected) => {
-                    return Err(PyRuntimeError::new_err("the solver thread ended unexpectedly"))
+                    return Err(PyRuntimeError::new_err(
+                        "the solver thread ended unexpectedly",
+                    ))
                 }
             }
         }

@@ -63,7 +63,11 @@ fn eval_point(s: &Stable, kind: Kind, x: f64) -> Result<f64, anodiff_core::Error
     let hi = x == f64::INFINITY;
     Ok(match kind {
         Kind::Pdf | Kind::LogPdf => {
-            let l = if lo || hi { f64::NEG_INFINITY } else { s.ln_pdf(x) };
+            let l = if lo || hi {
+                f64::NEG_INFINITY
+            } else {
+                s.ln_pdf(x)
+            };
             if kind == Kind::Pdf {
                 l.exp()
             } else {
@@ -149,7 +153,12 @@ struct Params<'a> {
 
 impl Params<'_> {
     fn check(&self, n: usize) -> PyResult<bool> {
-        let lens = [self.alpha.len(), self.beta.len(), self.loc.len(), self.scale.len()];
+        let lens = [
+            self.alpha.len(),
+            self.beta.len(),
+            self.loc.len(),
+            self.scale.len(),
+        ];
         if lens.iter().all(|&l| l == 1) {
             return Ok(false);
         }
@@ -300,6 +309,7 @@ fn fit_json(fit: &StableFit) -> PyResult<String> {
     to_json(&v)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn mle_of(
     symmetric: bool,
     fix_loc: Option<f64>,
@@ -354,8 +364,10 @@ fn fit_stable(
             "symmetric, fix_loc, profile and sandwich need method 'mle' or 'binned'",
         ));
     }
-    let mle = mle_of(symmetric, fix_loc, param, profile, sandwich, exact, tol, max_iter)
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let mle = mle_of(
+        symmetric, fix_loc, param, profile, sandwich, exact, tol, max_iter,
+    )
+    .map_err(|e| PyValueError::new_err(e.to_string()))?;
     let fit = py
         .detach(|| {
             anodiff_core::fit::check_data(xs)?;
@@ -403,7 +415,8 @@ fn vuong_test(
             "level {level} must be in (0, 1)"
         )));
     }
-    let out = py.detach(|| vuong_json(xs, model, symmetric, level, binned, mantissa_bits, exact))?;
+    let out =
+        py.detach(|| vuong_json(xs, model, symmetric, level, binned, mantissa_bits, exact))?;
     to_json(&out)
 }
 
@@ -446,9 +459,8 @@ fn vuong_json(
     if exact {
         mle = mle.with_evaluation(Evaluation::Exact);
     }
-    core(anodiff_core::io::validate_sample(x, 5)).map_err(|e| {
-        crate::errors::FitError::new_err(e.to_string())
-    })?;
+    core(anodiff_core::io::validate_sample(x, 5))
+        .map_err(|e| crate::errors::FitError::new_err(e.to_string()))?;
     let mut hill_est = None;
     let (n, t, stable, alt, binned_info) = if binned {
         let h = Histogram::from_f64(x, mantissa_bits).map_err(fit_err)?;

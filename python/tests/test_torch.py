@@ -72,7 +72,7 @@ def test_recorder_records_pre_update_weights_and_resumes(tmp_path):
         opt.zero_grad()
         loss.backward()
         expected_w.append(flat_parameters(model))
-        expected_loss.append(float(loss))
+        expected_loss.append(loss.item())
         grads = torch.cat([p.grad.reshape(-1) for p in model.parameters()]).numpy()
         rec.record(loss)
         opt.step()

@@ -39,8 +39,7 @@ def msd(w, lags: Optional[Sequence[int]] = None) -> Tuple[np.ndarray, np.ndarray
         raise ValueError(f"w must be 2-D (steps x coordinates), got shape {a.shape}")
     if lags is not None:
         lags = [check_int(v, "lags", 0) for v in np.asarray(lags).ravel().tolist()]
-    lg, m = _core.msd_array(a, lags)
-    return lg.astype(np.int64), m
+    return _core.msd_array(a, lags)
 
 
 class Trajectory:

@@ -31,10 +31,10 @@ def diamond_square(size: int = 1025, roughness: float = 3.0, decay: float = 0.5,
 
 
 def paraboloid(size: int = 513, curvature: float = 1.0) -> np.ndarray:
-    """The smooth baseline c (x^2 + y^2) on the unit square grid."""
+    """The convex baseline curvature (x^2 + y^2) on the size x size grid over [-1, 1]^2."""
     return _core.landscape("paraboloid", check_int(size, "size"), scale=float(curvature))
 
 
 def cone(size: int = 513, slope: float = 1.0) -> np.ndarray:
-    """The baseline s sqrt(x^2 + y^2)."""
+    """The cone slope sqrt(x^2 + y^2) on the size x size grid over [-1, 1]^2."""
     return _core.landscape("cone", check_int(size, "size"), scale=float(slope))
