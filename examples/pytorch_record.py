@@ -1,33 +1,34 @@
 #!/usr/bin/env python3
 """Record a PyTorch training run into anodiff's trajectory store, step by step.
 
-This is how existing PyTorch code plugs into anodiff: wrap your loop with `StoreWriter`, append
-the flat weight vector and the minibatch loss at the PRE-update weights each step, and point any
-`anodiff` analysis at the directory:
+With the Python package installed (`pip install ./python`), `anodiff.torch.Recorder` does it
+through the Rust store writer (crash-safe, resumable after kill -9):
 
-    writer = StoreWriter("run", dim=num_params, metadata={"model": "mine", "lr": 0.1})
+    from anodiff.torch import Recorder
+    rec = Recorder("run", model, gradient_samples=10_000, metadata={"model": "mine", "lr": 0.1})
     for x, y in loader:
         loss = loss_fn(model(x), y)
         opt.zero_grad(); loss.backward()
-        writer.append(flat_weights(model), float(loss))     # pre-update weights, as anodiff does
+        rec.record(loss)        # pre-update weights, the loss, a seeded gradient sample
         opt.step()
-    writer.finish()
+    rec.finish()
 
     anodiff msd run/ --window 1000 --lags log:40
     anodiff analyze run/ ...
 
-The store format (schema version 1, see core/src/trajectory/store.rs): a directory with
-`manifest.json` and chunk files `weights_NNNNNN.npy` (C-order '<f4', shape (rows, dim)),
-`losses_NNNNNN.npy` ('<f8', (rows,)) and optionally `gradients_NNNNNN.npy` ('<f4', (rows,
-gradient_dim)). Every chunk but the last holds `chunk_steps` steps; a chunk file may have more
-rows than the manifest commits (it is preallocated), and only the manifest says what is written.
-Like the Rust writer, this one preallocates each chunk with numpy's open_memmap, writes the step's
-row in place, flushes it, and then atomically replaces manifest.json (write a temporary file,
-fsync, rename): a crash loses at most the step being appended.
+or, from Python, `anodiff.diffusion.analyze("run", window=1000)`.
 
-The writer needs numpy only; torch is needed only for `flat_weights`/`flat_grads` and the demo.
+Without the compiled package, `StoreWriter` below writes the same format with numpy alone
+(schema version 1, see core/src/trajectory/store.rs): a directory with `manifest.json` and chunk
+files `weights_NNNNNN.npy` (C-order '<f4', shape (rows, dim)), `losses_NNNNNN.npy` ('<f8',
+(rows,)) and optionally `gradients_NNNNNN.npy` ('<f4', (rows, gradient_dim)). Every chunk but
+the last holds `chunk_steps` steps; a chunk file may have more rows than the manifest commits (it
+is preallocated), and only the manifest says what is written. Like the Rust writer, it
+preallocates each chunk with numpy's open_memmap, writes the step's row in place, flushes it, and
+then atomically replaces manifest.json (write a temporary file, fsync, rename): a crash loses at
+most the step being appended.
 
-    python3 examples/pytorch_record.py --out run --steps 200              # tiny CNN, PyTorch
+    python3 examples/pytorch_record.py --out run --steps 200              # tiny CNN, anodiff.torch
     python3 examples/pytorch_record.py --out run --numpy-demo --steps 500 # no torch: a random walk
 """
 
@@ -168,19 +169,6 @@ def load_store(run):
     return w, loss, m
 
 
-def flat_weights(model):
-    """All parameters (model.parameters() order) as one float32 numpy vector on the host."""
-    import torch
-    return torch.cat([p.detach().reshape(-1) for p in model.parameters()]).float().cpu().numpy()
-
-
-def flat_grads(model):
-    """The matching flat gradient (zeros where a parameter has no gradient)."""
-    import torch
-    return torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).detach().reshape(-1)
-                      for p in model.parameters()]).float().cpu().numpy()
-
-
 def numpy_demo(args):
     """No torch: a heavy-tailed random walk in 50 dimensions, to exercise the writer."""
     rng = np.random.default_rng(args.seed)
@@ -197,10 +185,13 @@ def numpy_demo(args):
 
 
 def torch_demo(args):
-    """A tiny CNN on random CIFAR-shaped data, vanilla SGD, every step recorded."""
+    """A tiny CNN on random CIFAR-shaped data, vanilla SGD, every step recorded by
+    anodiff.torch.Recorder (run it again on the same --out to resume after a kill: the recorder
+    continues at the first unrecorded step; restore the model from your own checkpoint)."""
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
+    from anodiff.torch import Recorder
     torch.manual_seed(args.seed)
     dev = torch.device(args.device)
     model = nn.Sequential(
@@ -211,22 +202,22 @@ def torch_demo(args):
     n = 1024
     x_all = torch.randn(n, 3, 32, 32, device=dev)
     y_all = torch.randint(0, 10, (n,), device=dev)
-    dim = sum(p.numel() for p in model.parameters())
-    writer = StoreWriter(args.out, dim, chunk_steps=args.chunk_steps,
-                         gradient_dim=dim if args.record_grad else 0,
-                         metadata={"producer": "examples/pytorch_record.py", "framework": "pytorch",
-                                   "torch": torch.__version__, "lr": args.lr,
-                                   "batch_size": args.batch_size, "seed": args.seed})
+    rec = Recorder(args.out, model, gradient_samples=args.gradient_samples, seed=args.seed,
+                   chunk_steps=args.chunk_steps,
+                   metadata={"producer": "examples/pytorch_record.py", "framework": "pytorch",
+                             "torch": torch.__version__, "lr": args.lr,
+                             "batch_size": args.batch_size, "seed": args.seed})
     gen = torch.Generator().manual_seed(args.seed)
     for t in range(args.steps):
         idx = torch.randint(0, n, (args.batch_size,), generator=gen).to(dev)
+        if t < rec.step:  # recorded before a restart
+            continue
         loss = F.cross_entropy(model(x_all[idx]), y_all[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        writer.append(flat_weights(model), float(loss),
-                      flat_grads(model) if args.record_grad else None)
+        rec.record(loss)
         opt.step()
-    writer.finish()
+    rec.finish()
 
 
 def main():
@@ -238,7 +229,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--chunk-steps", type=int, default=None)
-    ap.add_argument("--record-grad", action="store_true", help="also store the full minibatch gradient")
+    ap.add_argument("--gradient-samples", type=int, default=0,
+                    help="store the gradient at this many seeded random coordinates per step")
     ap.add_argument("--numpy-demo", action="store_true", help="no torch: record a random walk")
     args = ap.parse_args()
     (numpy_demo if args.numpy_demo else torch_demo)(args)

@@ -1,0 +1,13 @@
+"""anodiff: anomalous-diffusion statistics of SGD, from Python.
+
+Submodules: `anodiff.stats` (alpha-stable laws and fits, Vuong, Hill), `anodiff.diffusion`
+(MSD, trajectories, analyses), `anodiff.linalg` (Lanczos, SLQ, trace estimates),
+`anodiff.torch` (Hessian spectra and recording for PyTorch; needs torch), `anodiff.fractal`,
+`anodiff.landscape`. All computation runs in compiled Rust (anodiff-core) with the GIL released.
+"""
+
+from . import _core, diffusion, fractal, landscape, linalg, stats
+from ._core import ConvergenceError, FitError
+
+__version__ = "0.1.0"
+__all__ = ["stats", "diffusion", "linalg", "fractal", "landscape", "FitError", "ConvergenceError", "__version__"]
