@@ -1,5 +1,6 @@
 //! End-to-end tests of `anodiff regime` and of the "regime" object of `anodiff analyze`.
 
+#[path = "../core/tests/msd_common/mod.rs"]
 mod msd_common;
 
 use anodiff_core::regime::fbm_paths;

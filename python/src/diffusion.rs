@@ -3,10 +3,14 @@
 use crate::errors::core;
 use crate::to_json;
 use anodiff_core::exponent::{fit_msd, MsdFit, MsdFitOptions};
-use anodiff_core::msd::{msd, msd_with_blocks, Lags, Msd, Window, Windows};
+use anodiff_core::msd::{msd, msd_for_bootstrap, Lags, Msd, Window, Windows};
 use anodiff_core::pathstats::{
     contour_with, gradient_sample, loss_fluctuations, msl_with, Binning, PairDistances,
     PathBootstrap,
+};
+use anodiff_core::regime::{
+    exponent_options, regime_change, window_exponent, window_lags, windows_needed, RegimeOptions,
+    WindowExponent,
 };
 use anodiff_core::trajectory::{
     check_block, InMemoryTrajectory, NpyTrajectory, Step, StoreOptions, StoreReader, StoreWriter,
@@ -284,6 +288,14 @@ fn parse_lags(s: &str) -> PyResult<Lags> {
     if s == "all" {
         return Ok(Lags::All);
     }
+    if let Some(n) = s.strip_prefix("per-decade:") {
+        let n: usize = n.parse().map_err(|_| {
+            PyValueError::new_err(format!(
+                "lags {s}: N in per-decade:N must be a whole number"
+            ))
+        })?;
+        return Ok(Lags::PerDecade(n));
+    }
     if let Some(n) = s.strip_prefix("log:") {
         let n: usize = n.parse().map_err(|_| {
             PyValueError::new_err(format!("lags {s}: N in log:N must be a whole number"))
@@ -291,7 +303,7 @@ fn parse_lags(s: &str) -> PyResult<Lags> {
         return Ok(Lags::Log(n));
     }
     Err(PyValueError::new_err(format!(
-        "lags must be `all` or `log:N`, got `{s}`"
+        "lags must be `per-decade:N`, `log:N` or `all`, got `{s}`"
     )))
 }
 
@@ -332,6 +344,7 @@ fn fit_json(f: &MsdFit) -> Value {
     json!({
         "alpha": f.power_law.alpha,
         "alpha_se": f.power_law.alpha_se,
+        "alpha_ci95": f.power_law.alpha_ci95,
         "two_regime": f.two_regime.as_ref().map(|t| json!({
             "alpha_short": t.alpha_short,
             "alpha_long": t.alpha_long,
@@ -356,7 +369,7 @@ fn analyse_window(
     opts: &MsdFitOptions,
 ) -> PyResult<(Msd, MsdFit)> {
     let lag_list = lags.resolve(win.len, max_lag).map_err(ctx(win))?;
-    let m = msd_with_blocks(src, win, &lag_list, blocks.clamp(1, win.len)).map_err(ctx(win))?;
+    let m = msd_for_bootstrap(src, win, &lag_list, blocks.clamp(1, win.len)).map_err(ctx(win))?;
     let fit = fit_msd(&m, opts).map_err(ctx(win))?;
     Ok((m, fit))
 }
@@ -589,6 +602,7 @@ fn analyze(
         out.push(py.detach(|| analyse(src.as_ref(), win, &s, &a))?);
         py.check_signals()?;
     }
+    let regime = py.detach(|| regime_of_windows(&out, lags, max_lag, &s.opts, seed));
     to_json(&json!({
         "trajectory": {
             "path": traj.path,
@@ -597,7 +611,106 @@ fn analyze(
             "gradient_dim": src.gradient_dim(),
         },
         "windows": out,
+        "regime": regime,
     }))
+}
+
+/// The regime change across the windows `analyze` fitted (as `anodiff analyze`'s "regime"
+/// key); when the windows are too few, `change` is null and `error` says why.
+fn regime_of_windows(
+    out: &[Value],
+    lags: Lags,
+    max_lag: Option<usize>,
+    opts: &MsdFitOptions,
+    seed: u64,
+) -> Value {
+    let ex: Vec<WindowExponent> = out
+        .iter()
+        .filter_map(|w| {
+            Some(WindowExponent {
+                t_w: w["t_w"].as_u64()? as usize,
+                alpha: w["msd"]["alpha"].as_f64()?,
+                alpha_se: w["msd"]["alpha_se"].as_f64()?,
+            })
+        })
+        .collect();
+    let len = out.first().and_then(|w| w["T"].as_u64()).unwrap_or(0) as usize;
+    let ropts = RegimeOptions {
+        seed,
+        ..RegimeOptions::default()
+    };
+    let res = lags
+        .resolve(len, max_lag)
+        .and_then(|l| regime_change(&ex, len, &l, opts, &ropts));
+    match res.map(|r| serde_json::to_value(&r)) {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => json!({ "windows": ex, "change": null, "error": e.to_string() }),
+        Err(e) => json!({ "windows": ex, "change": null, "error": e.to_string() }),
+    }
+}
+
+/// `anodiff regime` on a trajectory: the window exponents and the change of regime.
+#[pyfunction]
+#[pyo3(signature = (traj, window, stride, max_lag, level, seed))]
+fn regime(
+    py: Python<'_>,
+    traj: &PyTrajectory,
+    window: usize,
+    stride: Option<usize>,
+    max_lag: Option<usize>,
+    level: f64,
+    seed: u64,
+) -> PyResult<String> {
+    if window < 2 {
+        return Err(PyValueError::new_err(format!(
+            "window must be at least 2 steps, got {window}"
+        )));
+    }
+    let stride = stride.unwrap_or((window / 2).max(1));
+    if stride == 0 {
+        return Err(PyValueError::new_err("stride must be at least 1"));
+    }
+    if max_lag == Some(0) {
+        return Err(PyValueError::new_err("max_lag must be at least 1"));
+    }
+    if !(level > 0.0 && level < 1.0) {
+        return Err(PyValueError::new_err(format!(
+            "level must be in (0, 1), got {level}"
+        )));
+    }
+    let src = traj.src.clone();
+    let wins = core(
+        Windows::Strided {
+            len: window,
+            stride,
+        }
+        .resolve(src.n_steps()),
+    )?;
+    let opts = RegimeOptions {
+        level,
+        seed,
+        ..RegimeOptions::default()
+    };
+    let need = windows_needed(window, stride, opts.min_windows);
+    if wins.len() < need {
+        return Err(PyValueError::new_err(format!(
+            "{} steps give {} windows of {window} steps every {stride}; the change test needs \
+             at least {need}: use a smaller stride, a shorter window or a longer trajectory",
+            src.n_steps(),
+            wins.len(),
+        )));
+    }
+    let lags = core(window_lags(window, max_lag))?;
+    let mut ex = Vec::with_capacity(wins.len());
+    for win in wins {
+        ex.push(
+            py.detach(|| window_exponent(src.as_ref(), win, max_lag))
+                .map_err(ctx(win))?,
+        );
+        py.check_signals()?;
+    }
+    let r = core(py.detach(|| regime_change(&ex, window, &lags, &exponent_options(), &opts)))?;
+    to_json(&r)
 }
 
 /// The crash-safe store writer (core/src/trajectory/store.rs) for Python producers.
@@ -738,6 +851,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(msd_array, m)?)?;
     m.add_function(wrap_pyfunction!(msd_windows, m)?)?;
     m.add_function(wrap_pyfunction!(analyze, m)?)?;
+    m.add_function(wrap_pyfunction!(regime, m)?)?;
     m.add_class::<PyTrajectory>()?;
     m.add_class::<PyStoreWriter>()?;
     Ok(())

@@ -7,8 +7,8 @@ use anodiff_core::fit::{
     BinnedMle, Estimator, Evaluation, Histogram, Koutrouvelis, McCulloch, Mle, StableFit,
 };
 use anodiff_core::stable::{Param, Stable};
-use anodiff_core::tails::{compare_alpha, hill, HillK, Tail};
-use anodiff_core::vuong::{boundary_chibar2, vuong_grouped, Preferred};
+use anodiff_core::tails::{alpha_agreement, hill, HillK, Tail};
+use anodiff_core::vuong::{boundary_chibar2, vuong_grouped, ModelComparison, Preferred};
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -420,6 +420,16 @@ fn vuong_test(
     to_json(&out)
 }
 
+/// The symmetric (beta = 0) stable MLE of the boundary test.
+fn symmetric_mle(exact: bool) -> Mle {
+    let mle = Mle::new().symmetric();
+    if exact {
+        mle.with_evaluation(Evaluation::Exact)
+    } else {
+        mle
+    }
+}
+
 fn ensure_converged(fit: &StableFit) -> PyResult<()> {
     if fit.converged {
         return Ok(());
@@ -462,7 +472,7 @@ fn vuong_json(
     core(anodiff_core::io::validate_sample(x, 5))
         .map_err(|e| crate::errors::FitError::new_err(e.to_string()))?;
     let mut hill_est = None;
-    let (n, t, stable, alt, binned_info) = if binned {
+    let (n, t, stable, alt, binned_info, llr_sym) = if binned {
         let h = Histogram::from_f64(x, mantissa_bits).map_err(fit_err)?;
         let bins = h.bins();
         let means: Vec<f64> = bins.iter().map(|b| b.mean).collect();
@@ -484,36 +494,79 @@ fn vuong_json(
             .map(|(l, &m)| l - alt.ln_pdf(m))
             .collect();
         let t = core(vuong_grouped(&counts, &diffs))?;
+        // The boundary test needs the symmetric fit (beta is unidentified at alpha = 2).
+        let llr_sym = if model != AltModel::Normal {
+            None
+        } else if symmetric {
+            Some(t.llr)
+        } else {
+            let sym = BinnedMle::new()
+                .with_mle(symmetric_mle(exact))
+                .fit_histogram(&h)
+                .map_err(fit_err)?;
+            ensure_converged(&sym)?;
+            let ls = stable_ln_pdfs(&sym, &means, exact)?;
+            let d: Vec<f64> = ls
+                .iter()
+                .zip(&means)
+                .map(|(l, &m)| l - alt.ln_pdf(m))
+                .collect();
+            Some(core(vuong_grouped(&counts, &d))?.llr)
+        };
         let info = json!({"bins": bins.len(), "mantissa_bits": mantissa_bits, "zeros": h.zeros()});
-        (h.n() as usize, t, fit, alt, Some(info))
+        (h.n() as usize, t, fit, alt, Some(info), llr_sym)
     } else {
         let alt = alternatives::fit(model, x).map_err(fit_err)?;
         let fit = mle.fit(x).map_err(fit_err)?;
         ensure_converged(&fit)?;
         let ls = stable_ln_pdfs(&fit, x, exact)?;
-        let t = core(anodiff_core::vuong::vuong(&ls, &alt.ln_pdfs(x)))?;
+        let ln_alt = alt.ln_pdfs(x);
+        let t = core(anodiff_core::vuong::vuong(&ls, &ln_alt))?;
+        let llr_sym = if model != AltModel::Normal {
+            None
+        } else if symmetric {
+            Some(t.llr)
+        } else {
+            let sym = symmetric_mle(exact).fit(x).map_err(fit_err)?;
+            ensure_converged(&sym)?;
+            let ls = stable_ln_pdfs(&sym, x, exact)?;
+            Some(core(anodiff_core::vuong::vuong(&ls, &ln_alt))?.llr)
+        };
         hill_est = hill(x, Tail::Abs, HillK::Auto).ok();
-        (x.len(), t, fit, alt, None)
+        (x.len(), t, fit, alt, None, llr_sym)
     };
     let stable_json = serde_json::to_value(&stable).unwrap_or_default();
+    let decision = match llr_sym {
+        Some(l) => core(ModelComparison::boundary_lr(l, level))?,
+        None => core(ModelComparison::vuong(&t, level))?,
+    };
+    let agreement = match &hill_est {
+        Some(h) => Some(core(alpha_agreement(
+            h,
+            stable.alpha,
+            stable.se.alpha,
+            level,
+        ))?),
+        None => None,
+    };
     let mut warnings = Vec::new();
     if !alt.converged {
         warnings.push(format!(
             "the {model} fit did not converge: its log-likelihood, and the test, are not reliable"
         ));
     }
-    let a = stable.alpha;
-    if model == AltModel::Normal && a > 1.99 {
-        warnings.push(format!(
-            "stable alpha = {a:.4} is at or near 2, where the stable law is the normal \
-             N(loc, 2 scale^2): the models are nested there, Vuong's normal approximation \
-             does not hold, and \"boundary\" (Self-Liang) is the relevant p-value"
-        ));
+    if model == AltModel::Normal {
+        warnings.push(
+            "stable versus normal is nested (the normal is the stable law at alpha = 2): \
+             \"statistic\" and \"p_two_sided\" are Vuong's and are not valid for it; \"preferred\" \
+             is decided by the boundary likelihood-ratio test (\"boundary\")"
+                .to_string(),
+        );
     }
-    if let Some(h) = hill_est.as_ref() {
-        warnings.extend(compare_alpha(h, a, stable.se.alpha));
+    if let (Some(h), Some(a)) = (&hill_est, &agreement) {
+        warnings.extend(a.warnings(h));
     }
-    let preferred = match t.preferred(level) {
+    let preferred = match decision.preferred {
         Preferred::First => "stable".to_string(),
         Preferred::Second => model.name().to_string(),
         Preferred::Neither => "neither".to_string(),
@@ -523,9 +576,16 @@ fn vuong_json(
     out["n"] = n.into();
     out["level"] = level.into();
     out["preferred"] = preferred.into();
-    if model == AltModel::Normal {
-        let (p, log10_p) = core(boundary_chibar2(t.llr))?;
-        out["boundary"] = json!({"p": p, "log10_p": log10_p});
+    out["decided_by"] = decision.decided_by.name().into();
+    out["decision_p_value"] = decision.p_value.into();
+    out["log10_decision_p_value"] = decision.log10_p_value.into();
+    if let Some(l) = llr_sym {
+        let (p, log10_p) = core(boundary_chibar2(l))?;
+        out["boundary"] = json!({"llr_symmetric": l, "statistic": decision.statistic, "p": p, "log10_p": log10_p});
+    }
+    if let (Some(h), Some(a)) = (&hill_est, &agreement) {
+        out["hill"] = json!({"alpha": h.alpha, "se": h.se, "k": h.k, "z": a.z,
+            "p_value": a.p_value, "level": a.level, "disagree": a.disagree});
     }
     if let Some(b) = binned_info {
         out["binned"] = b;

@@ -86,11 +86,49 @@ def test_analyze_matches_cli(anodiff_bin, tmp_path):
     d = ours.to_dict()
     assert d["trajectory"]["path"] == cli["trajectory"]["path"]
     assert json.dumps(d["windows"], sort_keys=True) == json.dumps(cli["windows"], sort_keys=True)
+    assert json.dumps(d["regime"], sort_keys=True) == json.dumps(cli["regime"], sort_keys=True)
     assert ours.windows[0].msd["regime"] == cli["windows"][0]["msd"]["regime"]
     m = diffusion.msd_windows(t, window=200, lags="log:20")
     cli_m = json.loads(subprocess.run([anodiff_bin, "msd", str(wp), *args], check=True,
                                       capture_output=True, text=True).stdout)
     assert json.dumps(m.to_dict(), sort_keys=True) == json.dumps(cli_m, sort_keys=True)
+
+
+def switching_walk(n: int, d: int, t0: int, seed: int) -> np.ndarray:
+    """A walk whose MSD exponent changes at step t0: a drifting random walk (MSD ~ tau^2 at
+    the longer lags) followed by a strongly confined one (an AR(1) around the last position,
+    MSD flat beyond a few steps)."""
+    rng = np.random.default_rng(seed)
+    w = np.zeros((n, d))
+    w[:t0] = np.cumsum(rng.standard_normal((t0, d)) + 0.5, axis=0)
+    x = np.zeros(d)
+    for t in range(t0, n):
+        x = 0.5 * x + rng.standard_normal(d)
+        w[t] = w[t0 - 1] + x
+    return w.astype(np.float32)
+
+
+def test_regime_matches_cli_and_finds_a_planted_change(anodiff_bin, tmp_path):
+    w = switching_walk(1600, 12, 800, seed=7)
+    p = tmp_path / "w.npy"
+    np.save(p, w)
+    cli = json.loads(subprocess.run([anodiff_bin, "regime", str(p), "--window", "200",
+                                     "--stride", "100"], check=True, capture_output=True,
+                                    text=True).stdout)
+    r = diffusion.regime(p, 200, stride=100)
+    assert json.dumps(r.to_dict(), sort_keys=True) == json.dumps(cli, sort_keys=True)
+    c = r.change
+    assert c is not None and c.p_value < 0.05
+    assert c.t0_ci95[0] <= 800 <= c.t0_ci95[1]
+    assert c.alpha_before_ci95[0] > 1 and c.alpha_after_ci95[1] < 1
+    # the same from an array, and the errors the command gives
+    assert diffusion.regime(w, 200, stride=100).change.t0 == c.t0
+    with pytest.raises(ValueError, match="windows"):
+        diffusion.regime(w[:400], 200, stride=100)
+    with pytest.raises(ValueError, match="level"):
+        diffusion.regime(w, 200, level=1.5)
+    with pytest.raises(TypeError):
+        diffusion.regime(w, 200.0)
 
 
 def test_analyze_array_input():

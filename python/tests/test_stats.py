@@ -181,9 +181,16 @@ def test_vuong_and_hill():
     x = levy_stable.rvs(1.3, 0.0, size=2000, random_state=2)
     v = vuong(x)
     assert v.preferred == "stable" and v.p_value < 1e-6 and v.llr > 0
+    assert v.decided_by == "boundary-lr" and v.p_value == v.boundary["p"]
     assert v.alt["model"] == "normal" and "boundary" in v.to_dict()
+    # Normal data: the stable fit reaches the normal (alpha = 2), and the boundary test says
+    # "neither" although Vuong's z alone would prefer the stable law.
+    z = np.random.default_rng(1).normal(0.0, 3.0, 3000)
+    vz = vuong(z)
+    assert vz.decided_by == "boundary-lr" and vz.preferred == "neither" and vz.p_value > 0.05
     g = np.random.default_rng(0).standard_normal(2000)
-    assert vuong(g, alt="laplace", symmetric=True).n == 2000
+    vl = vuong(g, alt="laplace", symmetric=True)
+    assert vl.n == 2000 and vl.decided_by == "vuong" and vl.p_value == vl.p_two_sided
     h = hill(x)
     assert h.ci95[0] < 1.3 < h.ci95[1] + 0.3 and h.k > 0
 
@@ -195,8 +202,8 @@ def test_vuong_matches_cli(anodiff_bin, tmp_path):
     cli = json.loads(subprocess.run([anodiff_bin, "vuong", str(p)], check=True,
                                     capture_output=True, text=True).stdout)
     ours = vuong(x).to_dict()
-    for k in ("n", "preferred", "level"):
+    for k in ("n", "preferred", "level", "decided_by"):
         assert ours[k] == cli[k]
-    for k in ("llr", "statistic", "p_two_sided", "omega2"):
+    for k in ("llr", "statistic", "p_two_sided", "omega2", "decision_p_value"):
         np.testing.assert_allclose(ours[k], cli[k], rtol=1e-9)
     assert set(cli) <= set(ours)

@@ -33,6 +33,8 @@ def analyze(traj: Trajectory, window: Optional[int], stride: Optional[int], lags
             max_lag: Optional[int], fit_range: Optional[tuple[float, float]],
             msl_range: Optional[tuple[float, float]], bins: int, moving_window: int,
             grad_samples: int, max_pair_window: int, blocks: int, seed: int) -> str: ...
+def regime(traj: Trajectory, window: int, stride: Optional[int], max_lag: Optional[int],
+           level: float, seed: int) -> str: ...
 
 def box_count_image(mask: npt.NDArray[np.bool_], min_scale: Optional[float] = None,
                     max_scale: Optional[float] = None, ratio: float = 2.0,

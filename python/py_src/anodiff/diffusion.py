@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence, Tuple, Union
 
@@ -13,7 +14,8 @@ from . import _core
 from ._util import as_float_array, check_int, loads
 
 __all__ = ["msd", "open", "Trajectory", "analyze", "msd_windows", "AnalyzeResult",
-           "WindowAnalysis", "MsdResult", "MsdWindow", "regime"]
+           "WindowAnalysis", "MsdResult", "MsdWindow", "regime", "RegimeResult",
+           "RegimeChange"]
 
 
 def msd(w, lags: Optional[Sequence[int]] = None) -> Tuple[np.ndarray, np.ndarray]:
@@ -178,7 +180,7 @@ class MsdResult:
 
 
 def msd_windows(traj, window: Optional[int] = None, *, stride: Optional[int] = None,
-                starts: Optional[Sequence[int]] = None, lags: str = "all",
+                starts: Optional[Sequence[int]] = None, lags: str = "per-decade:10",
                 max_lag: Optional[int] = None, fit_range=None, blocks: int = 20,
                 boot: int = 200, seed: int = 0) -> MsdResult:
     """`anodiff msd`: per window the MSD and its exponent fit (alpha, its error, the two-regime
@@ -222,7 +224,7 @@ class AnalyzeResult:
 
 
 def analyze(traj, window: Optional[int] = None, *, stride: Optional[int] = None,
-            lags: str = "all", max_lag: Optional[int] = None, fit_range=None, msl_range=None,
+            lags: str = "per-decade:10", max_lag: Optional[int] = None, fit_range=None, msl_range=None,
             bins: int = 30, moving_window: int = 100, grad_samples: int = 10_000,
             max_pair_window: int = 4000, blocks: int = 20, seed: int = 0) -> AnalyzeResult:
     """Every trajectory analysis per window, as `anodiff analyze` (same defaults and JSON):
@@ -243,6 +245,49 @@ def analyze(traj, window: Optional[int] = None, *, stride: Optional[int] = None,
     return AnalyzeResult(d["trajectory"], wins, d)
 
 
-def regime(*args, **kwargs):
-    """Change-point regimes of a trajectory: not in this build of anodiff-core."""
-    raise NotImplementedError("anodiff.diffusion.regime needs the core regime module")
+@dataclass(frozen=True)
+class RegimeChange:
+    """The change of diffusion regime (`anodiff regime`'s "change" object): the step `t0` at
+    which the window exponent changes, with 95 % intervals for it and for the exponents
+    before and after, and the p-value of the test of "no change"."""
+
+    t0: float
+    t0_ci95: list
+    alpha_before: float
+    alpha_before_ci95: list
+    alpha_after: float
+    alpha_after_ci95: list
+    p_value: float
+    extra: dict = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class RegimeResult:
+    """`anodiff regime`'s JSON object: the window exponents (`t_w`, `alpha`, `alpha_se`), the
+    change (None when the test of "no change" does not reject at `level`) and the test."""
+
+    windows: list
+    change: Optional[RegimeChange]
+    level: float
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def to_dict(self) -> dict:
+        """The JSON object the command prints."""
+        return dict(self.raw)
+
+
+def regime(traj, window: int, *, stride: Optional[int] = None, max_lag: Optional[int] = None,
+           level: float = 0.05, seed: int = 0) -> RegimeResult:
+    """The regime change of the MSD exponent across sliding windows, as `anodiff regime`
+    (same defaults and JSON): windows of `window` steps every `stride` (default window // 2),
+    each window's exponent and standard error, and the change-point estimate with its test
+    at `level`. `traj` is a `Trajectory`, a path, or a 2-D array (steps x coordinates)."""
+    t = _traj(traj)
+    s = _core.regime(t._t, check_int(window, "window", 2), _opt_int(stride, "stride"),
+                     _opt_int(max_lag, "max_lag"), float(level), check_int(seed, "seed"))
+    d = loads(s)
+    c = d.get("change")
+    names = {f.name for f in dataclasses.fields(RegimeChange)} - {"extra"}
+    change = None if c is None else RegimeChange(
+        **{k: c[k] for k in names}, extra={k: v for k, v in c.items() if k not in names})
+    return RegimeResult(d["windows"], change, d.get("level", level), d)

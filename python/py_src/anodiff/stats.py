@@ -341,7 +341,10 @@ class VuongResult:
     level: float = 0.05
     preferred: str = "neither"
     decided_by: Optional[str] = None
+    decision_p_value: float = float("nan")
+    log10_decision_p_value: float = float("nan")
     boundary: Optional[dict] = None
+    hill: Optional[dict] = None
     binned: Optional[dict] = None
     warnings: list = field(default_factory=list)
     stable: dict = field(default_factory=dict)
@@ -351,8 +354,9 @@ class VuongResult:
 
     @property
     def p_value(self) -> float:
-        """The two-sided p-value that decides `preferred`."""
-        return self.p_two_sided
+        """The p-value of the test that decides `preferred` (`decided_by`): the boundary
+        likelihood-ratio test for the nested normal, Vuong's two-sided test otherwise."""
+        return self.decision_p_value
 
     def to_dict(self) -> dict:
         return dict(self.raw)
@@ -360,9 +364,11 @@ class VuongResult:
 
 def vuong(x, alt: str = "normal", *, symmetric: bool = False, level: float = 0.05,
           binned: bool = False, mantissa_bits: int = 10, exact: bool = False) -> VuongResult:
-    """Vuong's likelihood-ratio test of a stable fit against `alt` ("normal", "student-t",
-    "laplace"), as `anodiff vuong`: `preferred` is "stable", the alternative's name or "neither"
-    at two-sided `level`."""
+    """Compares a stable fit with `alt` ("normal", "student-t", "laplace") as `anodiff vuong`
+    does: `preferred` is "stable", the alternative's name or "neither" at `level`, decided by
+    the test named in `decided_by` ("boundary-lr": the boundary likelihood-ratio test of the
+    symmetric stable fit against the nested normal; "vuong": Vuong's two-sided test for the
+    non-nested Student-t and Laplace) with p-value `p_value`."""
     xs = as_sample(x)
     s = _core.vuong_test(xs, str(alt), bool(symmetric), float(level), bool(binned),
                          check_int(mantissa_bits, "mantissa_bits"), bool(exact))
