@@ -654,7 +654,7 @@ impl BinnedPowerLaw {
 /// Assumptions: increments are stationary over the window and dependent only over fewer than
 /// `block_len` steps. That is exact for independent increments (Brownian motion) and
 /// approximate for long-memory motion (fBm with `H != 1/2`), whose correlations beyond a block
-/// are lost. Measured (tests/pathstats_calibration.rs; d = 3, T = 200, 20 log bins, 60
+/// are lost. Measured (core/tests/pathstats_calibration.rs; d = 3, T = 200, 20 log bins, 60
 /// walks; ratio = true sd over walks / mean reported SE): Brownian 1.15 (MSL) and 0.87
 /// (lambda); fBm H = 0.3 0.76 and 0.67 (conservative); fBm H = 0.7 1.26 and 1.16 (somewhat
 /// optimistic). The least-squares error over bins is 3.6-7x too small in every case.

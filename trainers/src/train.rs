@@ -933,7 +933,7 @@ mod tests {
         assert_eq!(losses.len(), 3);
         for (t, &recorded) in losses.iter().enumerate() {
             assert_eq!(step_loss(&black, t), recorded, "step {t}");
-            // Digits have a mean far from black: the old zero (mean) border is another batch.
+            // Digits have a mean far from black: a zero (mean) border would give another batch.
             assert_ne!(step_loss(&Augment::CIFAR, t), recorded, "step {t}");
         }
     }

@@ -372,7 +372,7 @@ pub struct LevelSet {
 /// **Accuracy.** Below a few grid steps a digital contour looks straight (local slope ≈ 0.75
 /// at 1-2 px), and the local slopes approach 2 - H only slowly, so on 513² to 1025² fBm grids
 /// a single contour reads low by 0-0.1 with a seed-to-seed spread of ~0.1
-/// (`tests/fractal_surfaces.rs`). Prefer [`surface_dimension`] with the variogram for the
+/// (`core/tests/fractal_surfaces.rs`). Prefer [`surface_dimension`] with the variogram for the
 /// roughness itself and use level sets to interpret set-dimension claims.
 ///
 /// # Errors

@@ -24,7 +24,7 @@
 //!
 //! # What the model reproduces
 //! Measured over 12 diamond-square landscapes (257 x 257, Douillet's defaults) x 5 walkers with
-//! the default settings (`tests/toy_paper.rs`): after `t0` the walker is subdiffusive (all runs,
+//! the default settings (`core/tests/toy_paper.rs`): after `t0` the walker is subdiffusive (all runs,
 //! median alpha ~0.1); convex landscapes are near-ballistic before the minimum (cone ~1.7,
 //! paraboloid ~1.65 from `(-1, -1)`; exactly 2 without noise); the shuffled-smoothed landscape
 //! traps the walker (whole-run alpha ~0.65); gradients on the fractal landscapes have a far

@@ -568,7 +568,7 @@ mod tests {
         }
         .black_padding(&mean, &std)
         .unwrap();
-        // The border is not 0 (the mean) in standardised units: that was the old behaviour.
+        // The border is not 0 (the mean) in standardised units.
         assert!(aug.fill.iter().all(|&f| f < -0.1), "{:?}", aug.fill);
 
         let span = 2 * pad + 1;
