@@ -14,7 +14,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 VPY=.venv/bin/python
 "$VPY" -m pip install --quiet --upgrade pip
-"$VPY" -m pip install --quiet pytest hypothesis numpy scipy tidynamics
+"$VPY" -m pip install --quiet pytest hypothesis numpy scipy tidynamics ruff==0.17.6 mypy==2.4.1
 if [ "${SKIP_TORCH:-0}" != "1" ]; then
   # The plain PyPI wheel (on Linux it pulls the CUDA runtime libraries too).
   "$VPY" -m pip install --quiet torch
@@ -26,6 +26,11 @@ cargo test --workspace
 
 # A release build of the extension through maturin, as users install it.
 "$VPY" -m pip install --quiet ./python
+
+# The Python sources formatted, linted and typed (the stubs of the compiled module included).
+"$VPY" -m ruff format --check python
+"$VPY" -m ruff check python
+"$VPY" -m mypy python/py_src/anodiff --ignore-missing-imports
 
 # Run from python/tests so that `anodiff` is the installed package, not a source folder.
 (cd python/tests && ../../.venv/bin/python -m pytest -q)

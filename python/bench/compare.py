@@ -22,13 +22,17 @@ def best(f, reps):
 
 
 def line(name, ours, theirs, ref):
-    print(f"{name:<44} anodiff {ours * 1e3:10.2f} ms   {ref} {theirs * 1e3:10.1f} ms   "
-          f"ratio {theirs / ours:9.1f}x", flush=True)
+    print(
+        f"{name:<44} anodiff {ours * 1e3:10.2f} ms   {ref} {theirs * 1e3:10.1f} ms   "
+        f"ratio {theirs / ours:9.1f}x",
+        flush=True,
+    )
 
 
 def bench_pdf(n, n_scipy):
     import scipy.stats as ss
     from anodiff.stats import levy_stable
+
     x = np.random.default_rng(0).standard_normal(n) * 3
     ours = best(lambda: levy_stable.pdf(x, 1.5, 0.5), 5)
     # scipy evaluates one numerical integral per point: time a subset and scale per point.
@@ -40,6 +44,7 @@ def bench_pdf(n, n_scipy):
 def bench_fit(n):
     import scipy.stats as ss
     from anodiff.stats import levy_stable
+
     x = levy_stable.rvs(1.5, 0.0, size=n, random_state=1)
     ours = best(lambda: levy_stable.fit(x), 3)
     theirs = best(lambda: ss.levy_stable.fit(x), 1)
@@ -49,7 +54,10 @@ def bench_fit(n):
 def bench_msd(T, d):
     import tidynamics
     from anodiff.diffusion import msd
-    w = np.cumsum(np.random.default_rng(2).standard_normal((T, d), dtype=np.float32), axis=0)
+
+    w = np.cumsum(
+        np.random.default_rng(2).standard_normal((T, d), dtype=np.float32), axis=0
+    )
     ours = best(lambda: msd(w), 3)
     theirs = best(lambda: tidynamics.msd(w), 1)
     line(f"msd, T = {T}, d = {d} (float32)", ours, theirs, "tidynamics")
@@ -57,8 +65,8 @@ def bench_msd(T, d):
 
 def resnet20():
     """He et al. (2016) CIFAR ResNet-20: 3 stages of 3 basic blocks, 16/32/64 channels."""
-    import torch.nn as nn
     import torch.nn.functional as F
+    from torch import nn
 
     class Block(nn.Module):
         def __init__(self, cin, cout, stride):
@@ -69,8 +77,9 @@ def resnet20():
             self.b2 = nn.BatchNorm2d(cout)
             self.short = None
             if stride != 1 or cin != cout:
-                self.short = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
-                                           nn.BatchNorm2d(cout))
+                self.short = nn.Sequential(
+                    nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
+                )
 
         def forward(self, x):
             o = F.relu(self.b1(self.c1(x)))
@@ -93,6 +102,7 @@ def bench_hessian(k, batch, tol):
     PyHessian's deflated power iteration (relative eigenvalue change tol)."""
     import torch
     from anodiff.torch import hessian_eigs
+
     try:
         from pyhessian import hessian
     except ImportError:
@@ -112,10 +122,18 @@ def bench_hessian(k, batch, tol):
     theirs = time.perf_counter() - t0
     ev = np.array(sorted(ev, key=abs, reverse=True))
     rel = np.max(np.abs(ev - r.eigenvalues) / np.abs(r.eigenvalues))
-    line(f"Hessian top-{k}, ResNet-20, batch {batch}, tol {tol:g}", ours, theirs, "PyHessian")
-    print(f"    anodiff {r.matvecs} Hessian-vector products, max residual/|theta| "
-          f"{np.max(r.residuals / np.abs(r.eigenvalues)):.1e}; largest relative difference "
-          f"of the eigenvalues {rel:.1e}", flush=True)
+    line(
+        f"Hessian top-{k}, ResNet-20, batch {batch}, tol {tol:g}",
+        ours,
+        theirs,
+        "PyHessian",
+    )
+    print(
+        f"    anodiff {r.matvecs} Hessian-vector products, max residual/|theta| "
+        f"{np.max(r.residuals / np.abs(r.eigenvalues)):.1e}; largest relative difference "
+        f"of the eigenvalues {rel:.1e}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":
@@ -125,8 +143,12 @@ if __name__ == "__main__":
     ap.add_argument("--fit-n", type=int, default=1_000)
     ap.add_argument("--msd-T", type=int, default=1000)
     ap.add_argument("--msd-d", type=int, default=200_000)
-    ap.add_argument("--hessian-k", type=int, default=0,
-                    help="also compare top-k Hessian eigenvalues of ResNet-20 with PyHessian")
+    ap.add_argument(
+        "--hessian-k",
+        type=int,
+        default=0,
+        help="also compare top-k Hessian eigenvalues of ResNet-20 with PyHessian",
+    )
     ap.add_argument("--hessian-batch", type=int, default=128)
     ap.add_argument("--hessian-tol", type=float, default=1e-3)
     a = ap.parse_args()

@@ -15,7 +15,10 @@ def cli_binary():
     env = os.environ.get("ANODIFF_BIN")
     if env:
         return env
-    for p in (REPO / "target" / "debug" / "anodiff", REPO / "target" / "release" / "anodiff"):
+    for p in (
+        REPO / "target" / "debug" / "anodiff",
+        REPO / "target" / "release" / "anodiff",
+    ):
         if p.exists():
             return str(p)
     return shutil.which("anodiff")

@@ -6,7 +6,6 @@ import subprocess
 import numpy as np
 import pytest
 import tidynamics
-
 from anodiff import diffusion
 from conftest import FIXTURES
 
@@ -34,10 +33,12 @@ def test_msd_matches_tidynamics_and_brute_force():
 def test_msd_float32_noncontiguous_ints_and_lags():
     w = walk(200, 12, seed=1, dtype=np.float32)
     view = w[::2, ::3]  # non-contiguous
-    lags, m = diffusion.msd(view, lags=[1, 5, 50])
+    _lags, m = diffusion.msd(view, lags=[1, 5, 50])
     np.testing.assert_allclose(m, brute_msd(view, [1, 5, 50]), rtol=1e-9)
-    wi = (np.arange(40)[:, None] * np.array([[1, 2]])).astype(np.int64)  # ballistic, ints
-    lags, m = diffusion.msd(wi.tolist(), lags=[1, 3])
+    wi = (np.arange(40)[:, None] * np.array([[1, 2]])).astype(
+        np.int64
+    )  # ballistic, ints
+    _lags, m = diffusion.msd(wi.tolist(), lags=[1, 3])
     np.testing.assert_allclose(m, 5.0 * np.array([1, 9]), rtol=1e-12)
 
 
@@ -79,18 +80,34 @@ def test_analyze_matches_cli(anodiff_bin, tmp_path):
     np.save(wp, w)
     np.save(lp, loss)
     args = ["--window", "200", "--lags", "log:20"]
-    cli = json.loads(subprocess.run([anodiff_bin, "analyze", str(wp), "--losses", str(lp), *args],
-                                    check=True, capture_output=True, text=True).stdout)
+    cli = json.loads(
+        subprocess.run(
+            [anodiff_bin, "analyze", str(wp), "--losses", str(lp), *args],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
     t = diffusion.open(wp, losses=lp)
     ours = diffusion.analyze(t, window=200, lags="log:20")
     d = ours.to_dict()
     assert d["trajectory"]["path"] == cli["trajectory"]["path"]
-    assert json.dumps(d["windows"], sort_keys=True) == json.dumps(cli["windows"], sort_keys=True)
-    assert json.dumps(d["regime"], sort_keys=True) == json.dumps(cli["regime"], sort_keys=True)
+    assert json.dumps(d["windows"], sort_keys=True) == json.dumps(
+        cli["windows"], sort_keys=True
+    )
+    assert json.dumps(d["regime"], sort_keys=True) == json.dumps(
+        cli["regime"], sort_keys=True
+    )
     assert ours.windows[0].msd["regime"] == cli["windows"][0]["msd"]["regime"]
     m = diffusion.msd_windows(t, window=200, lags="log:20")
-    cli_m = json.loads(subprocess.run([anodiff_bin, "msd", str(wp), *args], check=True,
-                                      capture_output=True, text=True).stdout)
+    cli_m = json.loads(
+        subprocess.run(
+            [anodiff_bin, "msd", str(wp), *args],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
     assert json.dumps(m.to_dict(), sort_keys=True) == json.dumps(cli_m, sort_keys=True)
 
 
@@ -112,9 +129,14 @@ def test_regime_matches_cli_and_finds_a_planted_change(anodiff_bin, tmp_path):
     w = switching_walk(1600, 12, 800, seed=7)
     p = tmp_path / "w.npy"
     np.save(p, w)
-    cli = json.loads(subprocess.run([anodiff_bin, "regime", str(p), "--window", "200",
-                                     "--stride", "100"], check=True, capture_output=True,
-                                    text=True).stdout)
+    cli = json.loads(
+        subprocess.run(
+            [anodiff_bin, "regime", str(p), "--window", "200", "--stride", "100"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
     r = diffusion.regime(p, 200, stride=100)
     assert json.dumps(r.to_dict(), sort_keys=True) == json.dumps(cli, sort_keys=True)
     c = r.change

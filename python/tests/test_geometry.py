@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from anodiff import fractal, landscape
 
 
@@ -19,7 +18,9 @@ def test_box_count_image_and_points():
     # Triadic boxes on the 243 x 243 carpet: N(3^j) = 8^(5 - j) exactly.
     r = fractal.box_count(sierpinski(5), ratio=3.0)
     np.testing.assert_allclose(r["dimension"], np.log(8) / np.log(3), rtol=1e-9)
-    pts = np.random.default_rng(0).uniform(size=(20000, 2))  # a filled square: dimension 2
+    pts = np.random.default_rng(0).uniform(
+        size=(20000, 2)
+    )  # a filled square: dimension 2
     assert abs(fractal.box_count(pts)["dimension"] - 2.0) < 0.1
     with pytest.raises(ValueError):
         fractal.box_count(np.zeros(5))
@@ -35,7 +36,9 @@ def test_surface_and_level_set_dimension_of_fbm():
 
 
 def test_generators_closed_forms_and_seeds():
-    np.testing.assert_array_equal(landscape.paraboloid(5, 0.5)[[2, 0], [2, 0]], [0.0, 1.0])
+    np.testing.assert_array_equal(
+        landscape.paraboloid(5, 0.5)[[2, 0], [2, 0]], [0.0, 1.0]
+    )
     np.testing.assert_allclose(landscape.cone(5, 0.5)[0, 2], 0.5, rtol=1e-15)
     a = landscape.diamond_square(33, seed=4)
     np.testing.assert_array_equal(a, landscape.diamond_square(33, seed=4))

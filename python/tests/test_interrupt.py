@@ -1,6 +1,5 @@
 """Ctrl-C (SIGINT) interrupts a long compiled call, and the GIL is released during it."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -10,7 +9,6 @@ import time
 
 import numpy as np
 import pytest
-
 from anodiff.stats import levy_stable
 
 LONG = textwrap.dedent("""
@@ -29,7 +27,9 @@ LONG = textwrap.dedent("""
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT")
 def test_sigint_interrupts_a_long_call():
-    p = subprocess.Popen([sys.executable, "-c", LONG], stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [sys.executable, "-c", LONG], stdout=subprocess.PIPE, text=True
+    )
     assert p.stdout.readline().strip() == "start"
     time.sleep(1.0)
     t0 = time.time()
@@ -51,7 +51,9 @@ def test_gil_is_released_during_compute():
     t = threading.Thread(target=work)
     t.start()
     while not done.is_set():
-        ticks.append(time.perf_counter())  # runs only while the worker does not hold the GIL
+        ticks.append(
+            time.perf_counter()
+        )  # runs only while the worker does not hold the GIL
         time.sleep(0.001)
     t.join()
     assert len(ticks) > 20

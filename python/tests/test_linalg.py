@@ -4,7 +4,6 @@ protocol."""
 import numpy as np
 import pytest
 import scipy.sparse.linalg as sla
-
 from anodiff import linalg
 
 
@@ -32,8 +31,10 @@ def test_eigsh_matches_scipy_and_planted_values():
 def test_eigsh_smallest_callable_and_matrix():
     A, lam = planted(200, seed=1)
     w = linalg.eigsh(lambda v: A @ v, n=200, k=3, which="SA", return_eigenvectors=False)
-    np.testing.assert_allclose(w, np.sort(np.linalg.eigvalsh(A))[:3], rtol=1e-7, atol=1e-9)
-    w2, v2 = linalg.eigsh(A, k=2)
+    np.testing.assert_allclose(
+        w, np.sort(np.linalg.eigvalsh(A))[:3], rtol=1e-7, atol=1e-9
+    )
+    w2, _v2 = linalg.eigsh(A, k=2)
     np.testing.assert_allclose(w2, lam[:2], rtol=1e-8)
 
 
@@ -52,7 +53,7 @@ def test_ask_tell_solver_and_errors():
     s.supply(A @ q)
     while (q := s.next_query()) is not None:
         s.supply(A @ q)
-    w, v = s.result()
+    w, _v = s.result()
     np.testing.assert_allclose(w, [60, 59, 58, 57], rtol=1e-9)
     with pytest.raises(ValueError, match="k"):
         linalg.LanczosSolver(5, k=6)
@@ -64,7 +65,7 @@ def test_ask_tell_solver_and_errors():
 
 
 def test_slq_and_trace():
-    A, lam = planted(300, seed=2)
+    A, _lam = planted(300, seed=2)
     d = linalg.slq_density(A, probes=20, steps=60, seed=1)
     np.testing.assert_allclose(np.trapezoid(d.density, d.grid), 1.0, atol=0.02)
     np.testing.assert_allclose(d.moment(1), np.trace(A) / 300, atol=0.2)

@@ -8,18 +8,21 @@ import subprocess
 import numpy as np
 import pytest
 import scipy.stats as ss
-
-from anodiff.stats import (FitError, fit_stable, hill, levy_stable, vuong)
+from anodiff.stats import FitError, fit_stable, hill, levy_stable, vuong
 from conftest import FIXTURES
 
 
 def test_gauss_and_cauchy_closed_forms():
     x = np.linspace(-5, 5, 41)
     # alpha = 2 is N(loc, 2 scale^2) in both parameterizations.
-    np.testing.assert_allclose(levy_stable.pdf(x, 2.0, 0.3, 1.0, 2.0),
-                               ss.norm.pdf(x, 1.0, 2.0 * np.sqrt(2)), rtol=1e-13)
-    np.testing.assert_allclose(levy_stable.cdf(x, 1.0, 0.0, 0.5, 1.5),
-                               ss.cauchy.cdf(x, 0.5, 1.5), rtol=1e-13)
+    np.testing.assert_allclose(
+        levy_stable.pdf(x, 2.0, 0.3, 1.0, 2.0),
+        ss.norm.pdf(x, 1.0, 2.0 * np.sqrt(2)),
+        rtol=1e-13,
+    )
+    np.testing.assert_allclose(
+        levy_stable.cdf(x, 1.0, 0.0, 0.5, 1.5), ss.cauchy.cdf(x, 0.5, 1.5), rtol=1e-13
+    )
     np.testing.assert_allclose(levy_stable.sf(x, 1.0, 0.0), ss.cauchy.sf(x), rtol=1e-13)
 
 
@@ -36,8 +39,9 @@ def test_mpmath_goldens_s0():
     for kind in ("pdf", "cdf", "sf"):
         for r in rows:
             tol = 2.5e-10 if 0 < abs(r["alpha"] - 1) < 1e-6 else 1e-10
-            got = getattr(levy_stable, kind)(r["x"], r["alpha"], r["beta"],
-                                             parameterization="S0")
+            got = getattr(levy_stable, kind)(
+                r["x"], r["alpha"], r["beta"], parameterization="S0"
+            )
             want = r[kind]
             err = abs(got - want) / max(abs(want), 1e-300)
             worst = max(worst, err)
@@ -48,9 +52,13 @@ def test_mpmath_goldens_s0():
 def test_nolan_goldens_s1():
     """Nolan's STABLE values in S1 (fixtures/stable/nolan, copied from scipy's test data),
     vectorised per (alpha, beta) group, at scipy's tolerance for alpha > 0.2."""
-    for name, kind, tol in (("stable-Z1-pdf-sample-data.npy", "pdf", 1e-11),
-                            ("stable-Z1-cdf-sample-data.npy", "cdf", 2e-12)):
-        d = np.load(FIXTURES / "stable" / "nolan" / name)  # columns x, value, alpha, beta, pct
+    for name, kind, tol in (
+        ("stable-Z1-pdf-sample-data.npy", "pdf", 1e-11),
+        ("stable-Z1-cdf-sample-data.npy", "cdf", 2e-12),
+    ):
+        d = np.load(
+            FIXTURES / "stable" / "nolan" / name
+        )  # columns x, value, alpha, beta, pct
         x, val, a, b, pct = d.T
         keep = a > 0.2
         if kind == "cdf":  # STABLE itself is off at the alpha = 1 extreme percentiles
@@ -69,10 +77,16 @@ def test_against_scipy(param):
             ref_pdf = ss.levy_stable.pdf(x, a, b, loc=0.3, scale=1.7)
             ref_cdf = ss.levy_stable.cdf(x, a, b, loc=0.3, scale=1.7)
             np.testing.assert_allclose(
-                levy_stable.pdf(x, a, b, 0.3, 1.7, parameterization=param), ref_pdf, rtol=1e-8)
+                levy_stable.pdf(x, a, b, 0.3, 1.7, parameterization=param),
+                ref_pdf,
+                rtol=1e-8,
+            )
             np.testing.assert_allclose(
-                levy_stable.cdf(x, a, b, 0.3, 1.7, parameterization=param), ref_cdf, rtol=1e-8,
-                atol=1e-12)
+                levy_stable.cdf(x, a, b, 0.3, 1.7, parameterization=param),
+                ref_cdf,
+                rtol=1e-8,
+                atol=1e-12,
+            )
     finally:
         ss.levy_stable.parameterization = old
 
@@ -87,20 +101,29 @@ def test_functions_agree_and_broadcast():
     c, s = levy_stable.cdf(x, a, 0.4), levy_stable.sf(x, a, 0.4)
     np.testing.assert_allclose(c + s, 1.0, rtol=1e-12)
     np.testing.assert_allclose(np.exp(levy_stable.logsf(x, 1.7, 0.4)), s[1], rtol=1e-12)
-    np.testing.assert_allclose(np.exp(levy_stable.logcdf(x, 1.7, 0.4)), c[1], rtol=1e-12)
+    np.testing.assert_allclose(
+        np.exp(levy_stable.logcdf(x, 1.7, 0.4)), c[1], rtol=1e-12
+    )
     q = np.array([0.01, 0.3, 0.5, 0.9])
     xq = levy_stable.ppf(q, 1.3, -0.2, 1.0, 2.0)
     np.testing.assert_allclose(levy_stable.cdf(xq, 1.3, -0.2, 1.0, 2.0), q, rtol=1e-10)
-    np.testing.assert_allclose(levy_stable.isf(q, 1.3, -0.2, 1.0, 2.0),
-                               levy_stable.ppf(1 - q, 1.3, -0.2, 1.0, 2.0), rtol=1e-12)
+    np.testing.assert_allclose(
+        levy_stable.isf(q, 1.3, -0.2, 1.0, 2.0),
+        levy_stable.ppf(1 - q, 1.3, -0.2, 1.0, 2.0),
+        rtol=1e-12,
+    )
     # scalars in, numpy scalars out; lists and ints accepted
     assert np.ndim(levy_stable.pdf(0, 1.5, 0)) == 0
-    np.testing.assert_allclose(levy_stable.pdf([0, 1], 2, 0), levy_stable.pdf([0.0, 1.0], 2.0, 0.0))
+    np.testing.assert_allclose(
+        levy_stable.pdf([0, 1], 2, 0), levy_stable.pdf([0.0, 1.0], 2.0, 0.0)
+    )
     # per-point parameters: grouped, same values as one call per law
     al = np.array([1.1, 1.8, 1.1, 1.8])
-    np.testing.assert_allclose(levy_stable.pdf(np.arange(4.0), al, 0.0),
-                               [levy_stable.pdf(float(i), al[i], 0.0) for i in range(4)],
-                               rtol=1e-14)
+    np.testing.assert_allclose(
+        levy_stable.pdf(np.arange(4.0), al, 0.0),
+        [levy_stable.pdf(float(i), al[i], 0.0) for i in range(4)],
+        rtol=1e-14,
+    )
 
 
 def test_nonfinite_arguments_follow_scipy():
@@ -135,8 +158,9 @@ def test_rvs_seeding_and_distribution():
 
 
 def test_fit_stable_result_and_frozen_law():
-    x = levy_stable.rvs(1.6, 0.3, loc=0.5, scale=2.0, size=3000, random_state=11,
-                        parameterization="S0")
+    x = levy_stable.rvs(
+        1.6, 0.3, loc=0.5, scale=2.0, size=3000, random_state=11, parameterization="S0"
+    )
     r = fit_stable(x)
     assert r.converged and r.method == "mle" and r.parameterization == "S0"
     for name, truth in zip(("alpha", "beta", "loc", "scale"), (1.6, 0.3, 0.5, 2.0)):
@@ -149,7 +173,9 @@ def test_fit_stable_result_and_frozen_law():
     # loglik is the sum of the fitted law's log-density (quadrature; the fit uses a spline)
     np.testing.assert_allclose(r.loglik, r.law().logpdf(x).sum(), rtol=1e-8)
     r1 = fit_stable(x, parameterization="S1")
-    np.testing.assert_allclose(r1.law().pdf([0.0, 3.0]), r.law().pdf([0.0, 3.0]), rtol=1e-8)
+    np.testing.assert_allclose(
+        r1.law().pdf([0.0, 3.0]), r.law().pdf([0.0, 3.0]), rtol=1e-8
+    )
     for m in ("mcculloch", "koutrouvelis", "binned"):
         rm = fit_stable(x, method=m)
         assert rm.method == m and abs(rm.params.alpha - 1.6) < 0.2
@@ -158,7 +184,9 @@ def test_fit_stable_result_and_frozen_law():
 def test_fit_at_least_as_good_as_scipy():
     """Ours reaches at least scipy's log-likelihood at scipy's own optimum (both evaluated by
     our quadrature logpdf)."""
-    x = levy_stable.rvs(1.4, 0.0, size=60, random_state=5)  # scipy needs ~20 s at this n
+    x = levy_stable.rvs(
+        1.4, 0.0, size=60, random_state=5
+    )  # scipy needs ~20 s at this n
     a, b, loc, scale = ss.levy_stable.fit(x)  # S1 (scipy's default)
     ours = levy_stable.fit(x)
     ll_scipy = levy_stable.logpdf(x, a, b, loc, scale).sum()
@@ -187,7 +215,11 @@ def test_vuong_and_hill():
     # "neither" although Vuong's z alone would prefer the stable law.
     z = np.random.default_rng(1).normal(0.0, 3.0, 3000)
     vz = vuong(z)
-    assert vz.decided_by == "boundary-lr" and vz.preferred == "neither" and vz.p_value > 0.05
+    assert (
+        vz.decided_by == "boundary-lr"
+        and vz.preferred == "neither"
+        and vz.p_value > 0.05
+    )
     g = np.random.default_rng(0).standard_normal(2000)
     vl = vuong(g, alt="laplace", symmetric=True)
     assert vl.n == 2000 and vl.decided_by == "vuong" and vl.p_value == vl.p_two_sided
@@ -199,8 +231,11 @@ def test_vuong_matches_cli(anodiff_bin, tmp_path):
     x = levy_stable.rvs(1.5, 0.0, size=500, random_state=4)
     p = tmp_path / "x.txt"
     np.savetxt(p, x, fmt="%.17g")
-    cli = json.loads(subprocess.run([anodiff_bin, "vuong", str(p)], check=True,
-                                    capture_output=True, text=True).stdout)
+    cli = json.loads(
+        subprocess.run(
+            [anodiff_bin, "vuong", str(p)], check=True, capture_output=True, text=True
+        ).stdout
+    )
     ours = vuong(x).to_dict()
     for k in ("n", "preferred", "level", "decided_by"):
         assert ours[k] == cli[k]

@@ -10,7 +10,6 @@ import time
 
 import numpy as np
 import pytest
-
 from anodiff import _core, diffusion
 
 WRITER = textwrap.dedent("""
@@ -57,7 +56,9 @@ def test_sigkill_then_resume(tmp_path):
     t = diffusion.open(run)
     assert (t.n_steps, t.dim, t.gradient_dim) == (40, 5, 2)
     steps = np.arange(40)
-    np.testing.assert_array_equal(t[:], (steps[:, None] + np.arange(5) / 10).astype(np.float32))
+    np.testing.assert_array_equal(
+        t[:], (steps[:, None] + np.arange(5) / 10).astype(np.float32)
+    )
     np.testing.assert_array_equal(t.losses(), 1.0 / (steps + 1))
     np.testing.assert_array_equal(t.gradients(), -np.stack([steps, steps + 1], 1))
     with open(os.path.join(run, "manifest.json")) as f:

@@ -8,13 +8,15 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-from anodiff import diffusion  # noqa: E402
-from anodiff.torch import Recorder, flat_parameters, hessian_eigs  # noqa: E402
+from anodiff import diffusion
+from anodiff.torch import Recorder, flat_parameters, hessian_eigs
 
 
 def tiny():
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.Tanh(), torch.nn.Linear(6, 3))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(4, 6), torch.nn.Tanh(), torch.nn.Linear(6, 3)
+    )
     model = model.double()
     x = torch.randn(32, 4, dtype=torch.float64)
     y = torch.randint(0, 3, (32,))
@@ -29,8 +31,10 @@ def dense_hessian(model, loss_fn, batches):
     def f(flat):
         parts = torch.split(flat, sizes)
         params = {n: t.view(b.shape) for n, t, b in zip(names, parts, base)}
-        return sum(loss_fn(torch.func.functional_call(model, params, (x,)), y)
-                   for x, y in batches) / len(batches)
+        return sum(
+            loss_fn(torch.func.functional_call(model, params, (x,)), y)
+            for x, y in batches
+        ) / len(batches)
 
     flat0 = torch.cat([b.reshape(-1) for b in base])
     return torch.autograd.functional.hessian(f, flat0).numpy()
@@ -48,11 +52,13 @@ def test_hessian_eigs_match_dense_hessian():
     # one batch: the cached-graph path
     H1 = dense_hessian(model, loss_fn, [(x, y)])
     r1 = hessian_eigs(model, loss_fn, (x, y), k=3, tol=1e-10, return_eigenvectors=True)
-    np.testing.assert_allclose(r1.eigenvalues, np.sort(np.linalg.eigvalsh(H1))[::-1][:3],
-                               rtol=1e-7)
+    np.testing.assert_allclose(
+        r1.eigenvalues, np.sort(np.linalg.eigvalsh(H1))[::-1][:3], rtol=1e-7
+    )
     v = r1.eigenvectors
-    np.testing.assert_allclose(np.linalg.norm(H1 @ v - v * r1.eigenvalues, axis=0),
-                               r1.residuals, atol=1e-8)
+    np.testing.assert_allclose(
+        np.linalg.norm(H1 @ v - v * r1.eigenvalues, axis=0), r1.residuals, atol=1e-8
+    )
 
 
 def test_recorder_records_pre_update_weights_and_resumes(tmp_path):

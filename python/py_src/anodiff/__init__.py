@@ -6,8 +6,18 @@ Submodules: `anodiff.stats` (alpha-stable laws and fits, Vuong, Hill), `anodiff.
 `anodiff.landscape`. All computation runs in compiled Rust (anodiff-core) with the GIL released.
 """
 
-from . import _core, diffusion, fractal, landscape, linalg, stats
+from . import _core as _core
+from . import diffusion, fractal, landscape, linalg, stats
 from ._core import ConvergenceError, FitError
 
 __version__ = "0.1.0"
-__all__ = ["stats", "diffusion", "linalg", "fractal", "landscape", "FitError", "ConvergenceError", "__version__"]
+__all__ = [
+    "ConvergenceError",
+    "FitError",
+    "__version__",
+    "diffusion",
+    "fractal",
+    "landscape",
+    "linalg",
+    "stats",
+]

@@ -12,7 +12,9 @@ def as_float_array(v: Any, name: str) -> np.ndarray:
     """`np.asarray(v, float64)` for real input (lists, ints, bools, float32 ...), else TypeError."""
     a = np.asarray(v)
     if a.dtype.kind not in "fiub":
-        raise TypeError(f"{name}: expected real numbers, got an array of dtype {a.dtype}")
+        raise TypeError(
+            f"{name}: expected real numbers, got an array of dtype {a.dtype}"
+        )
     return a.astype(np.float64, copy=False)
 
 
@@ -27,7 +29,9 @@ def seed_from(random_state: Any) -> int:
     if isinstance(random_state, np.random.RandomState):
         return int(random_state.randint(0, 2**63 - 1, dtype=np.int64))
     if isinstance(random_state, (bool, np.bool_)):
-        raise TypeError("random_state: expected None, an int or a numpy Generator, got a bool")
+        raise TypeError(
+            "random_state: expected None, an int or a numpy Generator, got a bool"
+        )
     rng = np.random.default_rng(random_state)
     return int(rng.integers(0, 2**63 - 1))
 

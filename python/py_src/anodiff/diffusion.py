@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence, Tuple, Union
+from typing import Any
 
 import numpy as np
 
 from . import _core
 from ._util import as_float_array, check_int, loads
 
-__all__ = ["msd", "open", "Trajectory", "analyze", "msd_windows", "AnalyzeResult",
-           "WindowAnalysis", "MsdResult", "MsdWindow", "regime", "RegimeResult",
-           "RegimeChange"]
+__all__ = [
+    "AnalyzeResult",
+    "MsdResult",
+    "MsdWindow",
+    "RegimeChange",
+    "RegimeResult",
+    "Trajectory",
+    "WindowAnalysis",
+    "analyze",
+    "msd",
+    "msd_windows",
+    "open",
+    "regime",
+]
 
 
-def msd(w, lags: Optional[Sequence[int]] = None) -> Tuple[np.ndarray, np.ndarray]:
+def msd(w, lags: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Time-averaged MSD (eq. 3 of the paper, 1/(T - tau) normalisation) of a trajectory `w`
     (steps x coordinates) over all its steps, summed over coordinates.
 
@@ -50,15 +62,17 @@ class Trajectory:
     `t[a:b]` reads steps a..b as a float32 array; `t.losses()` the losses (None if absent).
     """
 
-    def __init__(self, inner: "_core.Trajectory"):
+    def __init__(self, inner: _core.Trajectory):
         self._t = inner
 
     @classmethod
-    def from_array(cls, w, losses=None) -> "Trajectory":
+    def from_array(cls, w, losses=None) -> Trajectory:
         """An in-memory copy of a steps x coordinates array (and per-step losses)."""
         a = np.asarray(as_float_array(w, "w"), dtype=np.float32)
         if a.ndim != 2:
-            raise ValueError(f"w must be 2-D (steps x coordinates), got shape {a.shape}")
+            raise ValueError(
+                f"w must be 2-D (steps x coordinates), got shape {a.shape}"
+            )
         lo = None
         if losses is not None:
             lo = np.ascontiguousarray(as_float_array(losses, "losses").ravel())
@@ -81,18 +95,18 @@ class Trajectory:
         return self._t.path
 
     @property
-    def shape(self) -> Tuple[int, int]:
+    def shape(self) -> tuple[int, int]:
         return (self.n_steps, self.dim)
 
     def __len__(self) -> int:
         return self.n_steps
 
-    def metadata(self) -> Optional[dict]:
+    def metadata(self) -> dict | None:
         """A store's free-form metadata (None for `.npy` files and arrays)."""
         m = self._t.metadata_json()
         return None if m is None else json.loads(m)
 
-    def _range(self, key) -> Tuple[int, int]:
+    def _range(self, key) -> tuple[int, int]:
         if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
             i = int(key)
             if i < 0:
@@ -105,17 +119,19 @@ class Trajectory:
             if step != 1:
                 raise ValueError("trajectory slices take consecutive steps (step 1)")
             return a, max(a, b)
-        raise TypeError(f"trajectory indices are ints or slices, got {type(key).__name__}")
+        raise TypeError(
+            f"trajectory indices are ints or slices, got {type(key).__name__}"
+        )
 
     def __getitem__(self, key) -> np.ndarray:
         a, b = self._range(key)
         w = self._t.weights(a, b)
         return w[0] if isinstance(key, (int, np.integer)) else w
 
-    def losses(self, start: int = 0, stop: Optional[int] = None) -> Optional[np.ndarray]:
+    def losses(self, start: int = 0, stop: int | None = None) -> np.ndarray | None:
         return self._t.losses(start, self.n_steps if stop is None else stop)
 
-    def gradients(self, start: int = 0, stop: Optional[int] = None) -> np.ndarray:
+    def gradients(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         return self._t.gradients(start, self.n_steps if stop is None else stop)
 
     def validate(self) -> None:
@@ -126,10 +142,15 @@ class Trajectory:
         return f"Trajectory({self.path!r}, n_steps={self.n_steps}, dim={self.dim})"
 
 
-def open(path: Union[str, os.PathLike], losses: Union[str, os.PathLike, None] = None) -> Trajectory:
+def open(
+    path: str | os.PathLike, losses: str | os.PathLike | None = None
+) -> Trajectory:
     """Opens a 2-D `.npy` trajectory (f32 or f64, memory-mapped) or a store directory."""
-    return Trajectory(_core.Trajectory.open(os.fspath(path),
-                                            None if losses is None else os.fspath(losses)))
+    return Trajectory(
+        _core.Trajectory.open(
+            os.fspath(path), None if losses is None else os.fspath(losses)
+        )
+    )
 
 
 def _traj(t) -> Trajectory:
@@ -163,10 +184,10 @@ class MsdWindow:
 
     @property
     def alpha(self) -> float:
-        return self.fit.get("alpha")
+        return float(self.fit["alpha"])
 
     @property
-    def regime(self) -> Optional[str]:
+    def regime(self) -> str | None:
         return self.fit.get("regime")
 
 
@@ -179,21 +200,45 @@ class MsdResult:
         return dict(self.raw)
 
 
-def msd_windows(traj, window: Optional[int] = None, *, stride: Optional[int] = None,
-                starts: Optional[Sequence[int]] = None, lags: str = "per-decade:10",
-                max_lag: Optional[int] = None, fit_range=None, blocks: int = 20,
-                boot: int = 200, seed: int = 0) -> MsdResult:
+def msd_windows(
+    traj,
+    window: int | None = None,
+    *,
+    stride: int | None = None,
+    starts: Sequence[int] | None = None,
+    lags: str = "per-decade:10",
+    max_lag: int | None = None,
+    fit_range=None,
+    blocks: int = 20,
+    boot: int = 200,
+    seed: int = 0,
+) -> MsdResult:
     """`anodiff msd`: per window the MSD and its exponent fit (alpha, its error, the two-regime
     crossover test, the regime label), with the command's defaults."""
     t = _traj(traj)
-    s = _core.msd_windows(t._t, _opt_int(window, "window"), _opt_int(stride, "stride"),
-                          None if starts is None else [check_int(v, "starts") for v in starts],
-                          str(lags), _opt_int(max_lag, "max_lag"), _range(fit_range, "fit_range"),
-                          check_int(blocks, "blocks"), check_int(boot, "boot"),
-                          check_int(seed, "seed"))
+    s = _core.msd_windows(
+        t._t,
+        _opt_int(window, "window"),
+        _opt_int(stride, "stride"),
+        None if starts is None else [check_int(v, "starts") for v in starts],
+        str(lags),
+        _opt_int(max_lag, "max_lag"),
+        _range(fit_range, "fit_range"),
+        check_int(blocks, "blocks"),
+        check_int(boot, "boot"),
+        check_int(seed, "seed"),
+    )
     d = loads(s)
-    wins = [MsdWindow(w["t_w"], w["T"], np.asarray(w["lags"], dtype=np.int64),
-                      np.asarray(w["msd"], dtype=float), w["fit"]) for w in d["windows"]]
+    wins = [
+        MsdWindow(
+            w["t_w"],
+            w["T"],
+            np.asarray(w["lags"], dtype=np.int64),
+            np.asarray(w["msd"], dtype=float),
+            w["fit"],
+        )
+        for w in d["windows"]
+    ]
     return MsdResult(wins, d)
 
 
@@ -223,25 +268,51 @@ class AnalyzeResult:
         return dict(self.raw)
 
 
-def analyze(traj, window: Optional[int] = None, *, stride: Optional[int] = None,
-            lags: str = "per-decade:10", max_lag: Optional[int] = None, fit_range=None, msl_range=None,
-            bins: int = 30, moving_window: int = 100, grad_samples: int = 10_000,
-            max_pair_window: int = 4000, blocks: int = 20, seed: int = 0) -> AnalyzeResult:
+def analyze(
+    traj,
+    window: int | None = None,
+    *,
+    stride: int | None = None,
+    lags: str = "per-decade:10",
+    max_lag: int | None = None,
+    fit_range=None,
+    msl_range=None,
+    bins: int = 30,
+    moving_window: int = 100,
+    grad_samples: int = 10_000,
+    max_pair_window: int = 4000,
+    blocks: int = 20,
+    seed: int = 0,
+) -> AnalyzeResult:
     """Every trajectory analysis per window, as `anodiff analyze` (same defaults and JSON):
     MSD with exponents and regime, contour length and fractal dimension, MSL with losses, loss
     fluctuations, gradient samples. `traj` is a `Trajectory`, a path, or a 2-D array."""
     t = _traj(traj)
-    s = _core.analyze(t._t, _opt_int(window, "window"), _opt_int(stride, "stride"), str(lags),
-                      _opt_int(max_lag, "max_lag"), _range(fit_range, "fit_range"),
-                      _range(msl_range, "msl_range"), check_int(bins, "bins"),
-                      check_int(moving_window, "moving_window"),
-                      check_int(grad_samples, "grad_samples"),
-                      check_int(max_pair_window, "max_pair_window"),
-                      check_int(blocks, "blocks"), check_int(seed, "seed"))
+    s = _core.analyze(
+        t._t,
+        _opt_int(window, "window"),
+        _opt_int(stride, "stride"),
+        str(lags),
+        _opt_int(max_lag, "max_lag"),
+        _range(fit_range, "fit_range"),
+        _range(msl_range, "msl_range"),
+        check_int(bins, "bins"),
+        check_int(moving_window, "moving_window"),
+        check_int(grad_samples, "grad_samples"),
+        check_int(max_pair_window, "max_pair_window"),
+        check_int(blocks, "blocks"),
+        check_int(seed, "seed"),
+    )
     d = loads(s)
-    wins = [WindowAnalysis(**{k: w.get(k) for k in
-                              ("t_w", "T", "msd", "contour", "msl", "loss", "gradients")})
-            for w in d["windows"]]
+    wins = [
+        WindowAnalysis(
+            **{
+                k: w.get(k)
+                for k in ("t_w", "T", "msd", "contour", "msl", "loss", "gradients")
+            }
+        )
+        for w in d["windows"]
+    ]
     return AnalyzeResult(d["trajectory"], wins, d)
 
 
@@ -267,7 +338,7 @@ class RegimeResult:
     change (None when the test of "no change" does not reject at `level`) and the test."""
 
     windows: list
-    change: Optional[RegimeChange]
+    change: RegimeChange | None
     level: float
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -276,18 +347,37 @@ class RegimeResult:
         return dict(self.raw)
 
 
-def regime(traj, window: int, *, stride: Optional[int] = None, max_lag: Optional[int] = None,
-           level: float = 0.05, seed: int = 0) -> RegimeResult:
+def regime(
+    traj,
+    window: int,
+    *,
+    stride: int | None = None,
+    max_lag: int | None = None,
+    level: float = 0.05,
+    seed: int = 0,
+) -> RegimeResult:
     """The regime change of the MSD exponent across sliding windows, as `anodiff regime`
     (same defaults and JSON): windows of `window` steps every `stride` (default window // 2),
     each window's exponent and standard error, and the change-point estimate with its test
     at `level`. `traj` is a `Trajectory`, a path, or a 2-D array (steps x coordinates)."""
     t = _traj(traj)
-    s = _core.regime(t._t, check_int(window, "window", 2), _opt_int(stride, "stride"),
-                     _opt_int(max_lag, "max_lag"), float(level), check_int(seed, "seed"))
+    s = _core.regime(
+        t._t,
+        check_int(window, "window", 2),
+        _opt_int(stride, "stride"),
+        _opt_int(max_lag, "max_lag"),
+        float(level),
+        check_int(seed, "seed"),
+    )
     d = loads(s)
     c = d.get("change")
     names = {f.name for f in dataclasses.fields(RegimeChange)} - {"extra"}
-    change = None if c is None else RegimeChange(
-        **{k: c[k] for k in names}, extra={k: v for k, v in c.items() if k not in names})
+    change = (
+        None
+        if c is None
+        else RegimeChange(
+            **{k: c[k] for k in names},
+            extra={k: v for k, v in c.items() if k not in names},
+        )
+    )
     return RegimeResult(d["windows"], change, d.get("level", level), d)

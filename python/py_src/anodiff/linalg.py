@@ -11,19 +11,26 @@ The compiled solver runs on its own thread and asks for one operator product at 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
 
 import numpy as np
 
 from . import _core
 from ._util import check_int
 
-__all__ = ["eigsh", "LanczosSolver", "EigshInfo", "slq_density", "SpectralDensity",
-           "hutchinson_trace", "TraceEstimate"]
+__all__ = [
+    "EigshInfo",
+    "LanczosSolver",
+    "SpectralDensity",
+    "TraceEstimate",
+    "eigsh",
+    "hutchinson_trace",
+    "slq_density",
+]
 
 
-def _operator(A, n: Optional[int]) -> tuple:
+def _operator(A, n: int | None) -> tuple:
     """(n, matvec) for an operator object, a matrix or a callable."""
     if callable(A) and not hasattr(A, "shape"):
         if n is None:
@@ -31,7 +38,9 @@ def _operator(A, n: Optional[int]) -> tuple:
         return check_int(n, "n", 1), A
     shape = getattr(A, "shape", None)
     if shape is None or len(shape) != 2:
-        raise TypeError("A must have .shape and .matvec (or @), or be a callable with n=")
+        raise TypeError(
+            "A must have .shape and .matvec (or @), or be a callable with n="
+        )
     if shape[0] != shape[1]:
         raise ValueError(f"A must be square, got shape {tuple(shape)}")
     if n is not None and n != shape[0]:
@@ -59,7 +68,7 @@ class _Driven:
     def n(self) -> int:
         return self._d.n
 
-    def next_query(self) -> Optional[np.ndarray]:
+    def next_query(self) -> np.ndarray | None:
         """The next vector q to multiply by the operator, or None once the solver is done."""
         q = self._d.next_query()
         if q is not None:
@@ -68,9 +77,11 @@ class _Driven:
 
     def supply(self, y) -> None:
         """Hands back A q for the last query q (any array-like of length n)."""
-        self._d.supply(np.ascontiguousarray(np.asarray(y, dtype=np.float64).reshape(-1)))
+        self._d.supply(
+            np.ascontiguousarray(np.asarray(y, dtype=np.float64).reshape(-1))
+        )
 
-    def run(self, matvec: Callable) -> "_Driven":
+    def run(self, matvec: Callable) -> _Driven:
         """Runs the loop to the end with `matvec`."""
         try:
             while True:
@@ -117,14 +128,29 @@ class LanczosSolver(_Driven):
     True
     """
 
-    def __init__(self, n: int, k: int = 6, which: str = "LA", tol: float = 1e-8,
-                 maxiter: Optional[int] = None, ncv: Optional[int] = None, seed: int = 0,
-                 return_eigenvectors: bool = True):
-        super().__init__(_core.Driver.lanczos(
-            check_int(n, "n", 1), check_int(k, "k", 1), str(which), float(tol),
-            None if maxiter is None else check_int(maxiter, "maxiter", 1),
-            None if ncv is None else check_int(ncv, "ncv", 1), check_int(seed, "seed"),
-            bool(return_eigenvectors)))
+    def __init__(
+        self,
+        n: int,
+        k: int = 6,
+        which: str = "LA",
+        tol: float = 1e-8,
+        maxiter: int | None = None,
+        ncv: int | None = None,
+        seed: int = 0,
+        return_eigenvectors: bool = True,
+    ):
+        super().__init__(
+            _core.Driver.lanczos(
+                check_int(n, "n", 1),
+                check_int(k, "k", 1),
+                str(which),
+                float(tol),
+                None if maxiter is None else check_int(maxiter, "maxiter", 1),
+                None if ncv is None else check_int(ncv, "ncv", 1),
+                check_int(seed, "seed"),
+                bool(return_eigenvectors),
+            )
+        )
         self._vectors = bool(return_eigenvectors)
 
     def result(self, full_output: bool = False):
@@ -133,18 +159,34 @@ class LanczosSolver(_Driven):
         s, vecs = self._d.result()
         d = json.loads(s)
         w = np.asarray(d["eigenvalues"], dtype=float)
-        info = EigshInfo(np.asarray(d["residuals"], dtype=float),
-                         np.asarray(d["converged"], dtype=bool), int(d["matvecs"]),
-                         int(d["iterations"]), str(d["termination"]), d)
+        info = EigshInfo(
+            np.asarray(d["residuals"], dtype=float),
+            np.asarray(d["converged"], dtype=bool),
+            int(d["matvecs"]),
+            int(d["iterations"]),
+            str(d["termination"]),
+            d,
+        )
         out = (w, vecs.T.copy()) if self._vectors and vecs is not None else w
         if full_output:
             return (*out, info) if isinstance(out, tuple) else (out, info)
         return out
 
 
-def eigsh(A, k: int = 6, which: str = "LA", tol: float = 1e-8, maxiter: Optional[int] = None,
-          v0=None, return_eigenvectors: bool = True, *, n: Optional[int] = None,
-          ncv: Optional[int] = None, seed: int = 0, full_output: bool = False):
+def eigsh(
+    A,
+    k: int = 6,
+    which: str = "LA",
+    tol: float = 1e-8,
+    maxiter: int | None = None,
+    v0=None,
+    return_eigenvectors: bool = True,
+    *,
+    n: int | None = None,
+    ncv: int | None = None,
+    seed: int = 0,
+    full_output: bool = False,
+):
     """`k` extreme eigenpairs of a symmetric operator by thick-restart Lanczos (scipy's
     `eigsh` call shape).
 
@@ -179,28 +221,53 @@ class SpectralDensity:
 
     def moment(self, p: int) -> float:
         """Estimate of tr(A^p) / n from the quadrature."""
-        return float(np.mean([np.sum(w * np.asarray(x) ** p)
-                              for x, w in zip(self.nodes, self.weights)]))
+        return float(
+            np.mean(
+                [
+                    np.sum(w * np.asarray(x) ** p)
+                    for x, w in zip(self.nodes, self.weights)
+                ]
+            )
+        )
 
     def to_dict(self) -> dict:
         return dict(self.raw)
 
 
-def slq_density(A, *, n: Optional[int] = None, probes: int = 10, steps: int = 80,
-                sigma: Optional[float] = None, grid_points: int = 1000,
-                seed: int = 0) -> SpectralDensity:
+def slq_density(
+    A,
+    *,
+    n: int | None = None,
+    probes: int = 10,
+    steps: int = 80,
+    sigma: float | None = None,
+    grid_points: int = 1000,
+    seed: int = 0,
+) -> SpectralDensity:
     """Spectral density of a symmetric operator by stochastic Lanczos quadrature (Ubaru, Chen &
     Saad 2017; Ghorbani et al. 2019): `probes` Rademacher probes, `steps` Lanczos steps each."""
     nn, matvec = _operator(A, n)
-    d = _Driven(_core.Driver.slq(nn, check_int(probes, "probes", 1), check_int(steps, "steps", 1),
-                                 None if sigma is None else float(sigma),
-                                 check_int(grid_points, "grid_points", 1), check_int(seed, "seed")))
+    d = _Driven(
+        _core.Driver.slq(
+            nn,
+            check_int(probes, "probes", 1),
+            check_int(steps, "steps", 1),
+            None if sigma is None else float(sigma),
+            check_int(grid_points, "grid_points", 1),
+            check_int(seed, "seed"),
+        )
+    )
     d.run(matvec)
     r = json.loads(d._d.result()[0])
-    return SpectralDensity(np.asarray(r["grid"], float), np.asarray(r["density"], float),
-                           [np.asarray(x, float) for x in r["nodes"]],
-                           [np.asarray(x, float) for x in r["weights"]], float(r["sigma"]),
-                           int(r["matvecs"]), r)
+    return SpectralDensity(
+        np.asarray(r["grid"], float),
+        np.asarray(r["density"], float),
+        [np.asarray(x, float) for x in r["nodes"]],
+        [np.asarray(x, float) for x in r["weights"]],
+        float(r["sigma"]),
+        int(r["matvecs"]),
+        r,
+    )
 
 
 @dataclass(frozen=True)
@@ -214,18 +281,42 @@ class TraceEstimate:
     matvecs: int
 
     def to_dict(self) -> dict:
-        return {"estimate": self.estimate, "std_error": self.std_error, "ci": list(self.ci),
-                "level": self.level, "matvecs": self.matvecs}
+        return {
+            "estimate": self.estimate,
+            "std_error": self.std_error,
+            "ci": list(self.ci),
+            "level": self.level,
+            "matvecs": self.matvecs,
+        }
 
 
-def hutchinson_trace(A, *, n: Optional[int] = None, probes: int = 30, method: str = "hutch++",
-                     level: float = 0.95, seed: int = 0) -> TraceEstimate:
+def hutchinson_trace(
+    A,
+    *,
+    n: int | None = None,
+    probes: int = 30,
+    method: str = "hutch++",
+    level: float = 0.95,
+    seed: int = 0,
+) -> TraceEstimate:
     """tr(A) from `probes` operator products: Hutch++ (Meyer et al. 2021, the default) or plain
     Hutchinson (`method="hutchinson"`), with a confidence interval at `level`."""
     nn, matvec = _operator(A, n)
-    d = _Driven(_core.Driver.trace(nn, check_int(probes, "probes", 1), str(method), float(level),
-                                   check_int(seed, "seed")))
+    d = _Driven(
+        _core.Driver.trace(
+            nn,
+            check_int(probes, "probes", 1),
+            str(method),
+            float(level),
+            check_int(seed, "seed"),
+        )
+    )
     d.run(matvec)
     r = json.loads(d._d.result()[0])
-    return TraceEstimate(float(r["estimate"]), float(r["std_error"]), tuple(r["ci"]),
-                         float(r["level"]), int(r["matvecs"]))
+    return TraceEstimate(
+        float(r["estimate"]),
+        float(r["std_error"]),
+        tuple(r["ci"]),
+        float(r["level"]),
+        int(r["matvecs"]),
+    )

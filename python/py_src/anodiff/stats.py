@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -20,24 +20,29 @@ FitError = _core.FitError
 ConvergenceError = _core.ConvergenceError
 
 __all__ = [
-    "levy_stable",
-    "LevyStable",
-    "FrozenLevyStable",
-    "StableParams",
-    "StableFitResult",
-    "fit_stable",
-    "VuongResult",
-    "vuong",
-    "HillResult",
-    "hill",
-    "FitError",
     "ConvergenceError",
+    "FitError",
+    "FrozenLevyStable",
+    "HillResult",
+    "LevyStable",
+    "StableFitResult",
+    "StableParams",
+    "VuongResult",
+    "fit_stable",
+    "hill",
+    "levy_stable",
+    "vuong",
 ]
 
 
 def _param(parameterization: str) -> str:
-    if not isinstance(parameterization, str) or parameterization.upper() not in ("S0", "S1"):
-        raise ValueError(f"parameterization must be 'S0' or 'S1', got {parameterization!r}")
+    if not isinstance(parameterization, str) or parameterization.upper() not in (
+        "S0",
+        "S1",
+    ):
+        raise ValueError(
+            f"parameterization must be 'S0' or 'S1', got {parameterization!r}"
+        )
     return parameterization.lower()
 
 
@@ -110,29 +115,52 @@ class LevyStable:
         """Inverse survival function, the ppf at 1 - q."""
         return _eval("isf", q, alpha, beta, loc, scale, parameterization)
 
-    def rvs(self, alpha, beta, loc=0.0, scale=1.0, size=None, random_state=None,
-            parameterization="S1"):
+    def rvs(
+        self,
+        alpha,
+        beta,
+        loc=0.0,
+        scale=1.0,
+        size=None,
+        random_state=None,
+        parameterization="S1",
+    ):
         """Random variates (Chambers-Mallows-Stuck, in compiled code).
 
         `random_state` is None, an int, or a `numpy.random.Generator` (one 63-bit seed is drawn
         from it for anodiff's ChaCha8 generator, so the same Generator state gives the same
         variates).
         """
-        params = [as_float_array(p, n) for p, n in
-                  zip((alpha, beta, loc, scale), ("alpha", "beta", "loc", "scale"))]
+        params = [
+            as_float_array(p, n)
+            for p, n in zip(
+                (alpha, beta, loc, scale), ("alpha", "beta", "loc", "scale")
+            )
+        ]
         pshape = np.broadcast_shapes(*(p.shape for p in params))
         if size is None:
             shape = pshape
         else:
-            shape = (check_int(size, "size"),) if np.ndim(size) == 0 else tuple(
-                check_int(s, "size") for s in size)
+            shape = (
+                (check_int(size, "size"),)
+                if np.ndim(size) == 0
+                else tuple(check_int(s, "size") for s in size)
+            )
             np.broadcast_shapes(pshape, shape)  # raises ValueError on a mismatch
             if np.broadcast_shapes(pshape, shape) != shape:
-                raise ValueError(f"size {shape} is not compatible with parameters of shape {pshape}")
+                raise ValueError(
+                    f"size {shape} is not compatible with parameters of shape {pshape}"
+                )
         n = int(np.prod(shape, dtype=np.int64))
-        flat = [np.ascontiguousarray(p.reshape(1)) if p.size == 1
-                else np.ascontiguousarray(np.broadcast_to(p, shape)).ravel() for p in params]
-        out = _core.stable_rvs(*flat, _param(parameterization), n, seed_from(random_state))
+        flat = [
+            np.ascontiguousarray(p.reshape(1))
+            if p.size == 1
+            else np.ascontiguousarray(np.broadcast_to(p, shape)).ravel()
+            for p in params
+        ]
+        out = _core.stable_rvs(
+            *flat, _param(parameterization), n, seed_from(random_state)
+        )
         out = out.reshape(shape)
         return out[()] if out.ndim == 0 else out
 
@@ -160,7 +188,15 @@ class FrozenLevyStable:
         self.parameterization = parameterization.upper()
         _param(parameterization)
         # Validate now, with the core's message.
-        _eval("pdf", 0.0, self.alpha, self.beta, self.loc, self.scale, self.parameterization)
+        _eval(
+            "pdf",
+            0.0,
+            self.alpha,
+            self.beta,
+            self.loc,
+            self.scale,
+            self.parameterization,
+        )
 
     @property
     def args(self):
@@ -168,10 +204,16 @@ class FrozenLevyStable:
 
     @property
     def kwds(self):
-        return {"loc": self.loc, "scale": self.scale, "parameterization": self.parameterization}
+        return {
+            "loc": self.loc,
+            "scale": self.scale,
+            "parameterization": self.parameterization,
+        }
 
     def _f(self, kind, x):
-        return _eval(kind, x, self.alpha, self.beta, self.loc, self.scale, self.parameterization)
+        return _eval(
+            kind, x, self.alpha, self.beta, self.loc, self.scale, self.parameterization
+        )
 
     def pdf(self, x):
         return self._f("pdf", x)
@@ -198,13 +240,21 @@ class FrozenLevyStable:
         return self._f("isf", q)
 
     def rvs(self, size=None, random_state=None):
-        return levy_stable.rvs(self.alpha, self.beta, self.loc, self.scale, size=size,
-                               random_state=random_state,
-                               parameterization=self.parameterization)
+        return levy_stable.rvs(
+            self.alpha,
+            self.beta,
+            self.loc,
+            self.scale,
+            size=size,
+            random_state=random_state,
+            parameterization=self.parameterization,
+        )
 
     def __repr__(self):
-        return (f"FrozenLevyStable(alpha={self.alpha!r}, beta={self.beta!r}, loc={self.loc!r}, "
-                f"scale={self.scale!r}, parameterization={self.parameterization!r})")
+        return (
+            f"FrozenLevyStable(alpha={self.alpha!r}, beta={self.beta!r}, loc={self.loc!r}, "
+            f"scale={self.scale!r}, parameterization={self.parameterization!r})"
+        )
 
 
 class StableParams(NamedTuple):
@@ -237,20 +287,20 @@ class StableFitResult:
     params: StableParams
     stderr: StableParams
     ci95: dict
-    cov: Optional[np.ndarray]
+    cov: np.ndarray | None
     loglik: float
     converged: bool
     method: str
     parameterization: str
     n: int
     iterations: int
-    sandwich_se: Optional[StableParams] = None
-    profile_ci95: Optional[dict] = None
-    zeros: Optional[int] = None
+    sandwich_se: StableParams | None = None
+    profile_ci95: dict | None = None
+    zeros: int | None = None
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "StableFitResult":
+    def from_dict(cls, d: dict) -> StableFitResult:
         se = d.get("se") or {}
         ci = d.get("ci95") or {}
         cov = d.get("cov")
@@ -271,9 +321,14 @@ class StableFitResult:
             parameterization=str(d.get("param", "s0")).upper(),
             n=int(d.get("n", 0)),
             iterations=int(d.get("iterations", 0)),
-            sandwich_se=StableParams(*(_num(sw.get(k)) for k in _NAMES)) if sw else None,
-            profile_ci95=({k: (tuple(pc[k]) if pc.get(k) is not None else None)
-                           for k in _NAMES} if pc else None),
+            sandwich_se=StableParams(*(_num(sw.get(k)) for k in _NAMES))
+            if sw
+            else None,
+            profile_ci95=(
+                {k: (tuple(pc[k]) if pc.get(k) is not None else None) for k in _NAMES}
+                if pc
+                else None
+            ),
             zeros=d.get("zeros"),
             raw=d,
         )
@@ -288,10 +343,20 @@ class StableFitResult:
         return dict(self.raw)
 
 
-def fit_stable(x, method: str = "mle", parameterization: str = "S0", *, symmetric: bool = False,
-               fix_loc: Optional[float] = None, profile: bool = False, sandwich: bool = False,
-               exact: bool = False, tol: float = 1e-8, max_iter: int = 100,
-               mantissa_bits: int = 10) -> StableFitResult:
+def fit_stable(
+    x,
+    method: str = "mle",
+    parameterization: str = "S0",
+    *,
+    symmetric: bool = False,
+    fix_loc: float | None = None,
+    profile: bool = False,
+    sandwich: bool = False,
+    exact: bool = False,
+    tol: float = 1e-8,
+    max_iter: int = 100,
+    mantissa_bits: int = 10,
+) -> StableFitResult:
     """Fits a stable law to the sample `x` (any shape, read flat).
 
     `method`: "mle" (maximum likelihood with standard errors from the observed information),
@@ -309,12 +374,22 @@ def fit_stable(x, method: str = "mle", parameterization: str = "S0", *, symmetri
     """
     if method not in ("mle", "binned", "mcculloch", "koutrouvelis"):
         raise ValueError(
-            f"method must be 'mle', 'binned', 'mcculloch' or 'koutrouvelis', got {method!r}")
+            f"method must be 'mle', 'binned', 'mcculloch' or 'koutrouvelis', got {method!r}"
+        )
     xs = as_sample(x)
-    s = _core.fit_stable(xs, method, _param(parameterization), bool(symmetric),
-                         None if fix_loc is None else float(fix_loc), bool(profile),
-                         bool(sandwich), bool(exact), float(tol), check_int(max_iter, "max_iter", 1),
-                         check_int(mantissa_bits, "mantissa_bits"))
+    s = _core.fit_stable(
+        xs,
+        method,
+        _param(parameterization),
+        bool(symmetric),
+        None if fix_loc is None else float(fix_loc),
+        bool(profile),
+        bool(sandwich),
+        bool(exact),
+        float(tol),
+        check_int(max_iter, "max_iter", 1),
+        check_int(mantissa_bits, "mantissa_bits"),
+    )
     return StableFitResult.from_dict(loads(s))
 
 
@@ -340,12 +415,12 @@ class VuongResult:
     omega2: float = float("nan")
     level: float = 0.05
     preferred: str = "neither"
-    decided_by: Optional[str] = None
+    decided_by: str | None = None
     decision_p_value: float = float("nan")
     log10_decision_p_value: float = float("nan")
-    boundary: Optional[dict] = None
-    hill: Optional[dict] = None
-    binned: Optional[dict] = None
+    boundary: dict | None = None
+    hill: dict | None = None
+    binned: dict | None = None
     warnings: list = field(default_factory=list)
     stable: dict = field(default_factory=dict)
     alt: dict = field(default_factory=dict)
@@ -362,16 +437,31 @@ class VuongResult:
         return dict(self.raw)
 
 
-def vuong(x, alt: str = "normal", *, symmetric: bool = False, level: float = 0.05,
-          binned: bool = False, mantissa_bits: int = 10, exact: bool = False) -> VuongResult:
+def vuong(
+    x,
+    alt: str = "normal",
+    *,
+    symmetric: bool = False,
+    level: float = 0.05,
+    binned: bool = False,
+    mantissa_bits: int = 10,
+    exact: bool = False,
+) -> VuongResult:
     """Compares a stable fit with `alt` ("normal", "student-t", "laplace") as `anodiff vuong`
     does: `preferred` is "stable", the alternative's name or "neither" at `level`, decided by
     the test named in `decided_by` ("boundary-lr": the boundary likelihood-ratio test of the
     symmetric stable fit against the nested normal; "vuong": Vuong's two-sided test for the
     non-nested Student-t and Laplace) with p-value `p_value`."""
     xs = as_sample(x)
-    s = _core.vuong_test(xs, str(alt), bool(symmetric), float(level), bool(binned),
-                         check_int(mantissa_bits, "mantissa_bits"), bool(exact))
+    s = _core.vuong_test(
+        xs,
+        str(alt),
+        bool(symmetric),
+        float(level),
+        bool(binned),
+        check_int(mantissa_bits, "mantissa_bits"),
+        bool(exact),
+    )
     return _from_fields(VuongResult, loads(s))
 
 
@@ -395,7 +485,7 @@ class HillResult:
         return dict(self.raw)
 
 
-def hill(x, tail: str = "abs", k: Optional[int] = None) -> HillResult:
+def hill(x, tail: str = "abs", k: int | None = None) -> HillResult:
     """Hill's estimator of the tail index of `x` ("upper", "lower" or "abs" tail; `k` order
     statistics, or None for the automatic choice)."""
     xs = as_sample(x)

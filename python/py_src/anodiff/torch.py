@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Self
 
 import numpy as np
 import torch
@@ -21,7 +22,13 @@ from . import _core
 from ._util import check_int
 from .linalg import LanczosSolver
 
-__all__ = ["hessian_eigs", "HessianEigs", "Recorder", "flat_parameters", "flat_gradients"]
+__all__ = [
+    "HessianEigs",
+    "Recorder",
+    "flat_gradients",
+    "flat_parameters",
+    "hessian_eigs",
+]
 
 
 def _params(model, params=None) -> list:
@@ -45,8 +52,11 @@ def flat_gradients(model, params=None) -> np.ndarray:
     parts = []
     for p in _params(model, params):
         g = p.grad
-        parts.append(torch.zeros(p.numel(), device=p.device) if g is None
-                     else g.detach().reshape(-1).float())
+        parts.append(
+            torch.zeros(p.numel(), device=p.device)
+            if g is None
+            else g.detach().reshape(-1).float()
+        )
     return torch.cat(parts).cpu().numpy()
 
 
@@ -59,13 +69,16 @@ class HessianEigs:
     residuals: np.ndarray
     converged: np.ndarray
     matvecs: int
-    eigenvectors: Optional[np.ndarray] = None
+    eigenvectors: np.ndarray | None = None
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 def _as_batches(batches) -> list:
-    if isinstance(batches, (tuple, list)) and len(batches) == 2 and all(
-            isinstance(b, torch.Tensor) for b in batches):
+    if (
+        isinstance(batches, (tuple, list))
+        and len(batches) == 2
+        and all(isinstance(b, torch.Tensor) for b in batches)
+    ):
         return [tuple(batches)]
     out = [tuple(b) for b in batches]
     if not out:
@@ -73,10 +86,19 @@ def _as_batches(batches) -> list:
     return out
 
 
-def hessian_eigs(model, loss_fn: Callable, batches, k: int = 20, tol: float = 1e-6, *,
-                 which: str = "LA", maxiter: Optional[int] = None, seed: int = 0,
-                 params: Optional[Sequence[torch.Tensor]] = None,
-                 return_eigenvectors: bool = False) -> HessianEigs:
+def hessian_eigs(
+    model,
+    loss_fn: Callable,
+    batches,
+    k: int = 20,
+    tol: float = 1e-6,
+    *,
+    which: str = "LA",
+    maxiter: int | None = None,
+    seed: int = 0,
+    params: Sequence[torch.Tensor] | None = None,
+    return_eigenvectors: bool = False,
+) -> HessianEigs:
     """Top-`k` eigenvalues of the Hessian of the mean of `loss_fn(model(x), y)` over `batches`.
 
     `batches`: one `(x, y)` pair or an iterable of them (materialised once: the operator must be
@@ -101,16 +123,26 @@ def hessian_eigs(model, loss_fn: Callable, batches, k: int = 20, tol: float = 1e
     def hvp(q: np.ndarray) -> np.ndarray:
         v = torch.from_numpy(q).to(device=dev, dtype=dt)
         vs = [c.view(s) for c, s in zip(torch.split(v, sizes), shapes)]
-        total = None
+        total: torch.Tensor | None = None
         for b in bs:
             g = cached if cached is not None else grads_of(*b)
-            hv = torch.autograd.grad(g, ps, grad_outputs=vs, retain_graph=cached is not None)
+            hv = torch.autograd.grad(
+                g, ps, grad_outputs=vs, retain_graph=cached is not None
+            )
             flat = torch.cat([h.reshape(-1) for h in hv]).to(torch.float64)
             total = flat if total is None else total + flat
+        assert total is not None  # bs is never empty (checked above)
         return (total / len(bs)).cpu().numpy()
 
-    s = LanczosSolver(n, k=k, which=which, tol=tol, maxiter=maxiter, seed=seed,
-                      return_eigenvectors=return_eigenvectors)
+    s = LanczosSolver(
+        n,
+        k=k,
+        which=which,
+        tol=tol,
+        maxiter=maxiter,
+        seed=seed,
+        return_eigenvectors=return_eigenvectors,
+    )
     s.run(hvp)
     r = s.result(full_output=True)
     w, info = r[0], r[-1]
@@ -138,9 +170,18 @@ class Recorder:
         rec.finish()
     """
 
-    def __init__(self, run_dir, model, *, gradient_samples: int = 0, seed: int = 0,
-                 chunk_steps: Optional[int] = None, metadata: Optional[dict] = None,
-                 sync: bool = True, params: Optional[Sequence[torch.Tensor]] = None):
+    def __init__(
+        self,
+        run_dir,
+        model,
+        *,
+        gradient_samples: int = 0,
+        seed: int = 0,
+        chunk_steps: int | None = None,
+        metadata: dict | None = None,
+        sync: bool = True,
+        params: Sequence[torch.Tensor] | None = None,
+    ):
         self.run_dir = os.fspath(run_dir)
         self.model = model
         self._params = _params(model, params)
@@ -154,28 +195,43 @@ class Recorder:
             with open(manifest) as f:
                 m = json.load(f)
             if m.get("dim") != dim:
-                raise ValueError(f"{self.run_dir} holds a store of dim {m.get('dim')}; the "
-                                 f"model has {dim} parameters")
+                raise ValueError(
+                    f"{self.run_dir} holds a store of dim {m.get('dim')}; the "
+                    f"model has {dim} parameters"
+                )
             stored_seed = m.get("subset_seed")
             if m.get("gradient_dim") != gs or (gs and stored_seed != seed):
                 raise ValueError(
                     f"{self.run_dir} records {m.get('gradient_dim')} gradient samples with seed "
-                    f"{stored_seed}; asked for {gs} with seed {seed}")
+                    f"{stored_seed}; asked for {gs} with seed {seed}"
+                )
             self._w = _core.StoreWriter.resume(self.run_dir, bool(sync))
         else:
             meta = dict(metadata or {})
             if gs:
-                meta.setdefault("gradient_subset",
-                                "numpy.random.default_rng(subset_seed).choice(dim, "
-                                "gradient_dim, replace=False), sorted")
+                meta.setdefault(
+                    "gradient_subset",
+                    "numpy.random.default_rng(subset_seed).choice(dim, "
+                    "gradient_dim, replace=False), sorted",
+                )
             self._w = _core.StoreWriter.create(
-                self.run_dir, dim, gs, None if chunk_steps is None else
-                check_int(chunk_steps, "chunk_steps", 1), seed if gs else None,
-                json.dumps(meta), bool(sync))
+                self.run_dir,
+                dim,
+                gs,
+                None
+                if chunk_steps is None
+                else check_int(chunk_steps, "chunk_steps", 1),
+                seed if gs else None,
+                json.dumps(meta),
+                bool(sync),
+            )
         self.dim = dim
         self.gradient_samples = gs
-        self.subset = (np.sort(np.random.default_rng(seed).choice(dim, gs, replace=False))
-                       if gs else None)
+        self.subset = (
+            np.sort(np.random.default_rng(seed).choice(dim, gs, replace=False))
+            if gs
+            else None
+        )
 
     @property
     def step(self) -> int:
@@ -188,14 +244,16 @@ class Recorder:
         w = flat_parameters(self.model, self._params)
         g = None
         if self.gradient_samples:
-            g = np.ascontiguousarray(flat_gradients(self.model, self._params)[self.subset])
+            g = np.ascontiguousarray(
+                flat_gradients(self.model, self._params)[self.subset]
+            )
         self._w.append(w, lv, g)
 
     def finish(self) -> None:
         """Marks the store finished (shrinks the last chunk); the recorder is closed."""
         self._w.finish()
 
-    def __enter__(self) -> "Recorder":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
