@@ -96,6 +96,10 @@ pub(crate) enum What {
 
 /// `ln` of the density (or the survival function) of the standard S0 law at `x > zeta` from
 /// Bergström's series, or `None` where the series has not converged to [`SERIES_RTOL`].
+/// `ln r` below which [`ln_tail`] keeps only the series' first term (`r = c x1^{-a}` would be
+/// below 1e-304, near the end of the normal f64 range).
+const LN_FIRST_TERM_ONLY: f64 = -700.0;
+
 pub(crate) fn ln_tail(x: f64, a: f64, beta: f64, what: What) -> Option<f64> {
     if a == 1.0 || !(a < 2.0) {
         return None;
@@ -134,6 +138,23 @@ pub(crate) fn ln_tail(x: f64, a: f64, beta: f64, what: What) -> Option<f64> {
             puruspe::gamma(kf * a + shift) / puruspe::gamma(kf + 1.0)
         })
     };
+    // Far in the tail r underflows (x1^{-a} < 1e-304 from about x1 = 1e254 at a = 1.2): the
+    // series is then its first term to a relative c2 r / c1 below 1e-290, taken in logarithms.
+    if lnr < LN_FIRST_TERM_ONLY {
+        let s1 = if use_c { dc.sin() } else { d.sin() };
+        if !(s1 > 0.0) {
+            return None;
+        }
+        let pre = match what {
+            What::Pdf => -x1.ln(),
+            What::Sf => 0.0,
+        };
+        let v = coef(1).ln() + lnr + s1.ln() + pre - PI.ln();
+        if a > 1.0 && !(ln_beyond_all_orders(x1, a) < v + SERIES_RTOL.ln()) {
+            return None;
+        }
+        return Some(v);
+    }
     let r = lnr.exp();
     // c2 / c1 = Gamma(2a + shift) / (2 Gamma(a + shift)) >= MIN_C2_OVER_C1 for 0 < a < 2, so
     // the screen below fails anyway for larger r: skip its four Gamma calls (next to alpha = 1
