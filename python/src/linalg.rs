@@ -122,7 +122,7 @@ fn json_of<T: serde::Serialize>(v: &T) -> anodiff_core::Result<String> {
 impl Driver {
     /// Thick-restart Lanczos for `k` eigenpairs of an `n`-dimensional symmetric operator.
     #[staticmethod]
-    #[pyo3(signature = (n, k, which="LA", tol=1e-8, max_matvecs=None, basis_size=None, seed=0, vectors=true))]
+    #[pyo3(signature = (n, k, which="LA", tol=1e-8, max_matvecs=None, basis_size=None, seed=0, vectors=true, v0=None))]
     #[allow(clippy::too_many_arguments)]
     fn lanczos(
         n: usize,
@@ -133,11 +133,21 @@ impl Driver {
         basis_size: Option<usize>,
         seed: u64,
         vectors: bool,
+        v0: Option<Vec<f64>>,
     ) -> PyResult<Driver> {
         let mut l = core(Lanczos::new(k))?
             .with_which(which_of(which)?)
             .with_seed(seed)
             .with_vectors(vectors);
+        if let Some(v) = v0 {
+            if v.len() != n {
+                return Err(PyValueError::new_err(format!(
+                    "v0 has {} entries, the operator dimension is {n}",
+                    v.len()
+                )));
+            }
+            l = l.with_start(&v);
+        }
         l = core(l.with_tol(tol))?;
         if let Some(m) = max_matvecs {
             l = core(l.with_max_matvecs(m))?;

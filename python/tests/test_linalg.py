@@ -38,6 +38,27 @@ def test_eigsh_smallest_callable_and_matrix():
     np.testing.assert_allclose(w2, lam[:2], rtol=1e-8)
 
 
+def test_eigsh_start_vector_as_scipy():
+    A, lam = planted(200, seed=3)
+    v0 = np.random.default_rng(9).standard_normal(200)
+    w = linalg.eigsh(A, k=4, tol=1e-10, v0=v0, return_eigenvectors=False)
+    ws = sla.eigsh(A, k=4, which="LA", tol=1e-10, v0=v0, return_eigenvectors=False)
+    np.testing.assert_allclose(w, np.sort(ws)[::-1], rtol=1e-9)
+    np.testing.assert_allclose(w, lam[:4], rtol=1e-9)
+    # one product from the top eigenvector: its Rayleigh quotient, the top eigenvalue itself;
+    # from another start the one-product estimate is far below it
+    top = np.linalg.eigh(A)[1][:, -1]
+    w1 = linalg.eigsh(A, k=1, maxiter=1, v0=5.0 * top, return_eigenvectors=False)
+    np.testing.assert_allclose(w1, lam[:1], rtol=1e-12)
+    assert linalg.eigsh(A, k=1, maxiter=1, return_eigenvectors=False)[0] < 0.9 * lam[0]
+    with pytest.raises(ValueError, match="entries"):
+        linalg.eigsh(A, k=2, v0=np.ones(7))
+    with pytest.raises(ValueError, match="zero"):
+        linalg.eigsh(A, k=2, v0=np.zeros(200))
+    with pytest.raises(ValueError):
+        linalg.eigsh(A, k=2, v0=np.full(200, np.nan))
+
+
 def test_ask_tell_solver_and_errors():
     A = np.diag(np.arange(1.0, 61.0))
     s = linalg.LanczosSolver(60, k=4)

@@ -163,6 +163,7 @@ class Driver:
         basis_size: int | None = None,
         seed: int = 0,
         vectors: bool = True,
+        v0: Sequence[float] | None = None,
     ) -> Driver: ...
     @staticmethod
     def slq(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _core
-from ._util import check_int
+from ._util import as_float_array, check_int
 
 __all__ = [
     "EigshInfo",
@@ -114,6 +114,14 @@ class EigshInfo:
         return dict(self.raw)
 
 
+def _start_vector(v0, n) -> list[float]:
+    """`v0` as a finite float vector of length n (the solver also rejects a zero vector)."""
+    v = np.asarray(as_float_array(v0, "v0"), dtype=np.float64).ravel()
+    if v.shape[0] != n:
+        raise ValueError(f"v0 has {v.shape[0]} entries, the operator dimension is {n}")
+    return v.tolist()
+
+
 class LanczosSolver(_Driven):
     """Ask/tell thick-restart Lanczos for `k` eigenpairs of an n x n symmetric operator.
 
@@ -138,6 +146,7 @@ class LanczosSolver(_Driven):
         ncv: int | None = None,
         seed: int = 0,
         return_eigenvectors: bool = True,
+        v0=None,
     ):
         super().__init__(
             _core.Driver.lanczos(
@@ -149,6 +158,7 @@ class LanczosSolver(_Driven):
                 None if ncv is None else check_int(ncv, "ncv", 1),
                 check_int(seed, "seed"),
                 bool(return_eigenvectors),
+                None if v0 is None else _start_vector(v0, n),
             )
         )
         self._vectors = bool(return_eigenvectors)
@@ -193,15 +203,13 @@ def eigsh(
     `A`: anything with `.shape` and `.matvec` (a `scipy.sparse.linalg.LinearOperator`), a
     dense or sparse matrix, or a callable `v -> A v` with `n=`. `which`: "LA" (largest, the
     default), "SA" or "LM". `tol`: relative residual ||A x - theta x|| <= tol |theta|. `maxiter`:
-    the budget of operator products (default 50 x basis size, at least 1000). The start vector
-    is Gaussian from `seed`; `v0` is not supported (pass None). Eigenvalues come in the order
+    the budget of operator products (default 50 x basis size, at least 1000). `v0`: the start
+    vector (any scale), as scipy's; without it a Gaussian vector from `seed`. Eigenvalues come in the order
     of `which` (largest first for "LA"), unlike scipy's ascending order. Returns `(w, v)` with
     eigenvectors as columns, or `w`; with `full_output=True` an `EigshInfo` is appended.
     """
-    if v0 is not None:
-        raise ValueError("v0 is not supported: the start vector is drawn from seed=")
     nn, matvec = _operator(A, n)
-    s = LanczosSolver(nn, k, which, tol, maxiter, ncv, seed, return_eigenvectors)
+    s = LanczosSolver(nn, k, which, tol, maxiter, ncv, seed, return_eigenvectors, v0)
     s.run(matvec)
     return s.result(full_output=full_output)
 
