@@ -169,6 +169,28 @@ impl PyTrajectory {
         }
         Ok(start..stop)
     }
+
+    /// Rows `start..stop` of `d` columns read by `read` (weights or gradients), as a float32
+    /// array, with the GIL released while reading.
+    fn read_rows<'py>(
+        &self,
+        py: Python<'py>,
+        start: usize,
+        stop: usize,
+        d: usize,
+        read: impl Fn(&dyn TrajectorySource, Range<usize>, &mut [f32]) -> anodiff_core::Result<()>
+            + Sync,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let r = self.range(start, stop)?;
+        let mut out = vec![0f32; r.len() * d];
+        let src = self.src.as_ref();
+        core(py.detach(|| read(src, r.clone(), &mut out)))?;
+        let a = core(
+            ndarray::Array2::from_shape_vec((r.len(), d), out)
+                .map_err(|e| anodiff_core::Error::Shape(e.to_string())),
+        )?;
+        Ok(a.into_pyarray(py))
+    }
 }
 
 #[pymethods]
@@ -233,16 +255,10 @@ impl PyTrajectory {
         start: usize,
         stop: usize,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let r = self.range(start, stop)?;
         let d = self.src.dim();
-        let mut out = vec![0f32; r.len() * d];
-        let src = &self.src;
-        core(py.detach(|| src.read_weights(r.clone(), 0..d, &mut out)))?;
-        let a = core(
-            ndarray::Array2::from_shape_vec((r.len(), d), out)
-                .map_err(|e| anodiff_core::Error::Shape(e.to_string())),
-        )?;
-        Ok(a.into_pyarray(py))
+        self.read_rows(py, start, stop, d, |src, r, out| {
+            src.read_weights(r, 0..d, out)
+        })
     }
 
     /// Recorded gradients of steps `start..stop` (steps x gradient_dim, float32).
@@ -252,16 +268,10 @@ impl PyTrajectory {
         start: usize,
         stop: usize,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let r = self.range(start, stop)?;
         let d = self.src.gradient_dim();
-        let mut out = vec![0f32; r.len() * d];
-        let src = &self.src;
-        core(py.detach(|| src.read_gradients(r.clone(), 0..d, &mut out)))?;
-        let a = core(
-            ndarray::Array2::from_shape_vec((r.len(), d), out)
-                .map_err(|e| anodiff_core::Error::Shape(e.to_string())),
-        )?;
-        Ok(a.into_pyarray(py))
+        self.read_rows(py, start, stop, d, |src, r, out| {
+            src.read_gradients(r, 0..d, out)
+        })
     }
 
     /// Losses of steps `start..stop`, or `None` when the source has none.
