@@ -11,6 +11,8 @@
 //!   (header, memory-mapped reader, writers);
 //! - [`trajectory`]: the [`trajectory::TrajectorySource`] trait, in-memory, `.npy` and on-disk
 //!   stores; [`msd`], [`exponent`], [`pathstats`]: diffusion analyses of trajectories;
+//! - [`verdict`]: claims decided by tests at a stated level (reproduced, contradicted,
+//!   inconclusive), replicates pooled across seeds;
 //! - [`fractal`], [`landscape`], [`toy`]: fractal dimensions, landscape generators and the 2-D
 //!   SGD model; [`lanczos`]: Hessian spectra through any matrix-free operator.
 //!
@@ -35,6 +37,7 @@ pub mod stable;
 pub mod tails;
 pub mod toy;
 pub mod trajectory;
+pub mod verdict;
 pub mod vuong;
 
 pub use error::{Error, Result};

@@ -44,6 +44,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
+#[allow(dead_code)] // used by the claim tables as they move onto typed claims
+pub(crate) mod claim;
 mod config;
 mod network;
 mod network_report;
