@@ -756,4 +756,31 @@ mod tests {
         };
         assert!(simulate_each(&land, &cfg, &[1]).unwrap()[0].is_ok());
     }
+
+    #[test]
+    fn next_node_gradient_matches_scipy_resampling_and_numpy_gradient() {
+        // The authors' procedure done independently in numpy/scipy: the 9 x 9 grid
+        // z[i, j] = sin(1.3 i) + 0.5 i cos(0.7 j) on [-1, 1]^2 resampled by
+        // scipy.interpolate.RegularGridInterpolator(method="linear") onto u = -1 + 0.01 k
+        // (k = 0..200), numpy.gradient(F, 0.01, axis=0 / 1), read at
+        // argmax(u > x), argmax(u > y).
+        let n = 9;
+        let z = Array2::from_shape_fn((n, n), |(i, j)| {
+            (1.3 * i as f64).sin() + 0.5 * i as f64 * (0.7 * j as f64).cos()
+        });
+        let land = Landscape::new(z).unwrap();
+        let rule = GradientRule::NextNode { step: 0.01 };
+        for (p, want) in [
+            ([0.123, -0.456], [4.464307562032316, -6.1003117574008945]),
+            ([-0.999, 0.5031], [2.927852954248436, 0.05414185526106223]),
+            ([0.7712, 0.9951], [-3.036567568719528, 8.388121969408457]),
+            ([0.3333, -0.7777], [4.70100305375063, -2.5208917523102725]),
+            ([0.995, -0.995], [-2.606511950757273, -3.7625250034482027]),
+        ] {
+            let g = rule.gradient(&land, p).unwrap();
+            for k in 0..2 {
+                assert!((g[k] - want[k]).abs() < 1e-9, "{p:?}: {g:?} vs {want:?}");
+            }
+        }
+    }
 }

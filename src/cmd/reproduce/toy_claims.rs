@@ -557,7 +557,7 @@ mod tests {
     fn heavy_tail_rules_on_stable_and_normal_samples() {
         let mut rng = ChaCha8Rng::seed_from_u64(21);
         let law = Stable::new(1.5, 0.0, 1.0, 0.0, Param::S0).unwrap();
-        let heavy: Vec<f64> = (0..2000).map(|_| rng.sample(&law)).collect();
+        let heavy: Vec<f64> = (0..2000).map(|_| rng.sample(law)).collect();
         let e = heavy_tail_evidence(&heavy).unwrap();
         let c = stable_beats_normal(Ok(&e.comparison));
         assert_eq!(c.verdict, Verdict::Reproduced);
