@@ -208,7 +208,14 @@ fn check_complete(dir: &Path, out: &Output) -> serde_json::Value {
     for c in claims {
         let v = c["verdict"].as_str().unwrap();
         assert!(
-            ["reproduced", "not reproduced", "not tested"].contains(&v),
+            [
+                "reproduced",
+                "contradicted",
+                "inconclusive",
+                "not reproduced",
+                "not tested"
+            ]
+            .contains(&v),
             "{c}"
         );
     }
