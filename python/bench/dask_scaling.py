@@ -106,9 +106,9 @@ def main() -> None:
             lambda: diffusion.msd_windows(zpath, args.window, lags=args.lags), args.reps
         )
         report("single process (anodiff.diffusion.msd_windows, rayon on all cores)", s1)
-        if shutil.which(binary) or os.path.exists(binary):
+        if args.cli:
             cmd = [
-                binary,
+                args.cli,
                 "msd",
                 zpath,
                 "--window",

@@ -41,6 +41,9 @@ fn msd_plan(
         .collect()
 }
 
+/// Windows `(t_w, T)` and the lags they share.
+type RegimePlan = (Vec<(usize, usize)>, Vec<usize>);
+
 /// The windows and lags of `anodiff regime`: `(list of (t_w, T), lags)`.
 #[pyfunction]
 #[pyo3(signature = (n_steps, window, stride, max_lag, level))]
@@ -50,7 +53,7 @@ fn regime_plan(
     stride: Option<usize>,
     max_lag: Option<usize>,
     level: f64,
-) -> PyResult<(Vec<(usize, usize)>, Vec<usize>)> {
+) -> PyResult<RegimePlan> {
     if window < 2 {
         return Err(PyValueError::new_err(format!(
             "window must be at least 2 steps, got {window}"

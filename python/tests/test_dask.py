@@ -117,7 +117,7 @@ def _close(a, b, key=""):
         for x, y in zip(a, b, strict=True):
             _close(x, y, key)
     elif isinstance(a, float):
-        boot = key.endswith("_se") or key.endswith("ci95")
+        boot = key.endswith(("_se", "ci95"))
         np.testing.assert_allclose(
             a, b, rtol=1e-3 if boot else 1e-8, atol=1e-12, err_msg=key
         )

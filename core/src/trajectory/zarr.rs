@@ -450,10 +450,13 @@ fn open_array(
 /// A decoded chunk, converted to the type the reader hands out.
 type Chunk<T> = Arc<Vec<T>>;
 
+/// Which array (0: weights, 1: gradients) and which chunk.
+type ChunkKey = (usize, Vec<u64>);
+
 /// Least recently used decoded chunks, up to a byte budget.
 #[derive(Default)]
 struct ChunkCache {
-    entries: Vec<((usize, Vec<u64>), Chunk<f32>)>,
+    entries: Vec<(ChunkKey, Chunk<f32>)>,
     bytes: usize,
 }
 
