@@ -14,7 +14,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 VPY=.venv/bin/python
 "$VPY" -m pip install --quiet --upgrade pip
-"$VPY" -m pip install --quiet pytest hypothesis numpy scipy tidynamics ruff==0.17.6 mypy==2.4.1
+"$VPY" -m pip install --quiet pytest hypothesis numpy scipy tidynamics zarr "dask[distributed]" xarray pandas ruff==0.17.6 mypy==2.4.1
 if [ "${SKIP_TORCH:-0}" != "1" ]; then
   # The plain PyPI wheel (on Linux it pulls the CUDA runtime libraries too).
   "$VPY" -m pip install --quiet torch

@@ -49,6 +49,8 @@ enum Command {
     Reproduce(cmd::reproduce::Args),
     /// Train a network with vanilla SGD and record its trajectory (weights, losses, gradients).
     Train(cmd::train::Args),
+    /// Convert a trajectory (store, .npy) to a Zarr v3 group for Dask, xarray and zarr-python.
+    Convert(cmd::convert::Args),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
         Command::Surface(a) => cmd::surface::run(a),
         Command::Reproduce(a) => cmd::reproduce::run(a),
         Command::Train(a) => cmd::train::run(a),
+        Command::Convert(a) => cmd::convert::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

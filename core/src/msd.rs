@@ -39,6 +39,8 @@ use realfft::num_complex::Complex;
 use realfft::RealFftPlanner;
 use std::ops::Range;
 
+pub mod partial;
+
 /// A window of consecutive steps `[start, start + len)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Window {

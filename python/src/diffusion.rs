@@ -135,7 +135,11 @@ pub struct PyTrajectory {
 
 fn open_path(path: &str, losses: Option<&str>) -> anodiff_core::Result<(Source, Option<Value>)> {
     let p = Path::new(path);
-    if p.is_dir() {
+    if anodiff_core::trajectory::zarr::is_zarr(p) && losses.is_none() {
+        let z = anodiff_core::trajectory::ZarrTrajectory::open(p)?;
+        let meta = z.attributes().get("anodiff").map(|a| a["config"].clone());
+        Ok((Arc::new(z), meta))
+    } else if p.is_dir() {
         if losses.is_some() {
             return Err(anodiff_core::Error::param(
                 "losses",
@@ -294,7 +298,7 @@ impl PyTrajectory {
     }
 }
 
-fn parse_lags(s: &str) -> PyResult<Lags> {
+pub(crate) fn parse_lags(s: &str) -> PyResult<Lags> {
     if s == "all" {
         return Ok(Lags::All);
     }
@@ -317,7 +321,7 @@ fn parse_lags(s: &str) -> PyResult<Lags> {
     )))
 }
 
-fn check_range(r: Option<(f64, f64)>, name: &str) -> PyResult<Option<(f64, f64)>> {
+pub(crate) fn check_range(r: Option<(f64, f64)>, name: &str) -> PyResult<Option<(f64, f64)>> {
     match r {
         None => Ok(None),
         Some((lo, hi)) if lo > 0.0 && hi > lo && hi.is_finite() => Ok(Some((lo, hi))),
@@ -327,7 +331,7 @@ fn check_range(r: Option<(f64, f64)>, name: &str) -> PyResult<Option<(f64, f64)>
     }
 }
 
-fn resolve_windows(
+pub(crate) fn resolve_windows(
     n_steps: usize,
     window: Option<usize>,
     stride: Option<usize>,
@@ -350,7 +354,7 @@ fn resolve_windows(
     core(spec.resolve(n_steps))
 }
 
-fn fit_json(f: &MsdFit) -> Value {
+pub(crate) fn fit_json(f: &MsdFit) -> Value {
     json!({
         "alpha": f.power_law.alpha,
         "alpha_se": f.power_law.alpha_se,

@@ -9,6 +9,7 @@
 
 use pyo3::prelude::*;
 
+mod dask;
 mod diffusion;
 mod errors;
 mod geometry;
@@ -45,5 +46,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     diffusion::register(m)?;
     linalg::register(m)?;
     geometry::register(m)?;
+    dask::register(m)?;
     Ok(())
 }

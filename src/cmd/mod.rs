@@ -3,6 +3,7 @@
 
 pub mod analyze;
 pub mod boxcount;
+pub mod convert;
 pub mod hessian;
 pub mod lanczos;
 pub mod landscape;

@@ -14,6 +14,8 @@
 //! - [`NpyTrajectory`]: a 2-D `.npy` file (steps x d, `f32` or `f64`, C order), memory-mapped;
 //! - [`store::StoreReader`] / [`store::StoreWriter`]: the project's own crash-safe on-disk store,
 //!   a directory of `.npy` chunks plus a JSON manifest that numpy reads without this crate;
+//! - [`zarr::ZarrTrajectory`] / [`zarr::write_zarr`]: a Zarr v3 group (weights, losses and
+//!   gradients as chunked arrays), the exchange format that zarr-python, Dask and xarray read;
 //! - [`sketch::Sketch`]: a Johnson-Lindenstrauss random projection of another source to k << d
 //!   coordinates that keeps all pairwise distances (hence MSD) within a stated relative error.
 //!
@@ -27,22 +29,25 @@ pub mod memory;
 pub mod npy;
 pub mod sketch;
 pub mod store;
+pub mod zarr;
 
 pub use memory::InMemoryTrajectory;
 pub use npy::NpyTrajectory;
 pub use sketch::Sketch;
 pub use store::{StoreOptions, StoreReader, StoreWriter};
+pub use zarr::ZarrTrajectory;
 
 use crate::error::{Error, Result};
 use std::ops::Range;
 use std::path::Path;
 
-/// Opens a trajectory on disk: a directory is read as the project's store
-/// ([`StoreReader`]), a file as a 2-D `.npy` of steps x weights ([`NpyTrajectory`]).
+/// Opens a trajectory on disk: a directory with a `zarr.json` is read as a Zarr v3 group or
+/// array ([`ZarrTrajectory`]), any other directory as the project's store ([`StoreReader`]), a
+/// file as a 2-D `.npy` of steps x weights ([`NpyTrajectory`]).
 ///
 /// # Errors
 /// [`Error::Io`] naming the path if it does not exist or cannot be read; the errors of
-/// [`StoreReader::open`] or [`NpyTrajectory::open`] otherwise.
+/// [`ZarrTrajectory::open`], [`StoreReader::open`] or [`NpyTrajectory::open`] otherwise.
 ///
 /// # Examples
 /// ```
@@ -56,7 +61,9 @@ use std::path::Path;
 /// ```
 pub fn open(path: impl AsRef<Path>) -> Result<Box<dyn TrajectorySource>> {
     let path = path.as_ref();
-    if path.is_dir() {
+    if zarr::is_zarr(path) {
+        Ok(Box::new(ZarrTrajectory::open(path)?))
+    } else if path.is_dir() {
         Ok(Box::new(StoreReader::open(path)?))
     } else {
         Ok(Box::new(NpyTrajectory::open(path)?))

@@ -3,7 +3,8 @@
 Submodules: `anodiff.stats` (alpha-stable laws and fits, Vuong, Hill), `anodiff.diffusion`
 (MSD, trajectories, analyses), `anodiff.linalg` (Lanczos, SLQ, trace estimates),
 `anodiff.torch` (Hessian spectra and recording for PyTorch; needs torch), `anodiff.fractal`,
-`anodiff.landscape`. All computation runs in compiled Rust (anodiff-core) with the GIL released.
+`anodiff.landscape`; `anodiff.dask` (the trajectory analyses on a Dask cluster, over Zarr
+groups, stores or dask arrays; import it explicitly, it needs dask, zarr and pandas). All computation runs in compiled Rust (anodiff-core) with the GIL released.
 """
 
 from . import _core as _core

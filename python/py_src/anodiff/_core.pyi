@@ -188,3 +188,54 @@ class Driver:
     def supply(self, y: _F64) -> None: ...
     def result(self) -> tuple[str, _F64 | None]: ...
     def close(self) -> None: ...
+
+# anodiff.dask kernels (python/src/dask.rs).
+_Layout: TypeAlias = tuple[int, int, bool]
+
+def msd_plan(
+    n_steps: int,
+    window: int | None,
+    stride: int | None,
+    starts: Sequence[int] | None,
+    lags: str,
+    max_lag: int | None,
+) -> list[tuple[int, int, list[int]]]: ...
+def regime_plan(
+    n_steps: int, window: int, stride: int | None, max_lag: int | None, level: float
+) -> tuple[list[tuple[int, int]], list[int]]: ...
+def msd_layout(kind: str, dim: int, window: int, blocks: int) -> _Layout: ...
+def msd_block_sums(
+    block: _F32,
+    t_w: int,
+    coord_start: int,
+    dim: int,
+    lags: Sequence[int],
+    layout_: _Layout,
+) -> tuple[_F64, float, float, int]: ...
+def msd_reduced(
+    kind: str,
+    t_w: int,
+    window: int,
+    dim: int,
+    lags: Sequence[int],
+    layout_: _Layout,
+    sums: _F64,
+    s2: float,
+    s4: float,
+    n_coords: int,
+    fit_range: tuple[float, float] | None = None,
+    boot: int = 200,
+    seed: int = 0,
+) -> str: ...
+def regime_reduced(
+    exponents_json: str, window: int, lags: Sequence[int], level: float, seed: int
+) -> str: ...
+def gram_block(block: _F32) -> _F64: ...
+def pair_stats(
+    gram: _F64,
+    t_w: int,
+    losses: Sequence[float] | None = None,
+    bins: int = 30,
+    msl_range: tuple[float, float] | None = None,
+    seed: int = 0,
+) -> str: ...
