@@ -164,7 +164,10 @@ def bench_hessian(k, batch, tol, ph_tol, ph_maxiter):
     def orth_counted(w, v_list):
         i = len(v_list)
         if i and i not in per_eig:
-            print(f"    PyHessian eigenvalue {i}: {per_eig[i - 1]} products", file=sys.stderr)
+            print(
+                f"    PyHessian eigenvalue {i}: {per_eig[i - 1]} products",
+                file=sys.stderr,
+            )
         per_eig[i] += 1
         return orthnormal(w, v_list)
 
@@ -207,6 +210,14 @@ def bench_hessian(k, batch, tol, ph_tol, ph_maxiter):
         f"{rel.max():.1e} (at index {int(rel.argmax())})",
         flush=True,
     )
+    # Each PyHessian value against the nearest of anodiff's: a value far from all of them is
+    # not one of the top-k (power iteration stopped before it converged, or deflation drifted).
+    near = np.array([np.min(np.abs(r.eigenvalues - v)) / abs(v) for v in found])
+    print(
+        f"    PyHessian values farther than 1e-2 (relative) from every anodiff eigenvalue: "
+        f"{int(np.sum(near > 1e-2))} of {k}; largest distance {near.max():.1e}",
+        flush=True,
+    )
     np.set_printoptions(precision=6, linewidth=120)
     print(f"    anodiff   {r.eigenvalues}", flush=True)
     print(f"    PyHessian {found} (order found)", flush=True)
@@ -245,7 +256,9 @@ if __name__ == "__main__":
         help="PyHessian: most power iterations per eigenvalue (its default 100)",
     )
     ap.add_argument(
-        "--hessian-only", action="store_true", help="skip the scipy/tidynamics comparisons"
+        "--hessian-only",
+        action="store_true",
+        help="skip the scipy/tidynamics comparisons",
     )
     a = ap.parse_args()
     if not a.hessian_only:
@@ -254,5 +267,9 @@ if __name__ == "__main__":
         bench_msd(a.msd_T, a.msd_d)
     if a.hessian_k:
         bench_hessian(
-            a.hessian_k, a.hessian_batch, a.hessian_tol, a.pyhessian_tol, a.pyhessian_maxiter
+            a.hessian_k,
+            a.hessian_batch,
+            a.hessian_tol,
+            a.pyhessian_tol,
+            a.pyhessian_maxiter,
         )
