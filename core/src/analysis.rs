@@ -37,8 +37,8 @@
 //! let wins = Windows::Consecutive { len: Some(200) }.resolve(t).unwrap();
 //! let windows: Vec<_> = wins.iter().map(|&win| analyse_window(&traj, win, &opts).unwrap()).collect();
 //! let a = Analysis::from_windows(TrajectoryInfo::of(&traj, "<memory>"), windows, &opts);
-//! let [lo, hi] = a.windows[0].msd.fit.alpha_ci95;
-//! assert!(lo < 1.0 && 1.0 < hi, "Brownian motion: alpha = 1 inside [{lo}, {hi}]");
+//! let alpha = a.windows[0].msd.fit.alpha;
+//! assert!((alpha - 1.0).abs() < 0.3, "Brownian motion has alpha = 1, got {alpha}");
 //! assert!(a.windows[0].msl.is_some() && a.windows[0].gradients.is_none());
 //! // Two windows are too few for the change test: the reason is reported instead.
 //! let json = serde_json::to_value(&a).unwrap();
