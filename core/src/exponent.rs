@@ -283,6 +283,54 @@ pub struct MsdFit {
     pub regime: Regime,
 }
 
+/// The summary of an [`MsdFit`] that `anodiff msd` prints as each window's `"fit"` object and
+/// `anodiff analyze` as the head of each window's `"msd"` object: the exponent with its error
+/// and interval, the two regimes when the one-segment test rejects, and the regime label.
+///
+/// # Examples
+/// ```
+/// use anodiff_core::exponent::{fit_msd, MsdFitOptions, Regime};
+/// use anodiff_core::msd::{msd, Lags, Window};
+/// use anodiff_core::trajectory::InMemoryTrajectory;
+/// // Ballistic motion w(t) = t in 8 coordinates: MSD = 8 tau^2, alpha = 2 exactly.
+/// let (t, d) = (400, 8);
+/// let w: Vec<f32> = (0..t * d).map(|i| (i / d) as f32).collect();
+/// let traj = InMemoryTrajectory::from_weights(d, w, None).unwrap();
+/// let lags = Lags::default().resolve(t, None).unwrap();
+/// let m = msd(&traj, Window { start: 0, len: t }, &lags).unwrap();
+/// let r = fit_msd(&m, &MsdFitOptions::default()).unwrap().report();
+/// assert!((r.alpha - 2.0).abs() < 1e-9);
+/// assert_eq!(r.regime, Regime::Ballistic);
+/// let json = serde_json::to_value(&r).unwrap();
+/// assert_eq!(json["regime"], "ballistic");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MsdFitReport {
+    /// The exponent of the single power law ([`PowerLawFit::alpha`]).
+    pub alpha: f64,
+    /// Its standard error ([`PowerLawFit::alpha_se`]).
+    pub alpha_se: f64,
+    /// Its 95 % interval ([`PowerLawFit::alpha_ci95`]).
+    pub alpha_ci95: [f64; 2],
+    /// The two regimes, present when one segment is rejected ([`MsdFit::two_regime`]).
+    pub two_regime: Option<TwoRegime>,
+    /// The regime read from `alpha_ci95` ([`MsdFit::regime`]).
+    pub regime: Regime,
+}
+
+impl MsdFit {
+    /// The fit's summary (see [`MsdFitReport`]).
+    pub fn report(&self) -> MsdFitReport {
+        MsdFitReport {
+            alpha: self.power_law.alpha,
+            alpha_se: self.power_law.alpha_se,
+            alpha_ci95: self.power_law.alpha_ci95,
+            two_regime: self.two_regime.clone(),
+            regime: self.regime,
+        }
+    }
+}
+
 /// What one bootstrap replicate contributes.
 struct RepOut {
     slope: Option<f64>,

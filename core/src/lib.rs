@@ -6,11 +6,13 @@
 //!
 //! - [`stable`]: alpha-stable distributions (pdf, cdf, survival function, quantile, sampling) and
 //!   [`fit`]: their estimation (quantile, characteristic-function and maximum-likelihood fits);
-//! - [`vuong`]: likelihood-ratio tests between non-nested models; [`tails`]: Hill estimator;
+//! - [`vuong`]: likelihood-ratio tests between non-nested models; [`compare`]: a stable fit
+//!   against an alternative model, decided at a stated level; [`tails`]: Hill estimator;
 //! - [`io`]: samples from text, `.npy` files and standard input; [`npy`]: the `.npy` format
 //!   (header, memory-mapped reader, writers);
 //! - [`trajectory`]: the [`trajectory::TrajectorySource`] trait, in-memory, `.npy` and on-disk
-//!   stores; [`msd`], [`exponent`], [`pathstats`]: diffusion analyses of trajectories;
+//!   stores; [`msd`], [`exponent`], [`pathstats`]: diffusion analyses of trajectories, composed
+//!   per window by [`analysis`];
 //! - [`verdict`]: claims decided by tests at a stated level (reproduced, contradicted,
 //!   inconclusive), replicates pooled across seeds;
 //! - [`fractal`], [`landscape`], [`toy`]: fractal dimensions, landscape generators and the 2-D
@@ -20,6 +22,8 @@
 
 #![warn(missing_docs)]
 
+pub mod analysis;
+pub mod compare;
 pub mod error;
 pub mod exponent;
 pub mod fit;

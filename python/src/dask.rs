@@ -3,7 +3,7 @@
 //! exponent fit, regime-change test and pair statistics on reduced sums), so that a Dask graph
 //! over coordinate blocks gives the single-process results.
 
-use crate::diffusion::{check_range, fit_json, parse_lags, resolve_windows};
+use crate::diffusion::{check_range, parse_lags, resolve_windows};
 use crate::errors::core;
 use crate::to_json;
 use anodiff_core::exponent::{fit_msd, MsdFitOptions};
@@ -227,7 +227,7 @@ fn msd_reduced(
         })
         .map_err(ctx)?;
     let v = if kind == "msd" {
-        json!({ "t_w": t_w, "T": window, "lags": m.lags, "msd": m.msd, "fit": fit_json(&fit) })
+        json!({ "t_w": t_w, "T": window, "lags": m.lags, "msd": m.msd, "fit": fit.report() })
     } else {
         serde_json::to_value(WindowExponent {
             t_w,

@@ -1,16 +1,15 @@
-//! Trajectories (numpy arrays, `.npy` files, stores), the MSD and the `analyze` composition.
+//! Trajectories (numpy arrays, `.npy` files, stores), the MSD, and `anodiff_core::analysis` for
+//! Python.
 
 use crate::errors::core;
 use crate::to_json;
-use anodiff_core::exponent::{fit_msd, MsdFit, MsdFitOptions};
-use anodiff_core::msd::{msd, msd_for_bootstrap, Lags, Msd, Window, Windows};
-use anodiff_core::pathstats::{
-    contour_with, gradient_sample, loss_fluctuations, msl_with, Binning, PairDistances,
-    PathBootstrap,
+use anodiff_core::analysis::{
+    analyse_window, msd_window, Analysis, AnalyzeOptions, MsdSettings, TrajectoryInfo,
 };
+use anodiff_core::exponent::MsdFitOptions;
+use anodiff_core::msd::{msd, Lags, Window, Windows};
 use anodiff_core::regime::{
     exponent_options, regime_change, window_exponent, window_lags, windows_needed, RegimeOptions,
-    WindowExponent,
 };
 use anodiff_core::trajectory::{
     check_block, InMemoryTrajectory, NpyTrajectory, Step, StoreOptions, StoreReader, StoreWriter,
@@ -354,47 +353,32 @@ pub(crate) fn resolve_windows(
     core(spec.resolve(n_steps))
 }
 
-pub(crate) fn fit_json(f: &MsdFit) -> Value {
-    json!({
-        "alpha": f.power_law.alpha,
-        "alpha_se": f.power_law.alpha_se,
-        "alpha_ci95": f.power_law.alpha_ci95,
-        "two_regime": f.two_regime.as_ref().map(|t| json!({
-            "alpha_short": t.alpha_short,
-            "alpha_long": t.alpha_long,
-            "tau0": t.tau0,
-            "tau0_ci95": t.tau0_ci95,
-            "p_one_vs_two": t.p_one_vs_two,
-        })),
-        "regime": f.regime,
-    })
-}
-
 fn ctx(win: Window) -> impl Fn(anodiff_core::Error) -> PyErr {
     move |e| PyValueError::new_err(format!("window t_w = {}, T = {}: {e}", win.start, win.len))
 }
 
-fn analyse_window(
-    src: &dyn TrajectorySource,
-    win: Window,
-    lags: Lags,
+/// The MSD settings of `msd_windows` and `analyze`, checked.
+fn msd_settings(
+    lags: &str,
     max_lag: Option<usize>,
     blocks: usize,
-    opts: &MsdFitOptions,
-) -> PyResult<(Msd, MsdFit)> {
-    let lag_list = lags.resolve(win.len, max_lag).map_err(ctx(win))?;
-    let m = msd_for_bootstrap(src, win, &lag_list, blocks.clamp(1, win.len)).map_err(ctx(win))?;
-    let fit = fit_msd(&m, opts).map_err(ctx(win))?;
-    Ok((m, fit))
-}
-
-/// Settings shared by `msd_windows` and `analyze`, as the CLI's flags.
-#[derive(Clone)]
-struct Settings {
-    lags: Lags,
-    max_lag: Option<usize>,
-    blocks: usize,
-    opts: MsdFitOptions,
+    fit_range: Option<(f64, f64)>,
+    n_boot: usize,
+    seed: u64,
+) -> PyResult<MsdSettings> {
+    let s = MsdSettings {
+        lags: parse_lags(lags)?,
+        max_lag,
+        blocks,
+        fit: MsdFitOptions {
+            fit_range: check_range(fit_range, "fit_range")?,
+            n_boot,
+            seed,
+            ..MsdFitOptions::default()
+        },
+    };
+    core(s.check())?;
+    Ok(s)
 }
 
 /// `anodiff msd` on a trajectory: per window, lags, MSD and the exponent fit.
@@ -414,152 +398,18 @@ fn msd_windows(
     boot: usize,
     seed: u64,
 ) -> PyResult<String> {
-    let lags = parse_lags(lags)?;
-    if max_lag == Some(0) {
-        return Err(PyValueError::new_err("max_lag must be at least 1"));
-    }
-    if blocks == 0 {
-        return Err(PyValueError::new_err("blocks must be at least 1"));
-    }
-    let opts = MsdFitOptions {
-        fit_range: check_range(fit_range, "fit_range")?,
-        n_boot: boot,
-        seed,
-        ..MsdFitOptions::default()
-    };
+    let s = msd_settings(lags, max_lag, blocks, fit_range, boot, seed)?;
     let src = traj.src.clone();
     let wins = resolve_windows(src.n_steps(), window, stride, starts)?;
     let mut out = Vec::with_capacity(wins.len());
     for win in wins {
-        let (m, fit) =
-            py.detach(|| analyse_window(src.as_ref(), win, lags, max_lag, blocks, &opts))?;
-        out.push(json!({
-            "t_w": win.start,
-            "T": win.len,
-            "lags": m.lags,
-            "msd": m.msd,
-            "fit": fit_json(&fit),
-        }));
+        out.push(
+            py.detach(|| msd_window(src.as_ref(), win, &s))
+                .map_err(ctx(win))?,
+        );
         py.check_signals()?;
     }
     to_json(&json!({ "windows": out }))
-}
-
-/// Options of `analyze` beyond the MSD settings.
-struct AnalyzeOpts {
-    msl_range: Option<(f64, f64)>,
-    bins: usize,
-    moving_window: usize,
-    grad_samples: usize,
-    max_pair_window: usize,
-    seed: u64,
-}
-
-/// One window of `anodiff analyze` (src/cmd/analyze.rs), its JSON object.
-fn analyse(
-    src: &dyn TrajectorySource,
-    win: Window,
-    s: &Settings,
-    a: &AnalyzeOpts,
-) -> PyResult<Value> {
-    let tw = win.start;
-    let c = ctx(win);
-    let (_m, fit) = analyse_window(src, win, s.lags, s.max_lag, s.blocks, &s.opts)?;
-    let mut msd_json = fit_json(&fit);
-    msd_json["power_law"] = serde_json::to_value(&fit.power_law).unwrap_or_default();
-    msd_json["segmented"] = serde_json::to_value(&fit.segmented).unwrap_or_default();
-    msd_json["p_one_vs_two"] = serde_json::to_value(fit.p_one_vs_two).unwrap_or_default();
-    msd_json["two_power"] = serde_json::to_value(&fit.two_power).unwrap_or_default();
-
-    let losses = src.losses(win.steps()).map_err(&c)?;
-    let (contour_json, msl_json) = if win.len <= a.max_pair_window {
-        let pd = PairDistances::compute(src, win).map_err(&c)?;
-        let boot = PathBootstrap {
-            seed: a.seed ^ tw as u64,
-            ..PathBootstrap::default()
-        };
-        let contour_json = match contour_with(&pd, a.bins, None, &boot) {
-            Ok(r) => json!({
-                "lambda": r.lambda.exponent,
-                "lambda_se": r.lambda.se,
-                "lambda_ci95": r.lambda.ci95,
-                "se_method": r.lambda.se_method,
-                "fractal_dim": r.fractal_dim,
-                "fractal_dim_ci95": r.fractal_dim_ci95,
-                "crossover": r.crossover,
-                "p_one_vs_two": r.p_one_vs_two,
-            }),
-            Err(e) => json!({ "error": e.to_string() }),
-        };
-        let msl_json = match &losses {
-            Some(l) => {
-                let mut res = serde_json::Map::new();
-                for (name, b) in [
-                    ("log", Binning::Log(a.bins)),
-                    ("linear", Binning::Linear(a.bins)),
-                ] {
-                    let r = msl_with(&pd, l, b, a.msl_range, &boot).map_err(&c)?;
-                    res.insert(
-                        name.into(),
-                        json!({
-                            "exponent_2h": r.fit.as_ref().map(|f| f.exponent),
-                            "exponent_se": r.fit.as_ref().map(|f| f.se),
-                            "exponent_ci95": r.fit.as_ref().map(|f| f.ci95),
-                            "se_method": r.fit.as_ref().map(|f| f.se_method.clone()),
-                            "hurst": r.hurst,
-                        }),
-                    );
-                }
-                Value::Object(res)
-            }
-            None => Value::Null,
-        };
-        (contour_json, msl_json)
-    } else {
-        let skipped = json!({ "skipped": format!("window longer than --max-pair-window {}", a.max_pair_window) });
-        (
-            skipped.clone(),
-            if losses.is_some() {
-                skipped
-            } else {
-                Value::Null
-            },
-        )
-    };
-
-    let loss_json = match &losses {
-        Some(l) if win.len >= 2 => {
-            let mw = a.moving_window.min(win.len).max(2);
-            let f = loss_fluctuations(l, mw).map_err(&c)?;
-            let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-            json!({
-                "mean_abs_dloss": mean(&f.abs_diff),
-                "mean_moving_var": mean(&f.moving_var),
-                "moving_window": mw,
-            })
-        }
-        _ => Value::Null,
-    };
-
-    let grad_json = if src.gradient_dim() > 0 && a.grad_samples > 0 {
-        let v = gradient_sample(src, win, a.grad_samples, a.seed ^ tw as u64).map_err(&c)?;
-        let n = v.len() as f64;
-        let mu = v.iter().sum::<f64>() / n;
-        let sd = (v.iter().map(|x| (x - mu).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt();
-        json!({ "n_samples": v.len(), "mean": mu, "sd": sd })
-    } else {
-        Value::Null
-    };
-
-    Ok(json!({
-        "t_w": win.start,
-        "T": win.len,
-        "msd": msd_json,
-        "contour": contour_json,
-        "msl": msl_json,
-        "loss": loss_json,
-        "gradients": grad_json,
-    }))
 }
 
 /// `anodiff analyze` on a trajectory: its JSON summary.
@@ -582,85 +432,30 @@ fn analyze(
     blocks: usize,
     seed: u64,
 ) -> PyResult<String> {
-    let lags = parse_lags(lags)?;
-    let fit_range = check_range(fit_range, "fit_range")?;
-    let msl_range = check_range(msl_range, "msl_range")?;
-    if bins < 3 {
-        return Err(PyValueError::new_err("bins must be at least 3"));
-    }
-    if blocks == 0 {
-        return Err(PyValueError::new_err("blocks must be at least 1"));
-    }
-    let src = traj.src.clone();
-    let wins = resolve_windows(src.n_steps(), window, stride, None)?;
-    let s = Settings {
-        lags,
-        max_lag,
-        blocks,
-        opts: MsdFitOptions {
-            fit_range,
-            seed,
-            ..MsdFitOptions::default()
-        },
-    };
-    let a = AnalyzeOpts {
-        msl_range,
+    let n_boot = MsdFitOptions::default().n_boot;
+    let opts = AnalyzeOptions {
+        msd: msd_settings(lags, max_lag, blocks, fit_range, n_boot, seed)?,
+        msl_range: check_range(msl_range, "msl_range")?,
         bins,
         moving_window,
         grad_samples,
         max_pair_window,
         seed,
     };
+    core(opts.check())?;
+    let src = traj.src.clone();
+    let wins = resolve_windows(src.n_steps(), window, stride, None)?;
     let mut out = Vec::with_capacity(wins.len());
     for win in wins {
-        out.push(py.detach(|| analyse(src.as_ref(), win, &s, &a))?);
+        out.push(
+            py.detach(|| analyse_window(src.as_ref(), win, &opts))
+                .map_err(ctx(win))?,
+        );
         py.check_signals()?;
     }
-    let regime = py.detach(|| regime_of_windows(&out, lags, max_lag, &s.opts, seed));
-    to_json(&json!({
-        "trajectory": {
-            "path": traj.path,
-            "n_steps": src.n_steps(),
-            "dim": src.dim(),
-            "gradient_dim": src.gradient_dim(),
-        },
-        "windows": out,
-        "regime": regime,
-    }))
-}
-
-/// The regime change across the windows `analyze` fitted (as `anodiff analyze`'s "regime"
-/// key); when the windows are too few, `change` is null and `error` says why.
-fn regime_of_windows(
-    out: &[Value],
-    lags: Lags,
-    max_lag: Option<usize>,
-    opts: &MsdFitOptions,
-    seed: u64,
-) -> Value {
-    let ex: Vec<WindowExponent> = out
-        .iter()
-        .filter_map(|w| {
-            Some(WindowExponent {
-                t_w: w["t_w"].as_u64()? as usize,
-                alpha: w["msd"]["alpha"].as_f64()?,
-                alpha_se: w["msd"]["alpha_se"].as_f64()?,
-            })
-        })
-        .collect();
-    let len = out.first().and_then(|w| w["T"].as_u64()).unwrap_or(0) as usize;
-    let ropts = RegimeOptions {
-        seed,
-        ..RegimeOptions::default()
-    };
-    let res = lags
-        .resolve(len, max_lag)
-        .and_then(|l| regime_change(&ex, len, &l, opts, &ropts));
-    match res.map(|r| serde_json::to_value(&r)) {
-        Ok(Ok(v)) => v,
-        Ok(Err(e)) => json!({ "windows": ex, "change": null, "error": e.to_string() }),
-        Err(e) => json!({ "windows": ex, "change": null, "error": e.to_string() }),
-    }
+    let info = TrajectoryInfo::of(src.as_ref(), traj.path.clone());
+    let summary = py.detach(|| Analysis::from_windows(info, out, &opts));
+    to_json(&summary)
 }
 
 /// `anodiff regime` on a trajectory: the window exponents and the change of regime.

@@ -2,13 +2,14 @@
 
 use crate::errors::{core, fit_err};
 use crate::{in_pieces, to_json};
+use anodiff_core::compare::{compare_stable, compare_stable_binned, CompareOptions};
 use anodiff_core::fit::alternatives::{self, AltModel};
 use anodiff_core::fit::{
     BinnedMle, Estimator, Evaluation, Histogram, Koutrouvelis, McCulloch, Mle, StableFit,
 };
 use anodiff_core::stable::{Param, Stable};
-use anodiff_core::tails::{alpha_agreement, hill, HillK, Tail};
-use anodiff_core::vuong::{boundary_chibar2, vuong_grouped, ModelComparison, Preferred};
+use anodiff_core::tails::{hill, HillK, Tail};
+use anodiff_core::vuong::check_level;
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -394,7 +395,7 @@ fn alt_model(s: &str) -> PyResult<AltModel> {
     core(s.parse::<AltModel>())
 }
 
-/// The Vuong test of `anodiff vuong`, as its JSON object.
+/// The Vuong test of `anodiff vuong` (`anodiff_core::compare`), as its JSON object.
 #[pyfunction]
 #[pyo3(signature = (x, alt, symmetric, level, binned, mantissa_bits, exact))]
 #[allow(clippy::too_many_arguments)]
@@ -409,191 +410,23 @@ fn vuong_test(
     exact: bool,
 ) -> PyResult<String> {
     let xs = slice(&x, "x")?;
-    let model = alt_model(alt)?;
-    if !(level > 0.0 && level < 1.0) {
-        return Err(PyValueError::new_err(format!(
-            "level {level} must be in (0, 1)"
-        )));
-    }
-    let out =
-        py.detach(|| vuong_json(xs, model, symmetric, level, binned, mantissa_bits, exact))?;
-    to_json(&out)
-}
-
-/// The symmetric (beta = 0) stable MLE of the boundary test.
-fn symmetric_mle(exact: bool) -> Mle {
-    let mle = Mle::new().symmetric();
-    if exact {
-        mle.with_evaluation(Evaluation::Exact)
-    } else {
-        mle
-    }
-}
-
-fn ensure_converged(fit: &StableFit) -> PyResult<()> {
-    if fit.converged {
-        return Ok(());
-    }
-    Err(crate::errors::FitError::new_err(format!(
-        "the stable maximum-likelihood fit did not converge (alpha {:.4}, beta {:.4}, scale {:.4}, \
-         loc {:.4} after {} iterations); a Vuong test against it would be meaningless",
-        fit.alpha, fit.beta, fit.scale, fit.loc, fit.iterations
-    )))
-}
-
-fn stable_ln_pdfs(fit: &StableFit, x: &[f64], exact: bool) -> PyResult<Vec<f64>> {
-    if !exact {
-        return Ok(fit.ln_pdfs(x));
-    }
-    let [alpha, beta, scale, loc0] = fit.s0_params();
-    let law = core(Stable::new(alpha, beta, scale, loc0, Param::S0))?;
-    Ok(anodiff_core::vuong::ln_densities(x, |v| law.ln_pdf(v)))
-}
-
-/// The same composition as `anodiff vuong` (src/cmd/vuong.rs), on an array.
-#[allow(clippy::too_many_arguments)]
-fn vuong_json(
-    x: &[f64],
-    model: AltModel,
-    symmetric: bool,
-    level: f64,
-    binned: bool,
-    mantissa_bits: u32,
-    exact: bool,
-) -> PyResult<serde_json::Value> {
-    use serde_json::json;
-    let mut mle = Mle::new();
-    if symmetric {
-        mle = mle.symmetric();
-    }
-    if exact {
-        mle = mle.with_evaluation(Evaluation::Exact);
-    }
-    core(anodiff_core::io::validate_sample(x, 5))
-        .map_err(|e| crate::errors::FitError::new_err(e.to_string()))?;
-    let mut hill_est = None;
-    let (n, t, stable, alt, binned_info, llr_sym) = if binned {
-        let h = Histogram::from_f64(x, mantissa_bits).map_err(fit_err)?;
-        let bins = h.bins();
-        let means: Vec<f64> = bins.iter().map(|b| b.mean).collect();
-        let counts: Vec<f64> = bins.iter().map(|b| b.count as f64).collect();
-        let alt = match model {
-            AltModel::Normal => alternatives::normal_from_moments(h.n(), h.sum(), h.sum_sq()),
-            m => alternatives::fit_weighted(m, &means, &counts),
-        }
+    let opts = CompareOptions {
+        alt: alt_model(alt)?,
+        symmetric,
+        level,
+        exact,
+    };
+    core(check_level(level))?;
+    let out = py
+        .detach(|| {
+            if binned {
+                compare_stable_binned(&Histogram::from_f64(xs, mantissa_bits)?, &opts)
+            } else {
+                compare_stable(xs, &opts)
+            }
+        })
         .map_err(fit_err)?;
-        let fit = BinnedMle::new()
-            .with_mle(mle)
-            .fit_histogram(&h)
-            .map_err(fit_err)?;
-        ensure_converged(&fit)?;
-        let ls = stable_ln_pdfs(&fit, &means, exact)?;
-        let diffs: Vec<f64> = ls
-            .iter()
-            .zip(&means)
-            .map(|(l, &m)| l - alt.ln_pdf(m))
-            .collect();
-        let t = core(vuong_grouped(&counts, &diffs))?;
-        // The boundary test needs the symmetric fit (beta is unidentified at alpha = 2).
-        let llr_sym = if model != AltModel::Normal {
-            None
-        } else if symmetric {
-            Some(t.llr)
-        } else {
-            let sym = BinnedMle::new()
-                .with_mle(symmetric_mle(exact))
-                .fit_histogram(&h)
-                .map_err(fit_err)?;
-            ensure_converged(&sym)?;
-            let ls = stable_ln_pdfs(&sym, &means, exact)?;
-            let d: Vec<f64> = ls
-                .iter()
-                .zip(&means)
-                .map(|(l, &m)| l - alt.ln_pdf(m))
-                .collect();
-            Some(core(vuong_grouped(&counts, &d))?.llr)
-        };
-        let info = json!({"bins": bins.len(), "mantissa_bits": mantissa_bits, "zeros": h.zeros()});
-        (h.n() as usize, t, fit, alt, Some(info), llr_sym)
-    } else {
-        let alt = alternatives::fit(model, x).map_err(fit_err)?;
-        let fit = mle.fit(x).map_err(fit_err)?;
-        ensure_converged(&fit)?;
-        let ls = stable_ln_pdfs(&fit, x, exact)?;
-        let ln_alt = alt.ln_pdfs(x);
-        let t = core(anodiff_core::vuong::vuong(&ls, &ln_alt))?;
-        let llr_sym = if model != AltModel::Normal {
-            None
-        } else if symmetric {
-            Some(t.llr)
-        } else {
-            let sym = symmetric_mle(exact).fit(x).map_err(fit_err)?;
-            ensure_converged(&sym)?;
-            let ls = stable_ln_pdfs(&sym, x, exact)?;
-            Some(core(anodiff_core::vuong::vuong(&ls, &ln_alt))?.llr)
-        };
-        hill_est = hill(x, Tail::Abs, HillK::Auto).ok();
-        (x.len(), t, fit, alt, None, llr_sym)
-    };
-    let stable_json = serde_json::to_value(&stable).unwrap_or_default();
-    let decision = match llr_sym {
-        Some(l) => core(ModelComparison::boundary_lr(l, level))?,
-        None => core(ModelComparison::vuong(&t, level))?,
-    };
-    let agreement = match &hill_est {
-        Some(h) => Some(core(alpha_agreement(
-            h,
-            stable.alpha,
-            stable.se.alpha,
-            level,
-        ))?),
-        None => None,
-    };
-    let mut warnings = Vec::new();
-    if !alt.converged {
-        warnings.push(format!(
-            "the {model} fit did not converge: its log-likelihood, and the test, are not reliable"
-        ));
-    }
-    if model == AltModel::Normal {
-        warnings.push(
-            "stable versus normal is nested (the normal is the stable law at alpha = 2): \
-             \"statistic\" and \"p_two_sided\" are Vuong's and are not valid for it; \"preferred\" \
-             is decided by the boundary likelihood-ratio test (\"boundary\")"
-                .to_string(),
-        );
-    }
-    if let (Some(h), Some(a)) = (&hill_est, &agreement) {
-        warnings.extend(a.warnings(h));
-    }
-    let preferred = match decision.preferred {
-        Preferred::First => "stable".to_string(),
-        Preferred::Second => model.name().to_string(),
-        Preferred::Neither => "neither".to_string(),
-    };
-    // Every field of the core outcome, by name, then the command's own fields.
-    let mut out = serde_json::to_value(t).unwrap_or_default();
-    out["n"] = n.into();
-    out["level"] = level.into();
-    out["preferred"] = preferred.into();
-    out["decided_by"] = decision.decided_by.name().into();
-    out["decision_p_value"] = decision.p_value.into();
-    out["log10_decision_p_value"] = decision.log10_p_value.into();
-    if let Some(l) = llr_sym {
-        let (p, log10_p) = core(boundary_chibar2(l))?;
-        out["boundary"] = json!({"llr_symmetric": l, "statistic": decision.statistic, "p": p, "log10_p": log10_p});
-    }
-    if let (Some(h), Some(a)) = (&hill_est, &agreement) {
-        out["hill"] = json!({"alpha": h.alpha, "se": h.se, "k": h.k, "z": a.z,
-            "p_value": a.p_value, "level": a.level, "disagree": a.disagree});
-    }
-    if let Some(b) = binned_info {
-        out["binned"] = b;
-    }
-    out["warnings"] = warnings.into();
-    out["stable"] = stable_json;
-    out["alt"] = serde_json::to_value(alt).unwrap_or_default();
-    Ok(out)
+    to_json(&out)
 }
 
 /// Fits an alternative model (normal, student-t, laplace) by maximum likelihood.

@@ -1,19 +1,14 @@
 //! `anodiff analyze`: every trajectory analysis on each window (MSD and exponents, MSL, contour
 //! length and fractal dimension, loss fluctuations, gradient samples), as JSON and CSV.
 
-use crate::cmd::msd::{
-    analyse_window, fit_json, open_trajectory, parse_lags, parse_range, progress, windows,
+use crate::cmd::msd::{open_trajectory, parse_lags, parse_range, progress, window_name, windows};
+use anodiff_core::analysis::{
+    analyse_window, Analysis, AnalyzeOptions, MsdSettings, TrajectoryInfo, WindowAnalysis,
 };
 use anodiff_core::exponent::MsdFitOptions;
-use anodiff_core::msd::Window;
-use anodiff_core::pathstats::{
-    contour_with, gradient_sample, loss_fluctuations, msl_with, Binning, PairDistances,
-    PathBootstrap,
-};
-use anodiff_core::regime::{regime_change, RegimeOptions, WindowExponent};
 use anodiff_core::trajectory::{NpyTrajectory, TrajectorySource};
 use anyhow::{bail, Context};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -118,10 +113,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bail!("--blocks must be at least 1");
     }
     let wins = windows(src.n_steps(), args.window, args.stride, None)?;
-    let opts = MsdFitOptions {
-        fit_range,
+    let opts = AnalyzeOptions {
+        msd: MsdSettings {
+            lags,
+            max_lag: args.max_lag,
+            blocks: args.blocks,
+            fit: MsdFitOptions {
+                fit_range,
+                seed: args.seed,
+                ..MsdFitOptions::default()
+            },
+        },
+        msl_range,
+        bins: args.bins,
+        moving_window: args.moving_window,
+        grad_samples: args.grad_samples,
+        max_pair_window: args.max_pair_window,
         seed: args.seed,
-        ..MsdFitOptions::default()
     };
     let mut t = Tables {
         msd: "t_w,T,lag,msd\n".into(),
@@ -134,29 +142,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let pb = progress(wins.len(), "analyze");
     let mut out = Vec::with_capacity(wins.len());
     for win in wins {
-        out.push(analyse(
-            src.as_ref(),
-            win,
-            &args,
-            lags,
-            msl_range,
-            &opts,
-            &mut t,
-        )?);
+        let a = analyse_window(src.as_ref(), win, &opts).with_context(|| window_name(win))?;
+        tabulate(&a, &mut t);
+        out.push(a);
         pb.inc(1);
     }
     pb.finish_and_clear();
-    let regime = regime_json(&out, lags, args.max_lag, &opts, args.seed);
-    let summary = json!({
-        "trajectory": {
-            "path": args.traj.display().to_string(),
-            "n_steps": src.n_steps(),
-            "dim": src.dim(),
-            "gradient_dim": src.gradient_dim(),
-        },
-        "windows": out,
-        "regime": regime,
-    });
+    let info = TrajectoryInfo::of(src.as_ref(), args.traj.display().to_string());
+    let summary = Analysis::from_windows(info, out, &opts);
     match &args.out {
         None => crate::cmd::print_json(&summary),
         Some(dir) => {
@@ -182,184 +175,51 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
 }
 
-/// The regime change across the windows already fitted (`anodiff regime`'s object); when the
-/// test cannot be run, the window exponents with `change` null and the reason.
-fn regime_json(
-    out: &[Value],
-    lags: anodiff_core::msd::Lags,
-    max_lag: Option<usize>,
-    opts: &MsdFitOptions,
-    seed: u64,
-) -> Value {
-    let ex: Vec<WindowExponent> = out
-        .iter()
-        .filter_map(|w| {
-            Some(WindowExponent {
-                t_w: w["t_w"].as_u64()? as usize,
-                alpha: w["msd"]["alpha"].as_f64()?,
-                alpha_se: w["msd"]["alpha_se"].as_f64()?,
-            })
-        })
-        .collect();
-    let len = out.first().and_then(|w| w["T"].as_u64()).unwrap_or(0) as usize;
-    let ropts = RegimeOptions {
-        seed,
-        ..RegimeOptions::default()
-    };
-    let res = lags
-        .resolve(len, max_lag)
-        .and_then(|l| regime_change(&ex, len, &l, opts, &ropts));
-    match res.map(|r| serde_json::to_value(&r)) {
-        Ok(Ok(v)) => v,
-        Ok(Err(e)) => json!({ "windows": ex, "change": null, "error": e.to_string() }),
-        Err(e) => json!({ "windows": ex, "change": null, "error": e.to_string() }),
-    }
-}
-
-fn analyse(
-    src: &dyn TrajectorySource,
-    win: Window,
-    args: &Args,
-    lags: anodiff_core::msd::Lags,
-    msl_range: Option<(f64, f64)>,
-    opts: &MsdFitOptions,
-    t: &mut Tables,
-) -> anyhow::Result<Value> {
-    let tw = win.start;
-    let ctx = || format!("window t_w = {}, T = {}", win.start, win.len);
-    let (m, fit) = analyse_window(src, win, lags, args.max_lag, args.blocks, opts)?;
+/// Appends one window's tables to the CSV bodies.
+fn tabulate(a: &WindowAnalysis, t: &mut Tables) {
+    let tw = a.t_w;
+    let m = &a.msd_curve;
     for (l, v) in m.lags.iter().zip(&m.msd) {
-        let _ = writeln!(t.msd, "{tw},{},{l},{v:e}", win.len);
+        let _ = writeln!(t.msd, "{tw},{},{l},{v:e}", a.len);
     }
-    for s in &fit.local {
+    for s in &a.msd_fit.local {
         let _ = writeln!(t.local, "{tw},{},{}", s.tau, s.alpha);
     }
-    let mut msd_json = fit_json(&fit);
-    msd_json["power_law"] = serde_json::to_value(&fit.power_law)?;
-    msd_json["segmented"] = serde_json::to_value(&fit.segmented)?;
-    msd_json["p_one_vs_two"] = serde_json::to_value(fit.p_one_vs_two)?;
-    msd_json["two_power"] = serde_json::to_value(&fit.two_power)?;
-
-    let losses = src.losses(win.steps()).with_context(ctx)?;
-    let (contour_json, msl_json) = if win.len <= args.max_pair_window {
-        let pd = PairDistances::compute(src, win).with_context(ctx)?;
-        let boot = PathBootstrap {
-            seed: args.seed ^ tw as u64,
-            ..PathBootstrap::default()
-        };
-        let contour_json = match contour_with(&pd, args.bins, None, &boot) {
-            Ok(c) => {
-                for b in &c.bins {
-                    let _ = writeln!(
-                        t.contour,
-                        "{tw},{},{},{},{},{}",
-                        b.lo, b.hi, b.x, b.y, b.count
-                    );
-                }
-                serde_json::to_value(json!({
-                    "lambda": c.lambda.exponent,
-                    "lambda_se": c.lambda.se,
-                    "lambda_ci95": c.lambda.ci95,
-                    "se_method": c.lambda.se_method,
-                    "fractal_dim": c.fractal_dim,
-                    "fractal_dim_ci95": c.fractal_dim_ci95,
-                    "crossover": c.crossover,
-                    "p_one_vs_two": c.p_one_vs_two,
-                }))?
-            }
-            Err(e) => json!({ "error": e.to_string() }),
-        };
-        let msl_json = match &losses {
-            Some(l) => {
-                let mut res = serde_json::Map::new();
-                for (name, b) in [
-                    ("log", Binning::Log(args.bins)),
-                    ("linear", Binning::Linear(args.bins)),
-                ] {
-                    let r = msl_with(&pd, l, b, msl_range, &boot).with_context(ctx)?;
-                    for bin in &r.bins {
-                        let _ = writeln!(
-                            t.msl,
-                            "{tw},{name},{},{},{},{},{}",
-                            bin.lo, bin.hi, bin.x, bin.y, bin.count
-                        );
-                    }
-                    res.insert(
-                        name.into(),
-                        json!({
-                            "exponent_2h": r.fit.as_ref().map(|f| f.exponent),
-                            "exponent_se": r.fit.as_ref().map(|f| f.se),
-                            "exponent_ci95": r.fit.as_ref().map(|f| f.ci95),
-                            "se_method": r.fit.as_ref().map(|f| f.se_method.clone()),
-                            "hurst": r.hurst,
-                        }),
-                    );
-                }
-                Value::Object(res)
-            }
-            None => Value::Null,
-        };
-        (contour_json, msl_json)
-    } else {
-        let skipped = json!({ "skipped": format!("window longer than --max-pair-window {}", args.max_pair_window) });
-        (
-            skipped.clone(),
-            if losses.is_some() {
-                skipped
+    if let Some(c) = &a.contour_bins {
+        for b in &c.bins {
+            let _ = writeln!(
+                t.contour,
+                "{tw},{},{},{},{},{}",
+                b.lo, b.hi, b.x, b.y, b.count
+            );
+        }
+    }
+    for (name, r) in &a.msl_bins {
+        for bin in &r.bins {
+            let _ = writeln!(
+                t.msl,
+                "{tw},{name},{},{},{},{},{}",
+                bin.lo, bin.hi, bin.x, bin.y, bin.count
+            );
+        }
+    }
+    if let (Some(f), Some(l)) = (&a.loss_fluctuations, &a.loss) {
+        let mw = l.moving_window;
+        for k in 0..a.len {
+            let ad = if k + 1 < a.len {
+                format!("{}", f.abs_diff[k])
             } else {
-                Value::Null
-            },
-        )
-    };
-
-    let loss_json = match &losses {
-        Some(l) if win.len >= 2 => {
-            let mw = args.moving_window.min(win.len).max(2);
-            let f = loss_fluctuations(l, mw).with_context(ctx)?;
-            for k in 0..win.len {
-                let ad = if k + 1 < win.len {
-                    format!("{}", f.abs_diff[k])
-                } else {
-                    String::new()
-                };
-                let mv = if k + 1 >= mw {
-                    format!("{}", f.moving_var[k + 1 - mw])
-                } else {
-                    String::new()
-                };
-                let _ = writeln!(t.loss, "{tw},{},{ad},{mv}", tw + k);
-            }
-            let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-            json!({
-                "mean_abs_dloss": mean(&f.abs_diff),
-                "mean_moving_var": mean(&f.moving_var),
-                "moving_window": mw,
-            })
+                String::new()
+            };
+            let mv = if k + 1 >= mw {
+                format!("{}", f.moving_var[k + 1 - mw])
+            } else {
+                String::new()
+            };
+            let _ = writeln!(t.loss, "{tw},{},{ad},{mv}", tw + k);
         }
-        _ => Value::Null,
-    };
-
-    let grad_json = if src.gradient_dim() > 0 && args.grad_samples > 0 {
-        let s = gradient_sample(src, win, args.grad_samples, args.seed ^ tw as u64)
-            .with_context(ctx)?;
-        for v in &s {
-            let _ = writeln!(t.grad, "{tw},{v}");
-        }
-        let n = s.len() as f64;
-        let mu = s.iter().sum::<f64>() / n;
-        let sd = (s.iter().map(|v| (v - mu).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt();
-        json!({ "n_samples": s.len(), "mean": mu, "sd": sd })
-    } else {
-        Value::Null
-    };
-
-    Ok(json!({
-        "t_w": win.start,
-        "T": win.len,
-        "msd": msd_json,
-        "contour": contour_json,
-        "msl": msl_json,
-        "loss": loss_json,
-        "gradients": grad_json,
-    }))
+    }
+    for v in &a.gradient_sample {
+        let _ = writeln!(t.grad, "{tw},{v}");
+    }
 }

@@ -2,11 +2,12 @@
 //! crossover and the regime; with `--ensemble` the ensemble-averaged MSD over several runs, with
 //! `--two-time` the two-time MSD of aging studies.
 
-use anodiff_core::exponent::{fit_msd, MsdFit, MsdFitOptions};
-use anodiff_core::msd::{ensemble_msd, msd_for_bootstrap, two_time, Lags, Msd, Window, Windows};
+use anodiff_core::analysis::{fit_window, msd_window, MsdSettings};
+use anodiff_core::exponent::{MsdFit, MsdFitOptions};
+use anodiff_core::msd::{ensemble_msd, two_time, Lags, Msd, Window, Windows};
 use anodiff_core::trajectory::TrajectorySource;
 use anyhow::{bail, Context};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::path::{Path, PathBuf};
 
 const EXAMPLE: &str = "\
@@ -145,8 +146,8 @@ pub(crate) fn windows(
     Ok(spec.resolve(n_steps)?)
 }
 
-/// MSD and its fit for one window; `blocks` origin blocks are computed only when the bootstrap
-/// will use them (fewer than 8 coordinates).
+/// MSD and its fit for one window ([`anodiff_core::analysis::fit_window`]), with the window
+/// named in errors.
 pub(crate) fn analyse_window(
     src: &dyn TrajectorySource,
     win: Window,
@@ -155,28 +156,18 @@ pub(crate) fn analyse_window(
     blocks: usize,
     opts: &MsdFitOptions,
 ) -> anyhow::Result<(Msd, MsdFit)> {
-    let ctx = || format!("window t_w = {}, T = {}", win.start, win.len);
-    let lag_list = lags.resolve(win.len, max_lag).with_context(ctx)?;
-    let m = msd_for_bootstrap(src, win, &lag_list, blocks.clamp(1, win.len)).with_context(ctx)?;
-    let fit = fit_msd(&m, opts).with_context(ctx)?;
-    Ok((m, fit))
+    let s = MsdSettings {
+        lags,
+        max_lag,
+        blocks,
+        fit: opts.clone(),
+    };
+    fit_window(src, win, &s).with_context(|| window_name(win))
 }
 
-/// The contract's `fit` object.
-pub(crate) fn fit_json(f: &MsdFit) -> Value {
-    json!({
-        "alpha": f.power_law.alpha,
-        "alpha_se": f.power_law.alpha_se,
-        "alpha_ci95": f.power_law.alpha_ci95,
-        "two_regime": f.two_regime.as_ref().map(|t| json!({
-            "alpha_short": t.alpha_short,
-            "alpha_long": t.alpha_long,
-            "tau0": t.tau0,
-            "tau0_ci95": t.tau0_ci95,
-            "p_one_vs_two": t.p_one_vs_two,
-        })),
-        "regime": f.regime,
-    })
+/// A window as errors name it.
+pub(crate) fn window_name(win: Window) -> String {
+    format!("window t_w = {}, T = {}", win.start, win.len)
 }
 
 /// A progress bar on stderr (hidden when stderr is not a terminal).
@@ -218,23 +209,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.stride,
         args.starts.as_deref(),
     )?;
-    let opts = MsdFitOptions {
-        fit_range,
-        n_boot: args.boot,
-        seed: args.seed,
-        ..MsdFitOptions::default()
+    let settings = MsdSettings {
+        lags,
+        max_lag: args.max_lag,
+        blocks: args.blocks,
+        fit: MsdFitOptions {
+            fit_range,
+            n_boot: args.boot,
+            seed: args.seed,
+            ..MsdFitOptions::default()
+        },
     };
     let pb = progress(wins.len(), "msd");
     let mut out = Vec::with_capacity(wins.len());
     for win in wins {
-        let (m, fit) = analyse_window(src.as_ref(), win, lags, args.max_lag, args.blocks, &opts)?;
-        out.push(json!({
-            "t_w": win.start,
-            "T": win.len,
-            "lags": m.lags,
-            "msd": m.msd,
-            "fit": fit_json(&fit),
-        }));
+        out.push(msd_window(src.as_ref(), win, &settings).with_context(|| window_name(win))?);
         pb.inc(1);
     }
     pb.finish_and_clear();

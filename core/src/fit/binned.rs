@@ -303,6 +303,11 @@ impl Histogram {
         self.zeros
     }
 
+    /// Mantissa bits of the bin keys (relative bin width `2^-mantissa_bits`).
+    pub fn mantissa_bits(&self) -> u32 {
+        self.m
+    }
+
     /// Number of NaN or infinite values seen (not binned).
     pub fn nonfinite(&self) -> u64 {
         self.nonfinite
