@@ -685,6 +685,13 @@ def train_many(
         keeps everything it committed: ``anodiff train --resume DIR`` continues it). A
         diverged run is a result (status ``diverged``), not an error.
 
+    Notes
+    -----
+    A run directory has no lock: a worker that dies while its `anodiff train` child lives on
+    (a killed worker process on a node that stays up) leaves that child writing while the
+    retry resumes the same directory. Schedulers that end a worker's whole process group or
+    node (SLURM, Kubernetes) are safe; otherwise end the orphan before the retry runs.
+
     Examples
     --------
     >>> from distributed import Client  # doctest: +SKIP
