@@ -12,8 +12,9 @@ floating-point additions (1e-12 relative in the tests).
 Inputs: a Zarr v3 group written by `anodiff convert` (a local path or any URL zarr-python
 opens, e.g. ``s3://bucket/run.zarr`` with s3fs installed), a bare 2-D Zarr array, a store
 directory (read chunk file by chunk file with numpy), a dask array or a numpy array (steps x
-coordinates). Every function takes `client`: a `distributed.Client` (default: the current one,
-else Dask's local threaded scheduler).
+coordinates). `train_many` runs many `anodiff train` processes as tasks that resume after a
+kill. Every function takes `client`: a `distributed.Client` (default: the current one,
+else Dask's local threaded scheduler; `train_many` needs a distributed one).
 
 >>> import numpy as np, anodiff.dask as ad
 >>> w = np.cumsum(np.random.default_rng(0).normal(size=(400, 64)), axis=0).astype(np.float32)
@@ -27,13 +28,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Callable, Sequence
+import shutil
+import subprocess
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import dask
 import dask.array as da
 import numpy as np
+from dask.base import tokenize
 
 from . import _core
 from ._util import check_int, loads
@@ -46,6 +51,7 @@ __all__ = [
     "pair_stats",
     "regime",
     "sweep",
+    "train_many",
 ]
 
 #: Bytes of float32 per map task when a trajectory's column chunks must be cut: 64 MiB.
@@ -492,4 +498,256 @@ def sweep(
                     **{f"config.{key}": v for key, v in (config or {}).items()},
                 }
             )
+    return pd.DataFrame(rows)
+
+
+#: `anodiff train` options a `train_many` configuration may set (TOML keys; `-` or `_`).
+TRAIN_KEYS = frozenset(
+    {
+        "model",
+        "dataset",
+        "loss",
+        "batch_size",
+        "lr",
+        "epochs",
+        "steps",
+        "record",
+        "record_weights",
+        "record_grad",
+        "seed",
+        "device",
+        "linear_init",
+        "augment",
+        "checkpoint_every",
+        "sync",
+    }
+)
+
+
+def _train_config(cfg: Any) -> tuple[dict[str, Any], str | None]:
+    """The option table of one configuration (a TOML file or a mapping) and its file."""
+    if isinstance(cfg, Mapping):
+        table, path = dict(cfg), None
+    else:
+        path = os.fspath(cfg)
+        with open(path, "rb") as fh:
+            table = tomllib.load(fh)
+    table = {str(k).replace("-", "_"): v for k, v in table.items()}
+    where = path or "configuration"
+    unknown = sorted(set(table) - TRAIN_KEYS)
+    if unknown:
+        raise ValueError(
+            f"{where}: unknown `anodiff train` option(s) {unknown}; "
+            f"allowed: {sorted(TRAIN_KEYS)} (the output directory is given separately)"
+        )
+    for k in ("model", "dataset"):
+        if k not in table:
+            raise ValueError(f"{where}: `{k}` is required")
+    for k, v in table.items():
+        if not isinstance(v, str | int | float | bool):
+            raise TypeError(
+                f"{where}: `{k}` must be a string, number or boolean, got {v!r}"
+            )
+    return table, path
+
+
+def _train_flags(table: Mapping[str, Any]) -> list[str]:
+    flags = []
+    for k, v in table.items():
+        opt = "--" + k.replace("_", "-")
+        if k == "sync":
+            if v:
+                flags.append(opt)
+        elif k == "augment" and isinstance(v, bool):
+            flags += [opt, "on" if v else "off"]
+        else:
+            flags += [opt, str(v)]
+    return flags
+
+
+def _run_record(out: str) -> dict[str, Any]:
+    """Status, steps and losses of the run directory `out` (run.json and the store)."""
+    with open(os.path.join(out, "run.json")) as fh:
+        r = json.load(fh)
+    final = None
+    mpath = os.path.join(out, "manifest.json")
+    if os.path.isfile(mpath):
+        with open(mpath) as fh:
+            chunks = [c for c in json.load(fh)["chunks"] if int(c["steps"]) > 0]
+        if chunks:
+            lo = np.load(os.path.join(out, chunks[-1]["losses"]), mmap_mode="r")
+            final = float(lo[int(chunks[-1]["steps"]) - 1])
+    last = r["epochs"][-1] if r.get("epochs") else {}
+    return {
+        "status": r["status"],
+        "steps": int(r["steps_done"]),
+        "final_loss": final,
+        "test_loss": last.get("test_loss"),
+        "test_accuracy": last.get("test_accuracy"),
+    }
+
+
+def _train_task(flags: list[str], out: str, binary: str | None) -> dict[str, Any]:
+    """One `anodiff train` process for `out`: a new run, or `--resume` of the run a killed or
+    failed earlier attempt left there (bit for bit on CPU). A finished run is only read."""
+    status = None
+    if os.path.isfile(os.path.join(out, "run.json")):
+        with open(os.path.join(out, "run.json")) as fh:
+            status = json.load(fh).get("status")
+    resumed = status in ("running", "failed")
+    if status is None:
+        args = ["anodiff", "train", *flags, "--out", out]
+    elif resumed:
+        args = ["anodiff", "train", "--resume", out]
+    else:
+        args = []
+    if args:
+        b = binary or os.environ.get("ANODIFF_BIN") or shutil.which("anodiff")
+        if not b:
+            raise RuntimeError(
+                "the anodiff binary is neither given, nor in ANODIFF_BIN, nor on PATH"
+            )
+        args[0] = b
+        p = subprocess.run(args, capture_output=True, text=True, check=False)
+        if p.returncode != 0:
+            diverged = False
+            try:
+                diverged = _run_record(out)["status"] == "diverged"
+            except (OSError, ValueError, KeyError):
+                pass
+            if not diverged:
+                raise RuntimeError(
+                    f"anodiff train ({out}) exited with status {p.returncode}:\n"
+                    + p.stderr[-8000:]
+                )
+    return {**_run_record(out), "resumed": resumed}
+
+
+def train_many(
+    configs: Sequence[Any],
+    client: Any = None,
+    *,
+    out: str | os.PathLike | Sequence[str | os.PathLike],
+    retries: int = 2,
+    binary: str | os.PathLike | None = None,
+    as_frame: bool = True,
+    progress: bool = False,
+) -> Any:
+    """Train many networks with `anodiff train`, one Dask task (one process) per configuration.
+
+    A task whose process is killed or fails (a lost worker, a preempted node, an I/O error) is
+    re-run by Dask up to `retries` times, and the re-run continues the run from its last
+    checkpoint (`anodiff train --resume`): the trainer recomputes the steps after the checkpoint,
+    checks them against those already recorded and goes on, so the finished store equals an
+    uninterrupted run's bit for bit (CPU). A directory that already holds a finished run is
+    only read (its configuration is not compared with the one given), so a repeated call is cheap.
+
+    Parameters
+    ----------
+    configs : sequence of TOML paths or mappings
+        Each one run: the `anodiff train` options as keys (`model`, `dataset`, `lr`,
+        `batch_size`, `steps` or `epochs`, `seed`, `record`, `record_weights`, `record_grad`,
+        `loss`, `device`, `linear_init`, `augment`, `checkpoint_every`, `sync`; `-` or `_`),
+        values as on the command line (`sync`: a boolean; `augment`: a boolean or on/off).
+        Dataset paths must be valid on the workers.
+    client : distributed.Client, optional
+        Default: the current client. Retries need a distributed scheduler.
+    out : path or sequence of paths
+        Run directories on storage every worker sees: one per configuration, or one parent
+        directory that receives ``run-0000``, ``run-0001``, ...
+    retries : int
+        Re-runs (resumes) of a failed task.
+    binary : path, optional
+        The `anodiff` binary on the workers (default: their ``ANODIFF_BIN``, else ``PATH``).
+    as_frame : bool
+        A pandas DataFrame (else a list of dicts) with one row per configuration: `run` (the
+        run directory, as `sweep`'s `run`: ``sweep(df.run)`` analyses them), `status`
+        (finished or diverged), `steps` (SGD steps done), `final_loss` (minibatch loss at the
+        last recorded step), `test_loss`, `test_accuracy` (after the last epoch, None before
+        the first), `resumed` (the last attempt continued an interrupted run), `config_file`,
+        and the configuration keys prefixed ``config.``.
+    progress : bool
+        Show a progress bar of the tasks (`distributed.progress`).
+
+    Returns
+    -------
+    pandas.DataFrame or list of dict
+
+    Raises
+    ------
+    ValueError
+        An unknown option, a missing `model`/`dataset`, or a count of `out` directories that
+        does not match `configs` (before anything runs).
+    TypeError
+        An option value that is not a string, number or boolean.
+    RuntimeError
+        A process that still fails after the retries, with its stderr (the run directory
+        keeps everything it committed: ``anodiff train --resume DIR`` continues it). A
+        diverged run is a result (status ``diverged``), not an error.
+
+    Notes
+    -----
+    A run directory has no lock: a worker that dies while its `anodiff train` child lives on
+    (a killed worker process on a node that stays up) leaves that child writing while the
+    retry resumes the same directory. Schedulers that end a worker's whole process group or
+    node (SLURM, Kubernetes) are safe; otherwise end the orphan before the retry runs.
+
+    Examples
+    --------
+    >>> from distributed import Client  # doctest: +SKIP
+    >>> client = Client(n_workers=4, threads_per_worker=1)  # doctest: +SKIP
+    >>> cfgs = [{"model": "mlp:8", "dataset": "digits", "steps": 200, "lr": lr}
+    ...         for lr in (0.05, 0.1, 0.2)]
+    >>> df = train_many(cfgs, client, out="/shared/runs/lr", retries=3)  # doctest: +SKIP
+    >>> sweep(list(df.run), window=100, client=client)  # doctest: +SKIP
+    """
+    tables = [_train_config(c) for c in configs]
+    if isinstance(out, str | os.PathLike):
+        root = os.fspath(out)
+        outs = [os.path.join(root, f"run-{i:04d}") for i in range(len(tables))]
+    else:
+        outs = [os.fspath(o) for o in out]
+        if len(outs) != len(tables):
+            raise ValueError(
+                f"{len(outs)} output directories for {len(tables)} configs"
+            )
+        if len(set(outs)) != len(outs):
+            raise ValueError("two configurations share an output directory")
+    outs = [os.path.abspath(o) for o in outs]
+    retries = check_int(retries, "retries")
+    if client is None:
+        from distributed import get_client
+
+        client = get_client()
+    b = None if binary is None else os.fspath(binary)
+    futures = [
+        client.submit(
+            _train_task,
+            _train_flags(t),
+            o,
+            b,
+            retries=retries,
+            pure=False,
+            key=f"anodiff-train-{i}-{tokenize(o)}",
+        )
+        for i, ((t, _), o) in enumerate(zip(tables, outs, strict=True))
+    ]
+    if progress:
+        from distributed import progress as show
+
+        show(futures)
+    results = client.gather(futures)
+    rows = [
+        {
+            "run": o,
+            **res,
+            "config_file": path,
+            **{f"config.{k}": v for k, v in t.items()},
+        }
+        for (t, path), o, res in zip(tables, outs, results, strict=True)
+    ]
+    if not as_frame:
+        return rows
+    import pandas as pd
+
     return pd.DataFrame(rows)
