@@ -149,7 +149,7 @@ fn check_complete(dir: &Path, out: &Output) -> serde_json::Value {
     // The configuration is the preset with the TOML's keys laid over it.
     assert_eq!(s["config"]["network"]["models"][0], "resnet8");
     assert_eq!(
-        s["config"]["network"]["lr"], 0.05,
+        s["config"]["network"]["lr"], 0.1,
         "a preset key the TOML leaves alone"
     );
     for land in ["fractal", "convex", "shuffled"] {

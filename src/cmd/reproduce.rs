@@ -673,7 +673,13 @@ fn legacy_claim(v: &Value) -> Claim {
         .and_then(|c| Some([c.first()?.as_f64()?, c.get(1)?.as_f64()?]));
     let id: String = text
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     Claim::new(
         &format!("toy.{id}"),
@@ -705,10 +711,7 @@ fn print_table(claims: &[Claim], out: &Path) {
             }
             _ => format!("{} x", c.replicates),
         };
-        let hyp: String = format!("{} {}", c.test.statistic, c.test.hypothesis)
-            .chars()
-            .take(24)
-            .collect();
+        let hyp: String = c.test.hypothesis.chars().take(24).collect();
         println!(
             "{short:<62} {:>13} {:>8} {ci:>21} {:>9} {:>9}  {hyp:<24} {seeds}",
             c.verdict.word(),
@@ -717,7 +720,10 @@ fn print_table(claims: &[Claim], out: &Path) {
             g(c.p_holm),
         );
     }
-    println!("each test at level {}; p_holm: Holm-adjusted over the tested claims", claim::LEVEL);
+    println!(
+        "each test at level {}; p_holm: Holm-adjusted over the tested claims",
+        claim::LEVEL
+    );
     println!("full results: {}", out.join("summary.json").display());
 }
 

@@ -7,8 +7,8 @@
 //! pass, which the training here has already made, and the variable also slows first-order
 //! training, so it must not be set for the whole pipeline.
 
-use super::config::{Config, SweepSettings};
 use super::claim::LEVEL;
+use super::config::{Config, SweepSettings};
 use super::{heavy_tail_summary, StageCache};
 use crate::cmd::msd::analyse_window;
 use crate::cmd::train::Progress;
@@ -180,7 +180,10 @@ pub(super) fn run_all(
                 })?;
             }
             res.runs.entry(model.clone()).or_default().push(run);
-            res.analyses.entry(model.clone()).or_default().push(analysis);
+            res.analyses
+                .entry(model.clone())
+                .or_default()
+                .push(analysis);
         }
     }
     if cfg.sweeps.enabled {
@@ -823,4 +826,52 @@ fn sweep_analysis(dir: &Path, cfg: &Config, windows: bool) -> anyhow::Result<Val
         "windows": curves,
         "losses": losses,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anodiff_core::trajectory::InMemoryTrajectory;
+    use anodiff_trainers::data::DatasetSpec;
+    use anodiff_trainers::record::{seeded_subset, WeightRecord};
+    use anodiff_trainers::train::Silent;
+
+    /// The demo records a seeded subset of the weights (`subset:M`): the MSD exponent of a
+    /// window from the subset must match the exponent from all weights within the subset's
+    /// 95 % interval. Checked on a real trajectory: ResNet-8 on the digits at the demo's
+    /// learning rate, 400 steps recorded in full, windows in the fast first phase and in the
+    /// slower phase after it.
+    #[test]
+    fn subset_exponent_matches_all_weights_within_its_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = TrainConfig::new("resnet8".parse().unwrap(), DatasetSpec::Digits);
+        cfg.lr = 0.1;
+        cfg.batch_size = 32;
+        cfg.length = Length::Steps(400);
+        cfg.record_weights = WeightRecord::Full;
+        let run = dir.path().join("run");
+        train::train(&cfg, &run, &mut Silent).unwrap();
+        let src = StoreReader::open(&run).unwrap();
+        let d = src.dim();
+        let all = InMemoryTrajectory::from_source(&src).unwrap();
+        let idx = seeded_subset(d, 8192, 11, "test").unwrap();
+        let w: Vec<f32> = all
+            .weights()
+            .chunks(d)
+            .flat_map(|row| idx.iter().map(move |&i| row[i]))
+            .collect();
+        let sub = InMemoryTrajectory::from_weights(idx.len(), w, None).unwrap();
+        for start in [0, 200] {
+            let win = Window { start, len: 200 };
+            let full = window_exponent(&src, win, Some(100)).unwrap();
+            let part = window_exponent(&sub, win, Some(100)).unwrap();
+            let half = 1.959_963_984_540_054 * part.alpha_se;
+            assert!(
+                (full.alpha - part.alpha).abs() <= half,
+                "window at {start}: all weights {:.4}, subset {:.4} +- {half:.4}",
+                full.alpha,
+                part.alpha
+            );
+        }
+    }
 }

@@ -6,12 +6,12 @@ use super::config::Config;
 use super::network::{read_grid, NetworkResults};
 use super::network_rules as rules;
 use super::{floats, num, stored_hist};
-use anodiff_core::regime::RegimeChange;
-use anodiff_core::verdict::{self, Estimate as Est};
-use anodiff_core::vuong::ModelComparison;
 use crate::report::figures::{self as figs, PowerLaw, WindowCurve};
 use crate::report::html::FigureRef;
 use crate::report::plot::{self, Axes, Grid, HeatPanel, Panel, Series};
+use anodiff_core::regime::RegimeChange;
+use anodiff_core::verdict::{self, Estimate as Est};
+use anodiff_core::vuong::ModelComparison;
 use anodiff_trainers::candle_core::{DType, Device};
 use anodiff_trainers::data::DatasetSpec;
 use anodiff_trainers::init::InitOptions;
@@ -128,7 +128,11 @@ pub(super) fn estimate(cfg: &Config) -> anyhow::Result<Estimate> {
     };
     if n.enabled {
         let per_epoch = n_train / n.batch_size.max(1);
-        for m in n.models.iter().flat_map(|m| std::iter::repeat_n(m, n.seeds)) {
+        for m in n
+            .models
+            .iter()
+            .flat_map(|m| std::iter::repeat_n(m, n.seeds))
+        {
             add(
                 m,
                 n.batch_size,
@@ -328,12 +332,14 @@ pub(super) fn claims(n: Option<&NetworkResults>, cfg: &Config) -> Vec<Claim> {
             .unwrap_or_default()
     };
     let s0 = per_seed(&first_model);
-    let col = |f: &dyn Fn(&SeedStats) -> Option<Est>| -> Vec<Option<Est>> {
-        s0.iter().map(f).collect()
-    };
+    let col =
+        |f: &dyn Fn(&SeedStats) -> Option<Est>| -> Vec<Option<Est>> { s0.iter().map(f).collect() };
     if !s0.is_empty() {
         let m = first_model.as_str();
-        out.push(rules::superdiffusive_first_window(m, &col(&|s| s.first_alpha)));
+        out.push(rules::superdiffusive_first_window(
+            m,
+            &col(&|s| s.first_alpha),
+        ));
         out.push(rules::regime_change(
             m,
             &s0.iter().map(|s| s.regime).collect::<Vec<_>>(),
@@ -485,7 +491,13 @@ impl SeedStats {
             .min(ws.len());
         let late = &ws[split..];
         let w0 = ws.first();
-        let stable = |g: &Value| Est::normal(num(&g["stable"]["alpha"])?, num(&g["stable"]["se"]["alpha"])?).ok();
+        let stable = |g: &Value| {
+            Est::normal(
+                num(&g["stable"]["alpha"])?,
+                num(&g["stable"]["se"]["alpha"])?,
+            )
+            .ok()
+        };
         let late_mean = |f: &dyn Fn(&Value) -> Option<Est>| {
             rules::mean_conservative(&late.iter().filter_map(f).collect::<Vec<_>>())
         };
