@@ -318,7 +318,7 @@ fn tiny_run_is_complete_and_a_killed_run_resumes_to_the_same_summary() {
         .unwrap();
     let marker = b
         .path()
-        .join("runs/resnet8/checkpoints/epoch-1.safetensors");
+        .join("runs/resnet8-seed0/checkpoints/epoch-1.safetensors");
     let start = std::time::Instant::now();
     while !marker.exists() {
         assert!(
@@ -333,7 +333,7 @@ fn tiny_run_is_complete_and_a_killed_run_resumes_to_the_same_summary() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(!b.path().join("stages/train-resnet8.json").exists());
+    assert!(!b.path().join("stages/train-resnet8-seed0.json").exists());
     assert!(!b.path().join("summary.json").exists());
 
     let cfg_s = cfg.to_str().unwrap();
@@ -348,7 +348,7 @@ fn tiny_run_is_complete_and_a_killed_run_resumes_to_the_same_summary() {
         err.contains("stage toy-fractal: finished earlier, skipped"),
         "{err}"
     );
-    assert!(err.contains("resnet8: resuming at step"), "{err}");
+    assert!(err.contains("resnet8-seed0: resuming at step"), "{err}");
     assert_eq!(
         first_difference(&summary_as_if(b.path(), a.path()), &s, ""),
         None,
@@ -366,10 +366,12 @@ fn tiny_run_is_complete_and_a_killed_run_resumes_to_the_same_summary() {
     let err = String::from_utf8_lossy(&third.stderr);
     assert!(err.contains("stage dimensions: done"), "{err}");
     for stage in [
-        "train-resnet8",
-        "analysis-resnet8",
-        "hessian-resnet8",
-        "surface-resnet8",
+        "train-resnet8-seed0",
+        "analysis-resnet8-seed0",
+        "train-resnet8-seed1",
+        "analysis-resnet8-seed1",
+        "hessian-resnet8-seed0",
+        "surface-resnet8-seed0",
     ] {
         assert!(
             err.contains(&format!("stage {stage}: finished earlier, skipped")),

@@ -410,6 +410,29 @@ pub(super) fn claims(n: Option<&NetworkResults>, cfg: &Config) -> Vec<Claim> {
             groups.push(g);
         }
         out.push(rules::batch_equivalence(&groups, &cfg.sweeps.batch_sizes));
+        let depth_groups: Vec<Vec<(f64, Est)>> = [true, false]
+            .iter()
+            .map(|&shortcut| {
+                s["by_depth"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|r| r["shortcut"].as_bool() == Some(shortcut))
+                    .filter_map(|r| {
+                        let f = &s["runs"][r["run"].as_str()?]["analysis"]["first_window"];
+                        let tau = rules::log_estimate(
+                            num(&f["two_regime"]["tau0"])?,
+                            pair(&f["two_regime"]["tau0_ci95"])?,
+                        )?;
+                        Some((num(&r["depth"])?, tau))
+                    })
+                    .collect()
+            })
+            .collect();
+        out.push(rules::depth_shortens_tau0(
+            &depth_groups,
+            &cfg.sweeps.depths,
+        ));
         let smallest = s["by_learning_rate"]
             .as_array()
             .into_iter()

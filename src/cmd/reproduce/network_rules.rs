@@ -40,8 +40,11 @@ mod paper {
     pub const DLOSS: &str = "|Delta L| and its moving variance shrink as t_w grows (Fig. 5b-c)";
     pub const DF: &str = "D_f = 2 / lambda in [1.32, 2.67] (Fig. 7c)";
     pub const SHORT_ALPHA: &str = "alpha not significantly different with and without shortcuts";
-    pub const SHORT_TAU: &str = "tau0 smaller with shortcuts (Fig. 3)";
+    pub const SHORT_TAU: &str =
+        "tau0 smaller with shortcuts: the superdiffusive range (lags above tau0) elongated (Fig. 3b, 3d)";
     pub const BATCH: &str = "alpha within +-15 % from batch 128 to 1024 (Fig. 3a)";
+    pub const DEPTH: &str =
+        "depth reduces the superdiffusive range (lags above tau0): tau0 grows with depth (Fig. 3d)";
     pub const LR: &str = "alpha = 2, one segment, at lr 0.001 (Fig. 4c)";
     pub const HESSIAN: &str = "top-20 eigenvalues decrease towards zero over 500 epochs (Fig. 6)";
     pub const BOX: &str = "box dimension about 1.8 (ResNet-14, batch 1024)";
@@ -383,7 +386,7 @@ pub(super) fn wls_slope(points: &[(f64, Estimate)]) -> Option<Estimate> {
         .zip(&w)
         .map(|((x, _), w)| w * (x - xb).powi(2))
         .sum();
-    if !(sxx > 0.0) {
+    if sxx.is_nan() || sxx <= 0.0 {
         return None;
     }
     let sxy: f64 = points
@@ -423,6 +426,43 @@ pub(super) fn batch_equivalence(groups: &[Vec<(f64, Estimate)>], batches: &[usiz
             "equivalence (TOST) of the slope against log2(batch), margin +-{m} per doubling \
              (the paper's +-15 % over three doublings at alpha 1.3); batch sizes {batches:?}, \
              the slopes of the groups (with and without shortcuts) averaged; one seed per run"
+        ),
+    )
+    .with_seeds(slopes.iter().map(|e| e.map(|e| e.value)).collect())
+}
+
+/// Depth shortens the superdiffusive range, the lags above `tau0` (the paper reads a smaller
+/// `tau0` with shortcuts as a longer range): the slope of `ln tau0` (first window) against
+/// depth, weighted least squares within each group (with and without shortcuts), averaged over
+/// the groups, `> 0`.
+pub(super) fn depth_shortens_tau0(groups: &[Vec<(f64, Estimate)>], depths: &[usize]) -> Claim {
+    let slopes: Vec<Option<Estimate>> = groups.iter().map(|g| wls_slope(g)).collect();
+    let have: Vec<Estimate> = slopes.iter().flatten().copied().collect();
+    let statistic = "slope of ln tau0 against depth";
+    let d = if have.is_empty() {
+        not_tested(
+            &format!("{statistic}: fewer than 2 depths with a crossover"),
+            LEVEL,
+        )
+    } else {
+        let k = have.len() as f64;
+        let v = have.iter().map(|e| e.value).sum::<f64>() / k;
+        let se = have.iter().map(|e| e.se * e.se).sum::<f64>().sqrt() / k;
+        match Estimate::normal(v, se) {
+            Ok(e) => verdict::test(&e, Hypothesis::Above(0.0), LEVEL, statistic)
+                .unwrap_or_else(|_| not_tested(statistic, LEVEL)),
+            Err(_) => not_tested(statistic, LEVEL),
+        }
+    };
+    Claim::new(
+        "network.sweep.depth_shortens_superdiffusion",
+        "deeper networks have a shorter superdiffusive range: tau0 grows with depth (Fig. 3d)",
+        Some(paper::DEPTH),
+        d,
+        &format!(
+            "tau0: the first window's crossover lag with its bootstrap interval (log scale); \
+             depths {depths:?}, the slopes of the groups (with and without shortcuts) \
+             averaged; one seed per run"
         ),
     )
     .with_seeds(slopes.iter().map(|e| e.map(|e| e.value)).collect())
@@ -766,6 +806,19 @@ mod tests {
         // The slope of exact data on a line: 0.3 per doubling.
         let s = wls_slope(&[(4.0, e(1.0)), (5.0, e(1.3)), (6.0, e(1.6))]).unwrap();
         assert!((s.value - 0.3).abs() < 1e-12);
+    }
+
+    #[test]
+    fn depth_rule_reads_the_direction_of_tau0() {
+        let e = |tau: f64| Estimate::normal(f64::ln(tau), 0.1).unwrap();
+        let falling = vec![(8.0, e(40.0)), (14.0, e(20.0)), (20.0, e(10.0))];
+        let rising = vec![(8.0, e(10.0)), (14.0, e(20.0)), (20.0, e(40.0))];
+        let c = depth_shortens_tau0(&[rising.clone(), rising], &[8, 14, 20]);
+        assert_eq!(c.verdict, Verdict::Reproduced);
+        let c = depth_shortens_tau0(&[falling.clone(), falling], &[8, 14, 20]);
+        assert_eq!(c.verdict, Verdict::Contradicted);
+        let c = depth_shortens_tau0(&[vec![], vec![]], &[8]);
+        assert_eq!(c.verdict, Verdict::NotTested);
     }
 
     #[test]
