@@ -295,7 +295,7 @@ fn sweep_value(s: &Value, run: &str, key: &str) -> Option<f64> {
     }
 }
 
-/// The paper's claims about trained networks, each a stated test ([`network_rules`]) on the
+/// The paper's claims about trained networks, each a stated test (`network_rules`) on the
 /// per-seed statistics gathered here.
 pub(super) fn claims(n: Option<&NetworkResults>, cfg: &Config) -> Vec<Claim> {
     let first_model = cfg.network.models.first().cloned().unwrap_or_default();
