@@ -84,6 +84,14 @@ impl Claim {
         self
     }
 
+    /// Records the statistics of groups of one seed's runs (e.g. the runs with and without
+    /// shortcuts) in place of per-seed values: their median and spread, one replicate.
+    pub fn with_groups(self, groups: Vec<Option<f64>>) -> Claim {
+        let mut c = self.with_seeds(groups);
+        c.replicates = 1;
+        c
+    }
+
     /// A claim about one parameter estimated once per seed: the seeds are pooled
     /// ([`verdict::pool`]) and the pooled estimate tested against `h`. Seeds without an
     /// estimate are left out; with none the claim is not tested.

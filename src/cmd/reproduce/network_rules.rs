@@ -425,10 +425,11 @@ pub(super) fn batch_equivalence(groups: &[Vec<(f64, Estimate)>], batches: &[usiz
         &format!(
             "equivalence (TOST) of the slope against log2(batch), margin +-{m} per doubling \
              (the paper's +-15 % over three doublings at alpha 1.3); batch sizes {batches:?}, \
-             the slopes of the groups (with and without shortcuts) averaged; one seed per run"
+             the slopes of the groups (with and without shortcuts) averaged; one seed per run; \
+             the per-seed values are the two groups' slopes"
         ),
     )
-    .with_seeds(slopes.iter().map(|e| e.map(|e| e.value)).collect())
+    .with_groups(slopes.iter().map(|e| e.map(|e| e.value)).collect())
 }
 
 /// Depth shortens the superdiffusive range, the lags above `tau0` (the paper reads a smaller
@@ -462,10 +463,10 @@ pub(super) fn depth_shortens_tau0(groups: &[Vec<(f64, Estimate)>], depths: &[usi
         &format!(
             "tau0: the first window's crossover lag with its bootstrap interval (log scale); \
              depths {depths:?}, the slopes of the groups (with and without shortcuts) \
-             averaged; one seed per run"
+             averaged; one seed per run; the per-seed values are the two groups' slopes"
         ),
     )
-    .with_seeds(slopes.iter().map(|e| e.map(|e| e.value)).collect())
+    .with_groups(slopes.iter().map(|e| e.map(|e| e.value)).collect())
 }
 
 /// The smallest learning rate is near-ballistic: its first-window exponent `> 1.8`.
