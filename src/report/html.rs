@@ -177,7 +177,7 @@ pub fn render(out: &Path, summary: &Value, figures: &[FigureRef]) -> anyhow::Res
             );
         }
         let test = format!(
-            "{} {} ({}, level {})",
+            "{}: {} ({}, level {})",
             t["statistic"].as_str().unwrap_or(""),
             t["hypothesis"].as_str().unwrap_or(""),
             t["kind"].as_str().unwrap_or(""),
