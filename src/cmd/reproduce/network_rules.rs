@@ -145,7 +145,10 @@ pub(super) fn superdiffusive_first_window(model: &str, first: &[Option<Estimate>
 /// `anodiff_core::regime`, its per-seed p-values combined by Fisher's method) and a
 /// subdiffusive exponent after it (`alpha_after`, pooled over seeds, `< 1`), both required
 /// (intersection-union). Without a change, or with normal diffusion after it, the claim is
-/// not reproduced.
+/// not reproduced. Whether the windows before `t0` are superdiffusive is a separate matter:
+/// the first window's exponent is its own claim, and each seed's `alpha_before` is in the
+/// note (with windows of `T` steps and two whole windows needed before `t0`, a superdiffusive
+/// phase shorter than about `2 T` is not resolved by the change-point model).
 pub(super) fn regime_change(model: &str, per_seed: &[Option<RegimeChange>]) -> Claim {
     let id = format!("network.{model}.regime_change_subdiffusive_after_t0");
     let text = format!(
@@ -189,8 +192,18 @@ pub(super) fn regime_change(model: &str, per_seed: &[Option<RegimeChange>]) -> C
         .flatten()
         .map(|c| {
             format!(
-                "t0 = {:.0} [{:.0}, {:.0}], p(no change) = {:.3}",
-                c.t0, c.t0_ci95[0], c.t0_ci95[1], c.p_value
+                "t0 = {:.0} [{:.0}, {:.0}], p(no change) = {:.3}, alpha before {:.3} \
+                 [{:.3}, {:.3}], after {:.3} [{:.3}, {:.3}]",
+                c.t0,
+                c.t0_ci95[0],
+                c.t0_ci95[1],
+                c.p_value,
+                c.alpha_before,
+                c.alpha_before_ci95[0],
+                c.alpha_before_ci95[1],
+                c.alpha_after,
+                c.alpha_after_ci95[0],
+                c.alpha_after_ci95[1]
             )
         })
         .collect();
