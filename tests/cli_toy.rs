@@ -116,6 +116,55 @@ fn runs_are_reproducible_per_seed() {
 }
 
 #[test]
+fn authors_protocol_inverts_the_landscape_and_redraws_at_the_border() {
+    let dir = tempfile::tempdir().unwrap();
+    let land = dir.path().join("cone.npy");
+    write_cone(&land, 129);
+    let l = land.to_str().unwrap();
+    let run = |protocol: &str| {
+        json(&anodiff(&[
+            "toy",
+            "run",
+            "--landscape",
+            l,
+            "--protocol",
+            protocol,
+            "--steps",
+            "100",
+            "--seeds",
+            "3",
+            "--start=0.1,0.1",
+        ]))
+    };
+    let ours = run("anodiff");
+    let theirs = run("authors");
+    assert_eq!(theirs["protocol"], "authors");
+    assert_eq!(theirs["landscape_inverted"], true);
+    assert_eq!(theirs["boundary"], "redraw");
+    assert_eq!(ours["protocol"], "anodiff");
+    assert_eq!(ours["boundary"], "reflect");
+    let r = |w: &serde_json::Value| {
+        let p = &w["final_position"];
+        p[0].as_f64().unwrap().hypot(p[1].as_f64().unwrap())
+    };
+    // L = 10 - z on a cone around the centre: the authors' walker climbs z, i.e. moves away
+    // from the centre at 0.01 per step (start 0.14 from it, 100 steps: about 1.1), while ours
+    // descends to the apex.
+    let kept = theirs["walkers"].as_array().unwrap();
+    let dropped = theirs["dropped"].as_array().unwrap();
+    assert_eq!(kept.len() + dropped.len(), 3);
+    assert!(!kept.is_empty());
+    for w in kept {
+        assert!(r(w) > 0.9, "{w}");
+        // 0.01 steps into a wall with noise sd 0.01: redraws find a step inside.
+        assert!(w["boundary_events"].as_u64().is_some());
+    }
+    for w in ours["walkers"].as_array().unwrap() {
+        assert!(r(w) < 0.05, "{w}");
+    }
+}
+
+#[test]
 fn bad_input_gives_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("cone.npy");
@@ -152,6 +201,10 @@ fn bad_input_gives_clear_errors() {
     fails_with(&["toy", "run", "--landscape", g, "--seeds", "0"], "seeds");
     fails_with(&["toy", "run", "--landscape", g, "--start=2,0"], "start");
     fails_with(&["toy", "run", "--landscape", g, "--start", "0.1"], "x,y");
+    fails_with(
+        &["toy", "run", "--landscape", g, "--protocol", "matlab"],
+        "protocol",
+    );
     fails_with(
         &["toy", "run", "--landscape", "/nonexistent/l.npy"],
         "l.npy",

@@ -371,7 +371,7 @@ pub enum Trend {
 /// The statistic is `S = sum_{i<j} sign((t_j - t_i)(y_j - y_i))`. Without ties and for
 /// `n <= 12` its null distribution is exact (the Mahonian numbers: inversions of a random
 /// permutation); otherwise `S` is normal with the tie-corrected variance and a continuity
-/// correction. The verdict follows the two-sided p-value and the sign of `S`, as [`test`].
+/// correction. The verdict follows the two-sided p-value and the sign of `S`, as [`test()`].
 ///
 /// # Errors
 /// [`Error::InvalidData`] for fewer than 3 points, non-finite values, or mismatched lengths;

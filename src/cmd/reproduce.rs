@@ -32,9 +32,7 @@ use anodiff_core::landscape::{
     cone, diamond_square, shuffle_smooth, DiamondSquareConfig, Landscape, ShuffleSmoothConfig,
 };
 use anodiff_core::stable::{Param, Stable};
-use anodiff_core::toy::{
-    log_lags, segment_exponent, simulate_many, tamsd, Start, ToyConfig, ToyRun,
-};
+use anodiff_core::toy::{log_lags, simulate_each, tamsd, Start, ToyConfig, ToyRun};
 use anodiff_core::vuong::vuong;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -49,11 +47,11 @@ mod config;
 mod network;
 mod network_report;
 mod network_rules;
+pub(crate) mod toy_claims;
 
 use claim::Claim;
-
 pub use config::Scale;
-use config::{scale_name, Config, ToySettings};
+use config::{scale_name, Config, ToyProtocol, ToySettings};
 
 /// Version of the `summary.json` layout; bump it when a field changes meaning.
 /// 2: network stages (`network`), per-stage settings, `config` holds every section.
@@ -171,15 +169,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .as_str()
             .context("landscape stage result lacks a file")?
             .to_string();
-        // The authors started the convex run in a corner so that every walker has a descent.
-        let start = if name == "convex" {
-            Start::At([-1.0, -1.0])
-        } else {
-            Start::Uniform
-        };
         let key = json!({ "toy": toy_key, "landscape": landscapes[name] });
         let result = cache.run(&format!("toy-{name}"), &key, || {
-            toy_stage(&cfg.toy, cfg.seed, Path::new(&file), start)
+            toy_stage(&cfg.toy, cfg.seed, name, Path::new(&file), &args.out)
         })?;
         toy.insert(name.to_string(), result);
     }
@@ -197,7 +189,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None
     };
 
-    let mut claims: Vec<Claim> = claims(&toy, &dims).iter().map(legacy_claim).collect();
+    let mut claims: Vec<Claim> = claims(&toy, &dims);
     claims.extend(network_report::claims(net.as_ref(), &cfg));
     claim::adjust_holm(&mut claims);
     // The plotting data stay in the stage files; the summary keeps the numbers.
@@ -385,15 +377,6 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A claim's verdict: `Some(true)` reproduced, `Some(false)` not, `None` not tested.
-fn verdict(ok: Option<bool>) -> &'static str {
-    match ok {
-        Some(true) => "reproduced",
-        Some(false) => "not reproduced",
-        None => "not tested",
-    }
-}
-
 /// SHA-256 of a file's bytes, in hex.
 fn file_sha256(path: &Path) -> anyhow::Result<String> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -405,12 +388,6 @@ fn write_npy(path: &Path, z: &Array2<f64>) -> anyhow::Result<()> {
     ndarray_npy::write_npy(&tmp, z).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
     Ok(())
-}
-
-fn read_landscape(path: &Path) -> anyhow::Result<Landscape> {
-    let z: Array2<f64> =
-        ndarray_npy::read_npy(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(Landscape::new(z)?)
 }
 
 /// Median of finite values, or `None` when there are none.
@@ -428,63 +405,121 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     })
 }
 
+/// The walker settings and whether the landscape is inverted (`L = 10 - z`) for one toy
+/// landscape under the configured protocol.
+fn toy_walker(cfg: &ToySettings, name: &str) -> (ToyConfig, bool) {
+    let base = match cfg.protocol {
+        ToyProtocol::Authors => ToyConfig::authors(),
+        ToyProtocol::Anodiff => ToyConfig::default(),
+    };
+    // The authors started the convex run in a corner so that every walker has a descent; their
+    // cone was built as z = 1 - r so that L = 10 - z is convex: ours is L already.
+    let start = if name == "convex" {
+        Start::At([-1.0, -1.0])
+    } else {
+        Start::Uniform
+    };
+    let invert = cfg.protocol == ToyProtocol::Authors && name != "convex";
+    (
+        ToyConfig {
+            eta: cfg.eta,
+            sigma: cfg.sigma,
+            steps: cfg.steps,
+            start,
+            ..base
+        },
+        invert,
+    )
+}
+
+/// The walkers on one landscape: per-walker `t0` and MSD exponents (before and after `t0`, and
+/// of the whole run), the pooled gradient components (written to `OUT/toy/NAME-gradients.npy`
+/// for Fig. 8c) with their stable and normal fits, and the plotting data. Walkers that fail
+/// (every border redraw of a step left the grid, under the authors' rule) are listed and left
+/// out, as the authors skipped such runs.
 fn toy_stage(
     cfg: &ToySettings,
     seed: u64,
+    name: &str,
     landscape: &Path,
-    start: Start,
+    out: &Path,
 ) -> anyhow::Result<Value> {
-    let land = read_landscape(landscape)?;
-    let tc = ToyConfig {
-        eta: cfg.eta,
-        sigma: cfg.sigma,
-        steps: cfg.steps,
-        start,
-        ..Default::default()
-    };
+    let z: Array2<f64> = ndarray_npy::read_npy(landscape)
+        .with_context(|| format!("reading {}", landscape.display()))?;
+    let (tc, invert) = toy_walker(cfg, name);
+    let land = Landscape::new(if invert { z.mapv(|v| 10.0 - v) } else { z })?;
     let seeds: Vec<u64> = (0..cfg.walkers as u64).map(|k| seed + k).collect();
-    let runs = simulate_many(&land, &tc, &seeds)?;
-    let exponent = |r: &ToyRun, before: bool| {
-        let part = if before {
-            &r.positions[..=r.t0]
-        } else {
-            &r.positions[r.t0..]
-        };
-        segment_exponent(part).map(|f| f.slope).ok()
+    let mut runs = Vec::new();
+    let mut dropped = Vec::new();
+    for (s, outcome) in seeds.iter().zip(simulate_each(&land, &tc, &seeds)?) {
+        match outcome {
+            Ok(r) => runs.push(r),
+            Err(e) => dropped.push(json!({ "seed": s, "error": e.to_string() })),
+        }
+    }
+    let stretches = |part: &dyn Fn(&ToyRun) -> &[[f64; 2]]| -> Vec<Option<f64>> {
+        let s: Vec<&[[f64; 2]]> = runs.iter().map(part).collect();
+        toy_claims::walker_exponents(&s)
     };
-    let before: Vec<f64> = runs.iter().filter_map(|r| exponent(r, true)).collect();
-    let after: Vec<f64> = runs.iter().filter_map(|r| exponent(r, false)).collect();
-    let whole: Vec<f64> = runs
-        .iter()
-        .filter_map(|r| segment_exponent(&r.positions).ok().map(|f| f.slope))
-        .collect();
-    let t0 = median(runs.iter().map(|r| r.t0 as f64).collect());
+    let before = stretches(&|r| &r.positions[..=r.t0]);
+    let after = stretches(&|r| &r.positions[r.t0..]);
+    let whole = stretches(&|r| &r.positions[..]);
+    let t0: Vec<usize> = runs.iter().map(|r| r.t0).collect();
     // Gradient components of every walker's updates, pooled: the sample the paper fits.
     let grads: Vec<f64> = runs
         .iter()
         .flat_map(|r| r.gradients_seen().iter().flat_map(|g| [g[0], g[1]]))
         .collect();
-    let heavy = heavy_tail_summary(&grads);
+    let dir = out.join("toy");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let grad_file = dir.join(format!("{name}-gradients.npy"));
+    anodiff_core::npy::write_f64(&grad_file, &[grads.len()], &grads)
+        .with_context(|| format!("writing {}", grad_file.display()))?;
+    let flat = |v: &[Option<f64>]| median(v.iter().flatten().copied().collect());
     let plot = toy_plot_data(&runs, &grads);
     Ok(json!({
-        "walkers": runs.len(),
+        "protocol": cfg.protocol,
+        "inverted_landscape": invert,
+        "walkers": cfg.walkers,
+        "walkers_kept": runs.len(),
+        "walkers_dropped": dropped,
         "steps": cfg.steps,
-        "t0_median": t0,
-        "alpha_msd_before_t0_median": median(before.clone()),
-        "alpha_msd_after_t0_median": median(after.clone()),
-        "alpha_msd_whole_median": median(whole),
-        "walkers_with_exponent_before": before.len(),
-        "fraction_superdiffusive_before_t0": fraction(&before, |a| a > 1.0),
-        "walkers_with_exponent_after": after.len(),
-        "gradients": heavy,
+        "t0": t0,
+        "t0_median": median(t0.iter().map(|&t| t as f64).collect()),
+        "alpha_msd_before_t0": before,
+        "alpha_msd_after_t0": after,
+        "alpha_msd_whole": whole,
+        "alpha_msd_before_t0_median": flat(&before),
+        "alpha_msd_after_t0_median": flat(&after),
+        "alpha_msd_whole_median": flat(&whole),
+        "gradients": toy_gradient_summary(&grads),
+        "gradients_file": grad_file.to_string_lossy(),
+        "gradients_sha256": file_sha256(&grad_file)?,
         "plot": plot,
     }))
+}
+
+/// The symmetric stable and normal fits of the pooled gradient components and the boundary
+/// likelihood-ratio test between them ([`toy_claims::heavy_tail_evidence`]); a failure is a
+/// result (a walker stuck on a plateau gives a degenerate sample), reported with its reason.
+fn toy_gradient_summary(x: &[f64]) -> Value {
+    match toy_claims::heavy_tail_evidence(x) {
+        Ok(h) => json!({
+            "n": x.len(),
+            "stable": h.stable,
+            "normal": { "mean": h.normal_mean, "sd": h.normal_sd, "loglik": h.normal_loglik },
+            "llr": h.stable.loglik - h.normal_loglik,
+            "stable_vs_normal": h.comparison,
+        }),
+        Err(e) => json!({ "n": x.len(), "error": e.to_string() }),
+    }
 }
 
 /// What the Fig. 8 and Fig. 5a figures need, kept in the stage file so that figures can be
 /// redrawn without rerunning the walkers: the first walker's path, the walkers' mean
 /// time-averaged MSD before and after `t0` and over the whole run, and histograms of the pooled
-/// gradient components.
+/// gradient components for Fig. 5a (Fig. 8c bins the three landscapes' gradient files together,
+/// see [`toy_claims::shared_histograms`]).
 fn toy_plot_data(runs: &[ToyRun], grads: &[f64]) -> Value {
     let first = runs.first();
     let mean_msd = |part: &dyn Fn(&ToyRun) -> &[[f64; 2]]| {
@@ -516,7 +551,6 @@ fn toy_plot_data(runs: &[ToyRun], grads: &[f64]) -> Value {
     };
     // The central 99 % for the linear histogram (the extreme tail is the right panel's job).
     let central = figs::histogram(grads, 81, q(0.005), q(0.995));
-    let full = figs::histogram(grads, 60, q(0.0), q(1.0));
     let tail = figs::log_histogram(grads, 30);
     let hist = |h: &Histogram| json!({ "centres": h.centres, "density": h.density });
     json!({
@@ -526,13 +560,8 @@ fn toy_plot_data(runs: &[ToyRun], grads: &[f64]) -> Value {
         "msd_after_t0": mean_msd(&|r: &ToyRun| &r.positions[r.t0..]),
         "msd_whole": mean_msd(&|r: &ToyRun| &r.positions[..]),
         "gradient_hist": hist(&central),
-        "gradient_hist_full": hist(&full),
         "gradient_tail": hist(&tail),
     })
-}
-
-fn fraction(v: &[f64], keep: impl Fn(f64) -> bool) -> Option<f64> {
-    (!v.is_empty()).then(|| v.iter().filter(|&&a| keep(a)).count() as f64 / v.len() as f64)
 }
 
 /// Stable MLE of the gradient components and a Vuong test against the normal; errors become a
@@ -583,111 +612,62 @@ fn num(v: &Value) -> Option<f64> {
     v.as_f64()
 }
 
-/// The paper's claims that the demo can test, each with our number and a verdict.
-fn claims(toy: &serde_json::Map<String, Value>, dims: &Value) -> Vec<Value> {
-    let get = |land: &str, key: &str| toy.get(land).and_then(|v| num(&v[key]));
-    let grad_alpha = toy
-        .get("fractal")
-        .and_then(|v| num(&v["gradients"]["stable"]["alpha"]));
-    let grad_alpha_ci = toy
-        .get("fractal")
-        .map(|v| v["gradients"]["stable"]["ci95"]["alpha"].clone())
-        .unwrap_or(Value::Null);
-    let grad_llr = toy
-        .get("fractal")
-        .and_then(|v| num(&v["gradients"]["vuong_vs_normal"]["llr"]));
-    let before = get("fractal", "alpha_msd_before_t0_median");
-    let after = get("fractal", "alpha_msd_after_t0_median");
-    let convex = get("convex", "alpha_msd_before_t0_median");
-    let shuffled = get("shuffled", "alpha_msd_whole_median");
-    let level = num(&dims["level_set_boxcount"]["dimension"]);
-    let level_ci = dims["level_set_boxcount"]["ci95"]
-        .as_array()
-        .and_then(|c| Some((c.first()?.as_f64()?, c.get(1)?.as_f64()?)));
-    let out = vec![
-        json!({
-            "claim": "toy model, fractal landscape: superdiffusive (alpha > 1) before t0",
-            "paper": "alpha > 1", "ours": before,
-            "verdict": verdict(before.map(|a| a > 1.0)),
-            "note": "median over walkers on one unselected landscape; the paper showed one \
-                     hand-picked landscape and segment",
-        }),
-        json!({
-            "claim": "toy model, fractal landscape: subdiffusive (alpha < 1) after t0",
-            "paper": "alpha < 1", "ours": after,
-            "verdict": verdict(after.map(|a| a < 1.0)),
-        }),
-        json!({
-            "claim": "toy model, fractal landscape: gradient components heavy-tailed",
-            "paper": "alpha_dist = 1.9 [1.887, 1.913]", "ours": grad_alpha,
-            "ci95": grad_alpha_ci,
-            "verdict": verdict(grad_alpha.map(|a| a < 1.95)),
-            "note": "stable MLE of the pooled gradient components; reproduced means alpha < 1.95 \
-                     (clearly below the normal's 2), not a match of the paper's 1.9",
-        }),
-        json!({
-            "claim": "toy model, fractal landscape: stable law beats the normal (Vuong LLR > 0)",
-            "paper": "LLR = 39.37", "ours": grad_llr,
-            "verdict": verdict(grad_llr.map(|l| l > 0.0)),
-            "note": "log-likelihood ratio summed over the pooled components; our sample is larger \
-                     than the paper's, so the LLR scales up with it",
-        }),
-        json!({
-            "claim": "toy model, convex landscape: near-ballistic MSD before the minimum",
-            "paper": "alpha close to 2", "ours": convex,
-            "verdict": verdict(convex.map(|a| a > 1.5)),
-        }),
-        json!({
-            "claim": "toy model, shuffled-smoothed landscape: stuck, subdiffusive",
-            "paper": "alpha < 1", "ours": shuffled,
-            "verdict": verdict(shuffled.map(|a| a < 1.0)),
-        }),
-        json!({
-            "claim": "toy fractal landscape: level sets are fractal (box dimension strictly \
-                      between 1 and 2)",
-            "paper": "generated landscapes with fractal dimension in [1, 2]", "ours": level,
-            "ci95": dims["level_set_boxcount"]["ci95"].clone(),
-            "verdict": verdict(level_ci.map(|(lo, hi)| lo > 1.0 && hi < 2.0)),
-            "note": "the 95 % interval of the box-counting dimension of the median level set \
-                     must exclude both 1 (a smooth curve) and 2 (a space-filling one); the \
-                     network landscape's dimension is a separate claim",
-        }),
-    ];
-    out
-}
-
-/// A claim row of the toy stages in the schema-2 layout (`claim`, `paper`, `ours`, `ci95`,
-/// `verdict`, `note`) as a [`Claim`].
-fn legacy_claim(v: &Value) -> Claim {
-    use anodiff_core::verdict::{not_tested, Verdict};
-    let text = v["claim"].as_str().unwrap_or_default();
-    let mut d = not_tested(text, claim::LEVEL);
-    d.verdict = match v["verdict"].as_str() {
-        Some("reproduced") => Verdict::Reproduced,
-        Some("not reproduced") => Verdict::Inconclusive,
-        _ => Verdict::NotTested,
+/// The toy-model and landscape-dimension claims, each a stated test ([`toy_claims`]) on the
+/// stage results: the per-walker exponents, the gradient fits and the level-set dimension.
+fn claims(toy: &serde_json::Map<String, Value>, dims: &Value) -> Vec<Claim> {
+    let per_walker = |land: &str, key: &str| -> Vec<Option<f64>> {
+        toy.get(land)
+            .and_then(|v| v[key].as_array())
+            .map(|a| a.iter().map(Value::as_f64).collect())
+            .unwrap_or_default()
     };
-    d.test.estimate = num(&v["ours"]);
-    d.test.ci95 = v["ci95"]
-        .as_array()
-        .and_then(|c| Some([c.first()?.as_f64()?, c.get(1)?.as_f64()?]));
-    let id: String = text
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    Claim::new(
-        &format!("toy.{id}"),
-        text,
-        v["paper"].as_str(),
-        d,
-        v["note"].as_str().unwrap_or_default(),
-    )
+    let pair = |v: &Value| -> Option<[f64; 2]> {
+        let a = v.as_array()?;
+        Some([a.first()?.as_f64()?, a.get(1)?.as_f64()?])
+    };
+    let g = toy
+        .get("fractal")
+        .map(|v| v["gradients"].clone())
+        .unwrap_or(Value::Null);
+    let why = g["error"]
+        .as_str()
+        .unwrap_or("no gradient fit in the stage result")
+        .to_string();
+    let comparison: Option<anodiff_core::vuong::ModelComparison> =
+        serde_json::from_value(g["stable_vs_normal"].clone()).ok();
+    let alpha = g["stable"]["alpha"]
+        .as_f64()
+        .map(|a| (a, pair(&g["stable"]["ci95"]["alpha"])));
+    let ls = &dims["level_set_boxcount"];
+    let level = ls["dimension"].as_f64().zip(pair(&ls["ci95"]));
+    let level_why = ls["error"]
+        .as_str()
+        .unwrap_or("no level-set dimension in the stage result")
+        .to_string();
+    let mut out = vec![
+        toy_claims::superdiffusive_before_t0(&per_walker("fractal", "alpha_msd_before_t0")),
+        toy_claims::subdiffusive_after_t0(&per_walker("fractal", "alpha_msd_after_t0")),
+        toy_claims::stable_beats_normal(comparison.as_ref().ok_or(why.as_str())),
+        toy_claims::heavy_tailed(alpha.ok_or(why.as_str())),
+        toy_claims::convex_near_ballistic(&per_walker("convex", "alpha_msd_before_t0")),
+        toy_claims::shuffled_subdiffusive(&per_walker("shuffled", "alpha_msd_whole")),
+    ];
+    let protocol = toy
+        .get("fractal")
+        .and_then(|v| v["protocol"].as_str())
+        .unwrap_or("unknown")
+        .to_string();
+    for c in &mut out {
+        c.note = format!(
+            "{}; walkers run with the {protocol} protocol on one unselected landscape (the \
+             paper showed one hand-picked landscape and run)",
+            c.note
+        );
+    }
+    out.push(toy_claims::level_set_fractal(
+        level.ok_or(level_why.as_str()),
+    ));
+    out
 }
 
 /// The verdict table on stdout: each claim's verdict with its test, estimate, interval and
@@ -749,6 +729,12 @@ fn stored_path(v: &Value) -> Vec<[f64; 2]> {
         })
         .unwrap_or_default()
 }
+
+/// Bins of the Fig. 8c densities (odd, so that 0 is a bin centre).
+const GRADIENT_BINS: usize = 81;
+
+/// Fraction of each landscape's gradient components inside the Fig. 8c range.
+const GRADIENT_COVERAGE: f64 = 0.995;
 
 /// The landscape's display name and the walkers' start rule, for captions.
 const LANDS: [(&str, &str); 3] = [
@@ -843,19 +829,34 @@ fn write_figures(
          shuffled one.",
     )?;
 
-    // Fig. 8c: gradient distributions of the three landscapes.
+    // Fig. 8c: gradient densities of the three landscapes on shared bins.
+    let mut samples = Vec::new();
+    for (name, _) in LANDS {
+        let file = toy
+            .get(name)
+            .and_then(|v| v["gradients_file"].as_str())
+            .with_context(|| format!("the {name} toy stage result lacks its gradient file"))?;
+        let g: ndarray::Array1<f64> =
+            ndarray_npy::read_npy(file).with_context(|| format!("reading {file}"))?;
+        samples.push(g.to_vec());
+    }
+    let refs_: Vec<&[f64]> = samples.iter().map(Vec::as_slice).collect();
     let mut grads = Vec::new();
-    for (i, (name, label)) in LANDS.iter().enumerate() {
-        let h = stored_hist(&plot_of(name)?["gradient_hist_full"]);
-        grads.push(Series::line(*label, h.centres, h.density).with_color(plot::palette(i)));
+    if let Some(h) = toy_claims::shared_histograms(&refs_, GRADIENT_BINS, GRADIENT_COVERAGE) {
+        let centres = h.centres();
+        for (i, ((_, label), d)) in LANDS.iter().zip(h.densities).enumerate() {
+            grads.push(Series::line(*label, centres.clone(), d).with_color(plot::palette(i)));
+        }
     }
     save(
         "fig8c-toy-gradients",
         &figs::toy_gradients("Toy model: gradient components (paper Fig. 8c)", grads),
         "Fig. 8c: gradient distributions of the toy model",
         "Density of the pooled gradient components dL/dx and dL/dy that drove the walkers, \
-         on a log density axis. The paper: the fractal landscape's gradients have a far wider \
-         range than the convex or shuffled landscapes'.",
+         on a log density axis, the three landscapes on the same 81 bins of a range symmetric \
+         about 0 that holds at least 99.5 % of each landscape's components. The paper: the \
+         fractal landscape's gradients have a far wider range than the convex or shuffled \
+         landscapes'.",
     )?;
 
     // Fig. 5a from the fractal toy's pooled gradients: stable and normal fits.

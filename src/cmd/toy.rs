@@ -3,7 +3,7 @@
 use anodiff_core::fit::alternatives::{fit as fit_alternative, AltModel};
 use anodiff_core::fit::{Estimator, Mle};
 use anodiff_core::landscape::Landscape;
-use anodiff_core::toy::{segment_exponent, simulate_many, Boundary, Start, ToyConfig, ToyRun};
+use anodiff_core::toy::{segment_exponent, simulate_each, Boundary, Start, ToyConfig, ToyRun};
 use anodiff_core::vuong::{vuong, ModelComparison};
 use anyhow::Context;
 use std::path::PathBuf;
@@ -29,9 +29,13 @@ enum Command {
         DIR/summary.json      the JSON summary also printed on stdout\n\
         Walker k uses seed SEED + k (ChaCha8). The landscape's axis 0 is x, axis 1 is y, and\n\
         both span [-1, 1]. The defaults eta = 0.02, sigma = 0.5 give the authors' per-step noise\n\
-        eta * sigma = 0.01.\n\n\
-        Example:\n  \
-        anodiff toy run --landscape ds.npy --eta 0.02 --sigma 0.5 --steps 1000 --seeds 20 --out runs/")]
+        eta * sigma = 0.01. With --protocol authors the walkers descend L = 10 - z (the file's\n\
+        z inverted, as the authors' script), read the gradient at the next node up of a 1e-3\n\
+        grid and redraw the noise up to 500 times at the border; a walker whose redraws all\n\
+        fail is listed under \"dropped\" and left out of the outputs.\n\n\
+        Examples:\n  \
+        anodiff toy run --landscape ds.npy --eta 0.02 --sigma 0.5 --steps 1000 --seeds 20 --out runs/\n  \
+        anodiff toy run --landscape ds.npy --protocol authors --seeds 20")]
     Run(RunArgs),
 }
 
@@ -45,6 +49,16 @@ enum BoundaryArg {
     Error,
     /// Redraw the noise up to 500 times (the authors' rule), then stop with an error.
     Redraw,
+}
+
+/// Which walker and landscape convention to run.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ProtocolArg {
+    /// This crate's walker on L = z: interpolated gradient, reflecting walls by default.
+    Anodiff,
+    /// The authors' script: L = 10 - z, gradient at the next node up of a 1e-3 grid, up to 500
+    /// noise redraws at the border (failing walkers are dropped).
+    Authors,
 }
 
 #[derive(clap::Args, Debug)]
@@ -67,9 +81,13 @@ struct RunArgs {
     /// Seed of the first walker; walker k uses SEED + k.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// What happens when a step leaves [-1, 1]^2.
-    #[arg(long, value_enum, default_value_t = BoundaryArg::Reflect)]
-    boundary: BoundaryArg,
+    /// Walker and landscape convention.
+    #[arg(long, value_enum, default_value_t = ProtocolArg::Anodiff)]
+    protocol: ProtocolArg,
+    /// What happens when a step leaves [-1, 1]^2 (default: reflect; redraw with --protocol
+    /// authors).
+    #[arg(long, value_enum)]
+    boundary: Option<BoundaryArg>,
     /// Fixed start "x,y" in [-1, 1]^2 (default: uniform random per walker).
     #[arg(long, value_parser = parse_point, allow_hyphen_values = true)]
     start: Option<[f64; 2]>,
@@ -214,28 +232,63 @@ fn run_toy(a: RunArgs) -> anyhow::Result<()> {
         anyhow::bail!("--seeds must be at least 1");
     }
     let z = super::landscape::read_landscape(&a.landscape)?;
+    let authors = a.protocol == ProtocolArg::Authors;
+    let z = if authors { z.mapv(|v| 10.0 - v) } else { z };
     let land = Landscape::new(z)
         .with_context(|| format!("{} is not a usable landscape", a.landscape.display()))?;
+    let boundary = a.boundary.unwrap_or(if authors {
+        BoundaryArg::Redraw
+    } else {
+        BoundaryArg::Reflect
+    });
+    let base = if authors {
+        ToyConfig::authors()
+    } else {
+        ToyConfig::default()
+    };
     let cfg = ToyConfig {
         eta: a.eta,
         sigma: a.sigma,
         steps: a.steps,
-        boundary: match a.boundary {
+        boundary: match boundary {
             BoundaryArg::Reflect => Boundary::Reflect,
             BoundaryArg::Clamp => Boundary::Clamp,
             BoundaryArg::Error => Boundary::Error,
             BoundaryArg::Redraw => Boundary::Redraw { max_tries: 500 },
         },
         start: a.start.map_or(Start::Uniform, Start::At),
-        ..Default::default()
+        ..base
     };
     cfg.check()?;
-    let seeds: Vec<u64> = (0..a.seeds as u64)
+    let all_seeds: Vec<u64> = (0..a.seeds as u64)
         .map(|k| a.seed.wrapping_add(k))
         .collect();
-    let bar = super::landscape::spinner(&format!("running {} walkers", seeds.len()));
-    let runs = simulate_many(&land, &cfg, &seeds)?;
+    let bar = super::landscape::spinner(&format!("running {} walkers", all_seeds.len()));
+    let outcomes = simulate_each(&land, &cfg, &all_seeds)?;
     bar.finish_and_clear();
+    // Under the authors' protocol a walker whose border redraws all fail is dropped, as they
+    // skipped such runs; under ours any failure is an error, since the user chose the rule.
+    let mut seeds = Vec::new();
+    let mut runs = Vec::new();
+    let mut dropped = Vec::new();
+    for (&s, o) in all_seeds.iter().zip(outcomes) {
+        match o {
+            Ok(r) => {
+                seeds.push(s);
+                runs.push(r);
+            }
+            Err(e) if authors => {
+                dropped.push(serde_json::json!({ "seed": s, "error": e.to_string() }))
+            }
+            Err(e) => return Err(anyhow::anyhow!("walker with seed {s}: {e}")),
+        }
+    }
+    if runs.is_empty() {
+        anyhow::bail!(
+            "every walker failed; the first: {}",
+            dropped[0]["error"].as_str().unwrap_or_default()
+        );
+    }
 
     let walkers: Vec<serde_json::Value> = seeds
         .iter()
@@ -254,13 +307,17 @@ fn run_toy(a: RunArgs) -> anyhow::Result<()> {
         "sigma": a.sigma,
         "noise_sd_per_step": a.eta * a.sigma,
         "steps": a.steps,
-        "boundary": format!("{:?}", a.boundary).to_lowercase(),
+        "protocol": format!("{:?}", a.protocol).to_lowercase(),
+        "landscape_inverted": authors,
+        "gradient_rule": if authors { "next node up of a 1e-3 grid (the authors')" } else { "bilinear interpolation of central differences" },
+        "boundary": format!("{boundary:?}").to_lowercase(),
         "t0_rule": "1 + last step farther than 4 RMS radii from the centre of the last 10% of the path",
         "msd_exponent_rule": "OLS slope of ln TAMSD vs ln lag, ~12 log-spaced lags in [1, len/4], per segment; se assumes independent lags (too small)",
         "median_t0": median(runs.iter().map(|r| r.t0 as f64).collect()),
         "median_alpha_before_t0": median(pick("alpha_before_t0")),
         "median_alpha_after_t0": median(pick("alpha_after_t0")),
         "walkers": walkers,
+        "dropped": dropped,
         "gradients": gradient_summary(&gradients),
         "out": a.out,
     });

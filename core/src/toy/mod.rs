@@ -19,8 +19,11 @@
 //! which gives the same noise through eq. 6 as written. Their walker read the gradient at the next
 //! node up (not interpolated), pooled the y-gradient twice (a bug), redrew the noise up to 500
 //! times at the border and silently froze the walker after that, and picked `t0` from hand-set
-//! coordinate thresholds. Here the gradient is interpolated, both components are recorded, the
-//! border rule is explicit ([`Boundary`]) and `t0` is found from the path.
+//! coordinate thresholds. By default the gradient here is interpolated, both components are
+//! recorded, the border rule is explicit ([`Boundary`]) and `t0` is found from the path.
+//! [`ToyConfig::authors`] runs their walker instead ([`GradientRule::AUTHORS`], 500 redraws;
+//! a walker whose redraws fail is an error, which [`simulate_each`] keeps per walker), with
+//! both gradient components recorded and `t0` still found from the path.
 //!
 //! # What the model reproduces
 //! Measured over 12 diamond-square landscapes (257 x 257, Douillet's defaults) x 5 walkers with
@@ -38,7 +41,7 @@ mod basin;
 mod msd2d;
 
 pub use basin::{final_basin_entry, BasinRule};
-pub use msd2d::{log_lags, segment_exponent, tamsd};
+pub use msd2d::{brownian_exponent_bias, log_lags, segment_exponent, tamsd};
 
 use crate::error::{Error, Result};
 use crate::landscape::Landscape;
@@ -80,6 +83,89 @@ pub enum Start {
     At([f64; 2]),
 }
 
+/// Where the walker reads the gradient.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum GradientRule {
+    /// Bilinear interpolation of the central-difference gradients of the four surrounding
+    /// nodes ([`Landscape::gradient`]): continuous in the position. The default.
+    #[default]
+    Interpolated,
+    /// The authors' lookup (`simplified_SGD_model.m`): the landscape resampled bilinearly on a
+    /// fine grid of spacing `step` over `[-1, 1]` (they used `1e-3`, 2001 nodes), its gradient
+    /// by central differences on that grid (MATLAB `gradient`, one-sided at the border), read
+    /// at the first fine node strictly above the walker in each coordinate (`find(grid > x, 1)`;
+    /// the last node at `x = 1`). The gradient is then piecewise constant on the fine cells and
+    /// jumps across the coarse grid lines, where the bilinear surface has kinks.
+    NextNode {
+        /// Spacing of the fine grid (range: finite, in (0, 1]).
+        step: f64,
+    },
+}
+
+impl GradientRule {
+    /// The authors' rule: [`GradientRule::NextNode`] on a grid of spacing `1e-3`.
+    pub const AUTHORS: GradientRule = GradientRule::NextNode { step: 1e-3 };
+
+    fn check(&self) -> Result<()> {
+        if let GradientRule::NextNode { step } = *self {
+            if !(step > 0.0 && step <= 1.0 && step.is_finite()) {
+                return Err(Error::param(
+                    "step",
+                    format!("the fine-grid spacing must lie in (0, 1], got {step}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The gradient at `p` under this rule, or `None` outside `[-1, 1]^2`.
+    ///
+    /// # Examples
+    /// ```
+    /// use anodiff_core::landscape::Landscape;
+    /// use anodiff_core::toy::GradientRule;
+    /// use ndarray::Array2;
+    /// // z = x^2 on 3 x 3 nodes: the bilinear surface has slope -1 on [-1, 0] and 1 on [0, 1].
+    /// let z = Array2::from_shape_fn((3, 3), |(i, _)| (i as f64 - 1.0).powi(2));
+    /// let land = Landscape::new(z).unwrap();
+    /// // Right of the kink at 0 the next fine node up is 0.001, on the rising side.
+    /// let g = GradientRule::AUTHORS.gradient(&land, [0.0004, 0.3]).unwrap();
+    /// assert!((g[0] - 1.0).abs() < 1e-9, "{g:?}");
+    /// // Left of it the next node up is 0.0 itself: a central difference across the kink.
+    /// let g = GradientRule::AUTHORS.gradient(&land, [-0.0004, 0.3]).unwrap();
+    /// assert!(g[0].abs() < 1e-9, "{g:?}");
+    /// let g = GradientRule::AUTHORS.gradient(&land, [-0.0015, 0.3]).unwrap();
+    /// assert!((g[0] + 1.0).abs() < 1e-9, "{g:?}");
+    /// ```
+    pub fn gradient(&self, land: &Landscape, p: [f64; 2]) -> Option<[f64; 2]> {
+        match *self {
+            GradientRule::Interpolated => land.gradient(p),
+            GradientRule::NextNode { step } => {
+                if !inside(p) {
+                    return None;
+                }
+                let last = (2.0 / step).round() as i64;
+                let node = |x: f64| -> i64 { (((x + 1.0) / step).floor() as i64 + 1).min(last) };
+                let at = |k: i64| (-1.0 + k as f64 * step).clamp(-1.0, 1.0);
+                let (kx, ky) = (node(p[0]), node(p[1]));
+                let (x, y) = (at(kx), at(ky));
+                let diff = |k: i64, f: &dyn Fn(f64) -> Option<f64>| -> Option<f64> {
+                    if k == 0 {
+                        Some((f(at(1))? - f(at(0))?) / (at(1) - at(0)))
+                    } else if k == last {
+                        Some((f(at(last))? - f(at(last - 1))?) / (at(last) - at(last - 1)))
+                    } else {
+                        Some((f(at(k + 1))? - f(at(k - 1))?) / (at(k + 1) - at(k - 1)))
+                    }
+                };
+                let gx = diff(kx, &|u| land.value([u, y]))?;
+                let gy = diff(ky, &|v| land.value([x, v]))?;
+                Some([gx, gy])
+            }
+        }
+    }
+}
+
 /// Settings of the SGD model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToyConfig {
@@ -97,6 +183,8 @@ pub struct ToyConfig {
     pub start: Start,
     /// How `t0` is found (default [`BasinRule::default`]).
     pub basin: BasinRule,
+    /// Where the gradient is read (default [`GradientRule::Interpolated`]).
+    pub gradient: GradientRule,
 }
 
 impl Default for ToyConfig {
@@ -108,6 +196,32 @@ impl Default for ToyConfig {
             boundary: Boundary::default(),
             start: Start::default(),
             basin: BasinRule::default(),
+            gradient: GradientRule::default(),
+        }
+    }
+}
+
+impl ToyConfig {
+    /// The authors' protocol (`simplified_SGD_model.m`, HEAD): `eta = 0.02`, per-step noise
+    /// `0.01 N(0, 1)` per coordinate (`sigma = 0.5`), 1000 updates, a uniform random start, the
+    /// gradient read at the next node up of a `1e-3` grid ([`GradientRule::AUTHORS`]) and up to
+    /// 500 noise redraws at the border ([`Boundary::Redraw`]). Their landscape was `L = 10 - z`
+    /// for a generated `z`: the inversion is the caller's (it is a property of the landscape,
+    /// not of the walker). Where the authors froze a walker whose 500 redraws all failed and
+    /// skipped its analysis, [`simulate`] returns an error and [`simulate_each`] reports it per
+    /// walker.
+    ///
+    /// # Examples
+    /// ```
+    /// let cfg = anodiff_core::toy::ToyConfig::authors();
+    /// assert_eq!(cfg.eta * cfg.sigma, 0.01);
+    /// assert_eq!(cfg.steps, 1000);
+    /// ```
+    pub fn authors() -> ToyConfig {
+        ToyConfig {
+            boundary: Boundary::Redraw { max_tries: 500 },
+            gradient: GradientRule::AUTHORS,
+            ..ToyConfig::default()
         }
     }
 }
@@ -144,6 +258,7 @@ impl ToyConfig {
                 ));
             }
         }
+        self.gradient.check()?;
         self.basin.check()
     }
 }
@@ -293,7 +408,7 @@ pub fn simulate<R: Rng + ?Sized>(land: &Landscape, cfg: &ToyConfig, rng: &mut R)
     let noise = cfg.eta * cfg.sigma;
     let mut boundary_events = 0;
     let at = |w: [f64; 2]| -> Result<([f64; 2], f64)> {
-        match (land.gradient(w), land.value(w)) {
+        match (cfg.gradient.gradient(land, w), land.value(w)) {
             (Some(g), Some(v)) => Ok((g, v)),
             _ => Err(Error::InvalidData(format!(
                 "walker at ({}, {}) is outside the grid [-1, 1]^2",
@@ -391,6 +506,37 @@ pub fn simulate_many(land: &Landscape, cfg: &ToyConfig, seeds: &[u64]) -> Result
             })
         })
         .collect()
+}
+
+/// Runs one walker per seed in parallel like [`simulate_many`], but keeps each walker's
+/// outcome: a walker that fails (e.g. every [`Boundary::Redraw`] of a step left the grid) is
+/// an `Err` in its slot and the others still run, as the authors skipped such a repeat.
+///
+/// # Errors
+/// Settings out of range ([`ToyConfig::check`]).
+///
+/// # Examples
+/// ```
+/// use anodiff_core::landscape::{paraboloid, Landscape};
+/// use anodiff_core::toy::{simulate_each, ToyConfig};
+/// let land = Landscape::new(paraboloid(65, 0.5).unwrap()).unwrap();
+/// let cfg = ToyConfig { steps: 50, ..ToyConfig::authors() };
+/// let runs = simulate_each(&land, &cfg, &[1, 2]).unwrap();
+/// assert!(runs.iter().all(|r| r.is_ok()));
+/// ```
+pub fn simulate_each(
+    land: &Landscape,
+    cfg: &ToyConfig,
+    seeds: &[u64],
+) -> Result<Vec<Result<ToyRun>>> {
+    cfg.check()?;
+    Ok(seeds
+        .par_iter()
+        .map(|&s| {
+            let mut rng = ChaCha8Rng::seed_from_u64(s);
+            simulate(land, cfg, &mut rng)
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -553,5 +699,88 @@ mod tests {
         assert!(run.read_weights(0..2, 0..2, &mut out[..3]).is_err());
         assert_eq!(run.losses(0..2).unwrap().unwrap().len(), 2);
         assert_eq!(run.gradients_seen().len(), 40);
+    }
+
+    #[test]
+    fn next_node_gradient_matches_the_bilinear_slope_and_bad_steps_are_named() {
+        // z = x y (bilinear, so the resampled surface is exact): dz/dx = y, dz/dy = x at the
+        // fine node above the point (interior nodes: central differences of a linear function).
+        let n = 17;
+        let h = 2.0 / (n - 1) as f64;
+        let z = Array2::from_shape_fn((n, n), |(i, j)| {
+            (-1.0 + i as f64 * h) * (-1.0 + j as f64 * h)
+        });
+        let land = Landscape::new(z).unwrap();
+        let rule = GradientRule::NextNode { step: 0.01 };
+        let g = rule.gradient(&land, [0.123, -0.456]).unwrap();
+        // Next nodes up: x = 0.13, y = -0.45.
+        assert!((g[0] - (-0.45)).abs() < 1e-9, "{g:?}");
+        assert!((g[1] - 0.13).abs() < 1e-9, "{g:?}");
+        // At the corner x = y = 1 there is no node above: the last node, one-sided.
+        let g = rule.gradient(&land, [1.0, 1.0]).unwrap();
+        assert!(
+            (g[0] - 1.0).abs() < 1e-9 && (g[1] - 1.0).abs() < 1e-9,
+            "{g:?}"
+        );
+        assert!(rule.gradient(&land, [1.01, 0.0]).is_none());
+        let cfg = ToyConfig {
+            gradient: GradientRule::NextNode { step: 0.0 },
+            ..Default::default()
+        };
+        match simulate(&land, &cfg, &mut rng(0)) {
+            Err(Error::InvalidParameter { name, .. }) => assert_eq!(name, "step"),
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_walker_keeps_its_own_outcome() {
+        // A steep plane pushes walkers out through x = 1; the redraw rule fails for a walker
+        // starting at the wall and not for one starting far inside with few steps.
+        let n = 33;
+        let z = Array2::from_shape_fn((n, n), |(i, _)| -(i as f64));
+        let land = Landscape::new(z).unwrap();
+        let cfg = ToyConfig {
+            steps: 200,
+            start: Start::At([0.95, 0.0]),
+            boundary: Boundary::Redraw { max_tries: 20 },
+            ..Default::default()
+        };
+        let out = simulate_each(&land, &cfg, &[1, 2, 3]).unwrap();
+        assert_eq!(out.len(), 3);
+        assert!(out.iter().all(|r| r.is_err()));
+        let cfg = ToyConfig {
+            steps: 3,
+            start: Start::At([-0.9, 0.0]),
+            ..cfg
+        };
+        assert!(simulate_each(&land, &cfg, &[1]).unwrap()[0].is_ok());
+    }
+
+    #[test]
+    fn next_node_gradient_matches_scipy_resampling_and_numpy_gradient() {
+        // The authors' procedure done independently in numpy/scipy: the 9 x 9 grid
+        // z[i, j] = sin(1.3 i) + 0.5 i cos(0.7 j) on [-1, 1]^2 resampled by
+        // scipy.interpolate.RegularGridInterpolator(method="linear") onto u = -1 + 0.01 k
+        // (k = 0..200), numpy.gradient(F, 0.01, axis=0 / 1), read at
+        // argmax(u > x), argmax(u > y).
+        let n = 9;
+        let z = Array2::from_shape_fn((n, n), |(i, j)| {
+            (1.3 * i as f64).sin() + 0.5 * i as f64 * (0.7 * j as f64).cos()
+        });
+        let land = Landscape::new(z).unwrap();
+        let rule = GradientRule::NextNode { step: 0.01 };
+        for (p, want) in [
+            ([0.123, -0.456], [4.464307562032316, -6.1003117574008945]),
+            ([-0.999, 0.5031], [2.927852954248436, 0.05414185526106223]),
+            ([0.7712, 0.9951], [-3.036567568719528, 8.388121969408457]),
+            ([0.3333, -0.7777], [4.70100305375063, -2.5208917523102725]),
+            ([0.995, -0.995], [-2.606511950757273, -3.7625250034482027]),
+        ] {
+            let g = rule.gradient(&land, p).unwrap();
+            for k in 0..2 {
+                assert!((g[k] - want[k]).abs() < 1e-9, "{p:?}: {g:?} vs {want:?}");
+            }
+        }
     }
 }
