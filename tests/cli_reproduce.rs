@@ -144,12 +144,12 @@ fn check_figure(dir: &std::path::Path, stem: &str) {
 /// Checks what an uninterrupted tiny run wrote: schema, numbers, claims, figures, report.
 fn check_complete(dir: &Path, out: &Output) -> serde_json::Value {
     let s = summary(dir);
-    assert_eq!(s["schema_version"], 2);
+    assert_eq!(s["schema_version"], 3);
     assert_eq!(s["scale"], "demo");
     // The configuration is the preset with the TOML's keys laid over it.
     assert_eq!(s["config"]["network"]["models"][0], "resnet8");
     assert_eq!(
-        s["config"]["network"]["lr"], 0.05,
+        s["config"]["network"]["lr"], 0.1,
         "a preset key the TOML leaves alone"
     );
     for land in ["fractal", "convex", "shuffled"] {
@@ -159,23 +159,36 @@ fn check_complete(dir: &Path, out: &Output) -> serde_json::Value {
         let file = s["landscapes"][land]["file"].as_str().unwrap();
         assert!(Path::new(file).exists(), "{file}");
     }
-    // Both networks: trained to the end and analysed in every window.
+    // Both networks, two seeds each: trained to the end and analysed in every window.
+    assert_eq!(s["network"]["seeds"], serde_json::json!([0, 1]));
     for model in ["resnet8", "resnet8-noshort"] {
-        let m = &s["network"]["models"][model];
-        assert_eq!(m["run"]["status"], "finished", "{model}");
-        let steps = m["run"]["steps"].as_u64().unwrap();
-        assert_eq!(steps, 3 * m["run"]["steps_per_epoch"].as_u64().unwrap());
-        let windows = m["windows"].as_array().unwrap();
-        // Windows of 40 steps every 20 steps.
-        assert_eq!(windows.len() as u64, (steps - 40) / 20 + 1, "{model}");
-        for w in windows {
-            let a = w["alpha"].as_f64().unwrap();
-            assert!(a.is_finite() && a > 0.0 && a < 3.0, "{model}: {w}");
+        let seeds = s["network"]["models"][model]["seeds"].as_array().unwrap();
+        assert_eq!(seeds.len(), 2, "{model}");
+        for m in seeds {
+            assert_eq!(m["run"]["status"], "finished", "{model}");
+            let steps = m["run"]["steps"].as_u64().unwrap();
+            assert_eq!(steps, 3 * m["run"]["steps_per_epoch"].as_u64().unwrap());
+            let windows = m["windows"].as_array().unwrap();
+            // Windows of 40 steps every 20 steps.
+            assert_eq!(windows.len() as u64, (steps - 40) / 20 + 1, "{model}");
+            for w in windows {
+                let a = w["alpha"].as_f64().unwrap();
+                assert!(a.is_finite() && a > 0.0 && a < 3.0, "{model}: {w}");
+                let se = w["regime_alpha_se"].as_f64().unwrap();
+                assert!(se > 0.0, "{model}: {w}");
+            }
+            assert!(m.get("t0").is_some());
+            assert!(["t0", "half"].contains(&m["split_rule"].as_str().unwrap()));
+            assert!(m["regime"].is_object());
         }
-        assert!(m.get("t0").is_some());
+        // The two seeds are different runs.
+        assert_ne!(
+            seeds[0]["run"]["last_checkpoint_sha256"],
+            seeds[1]["run"]["last_checkpoint_sha256"]
+        );
     }
-    // The first network's Hessians: every checkpoint (epochs 0..=3), 2 eigenvalues each, in
-    // decreasing order, each pair converged or with its residual reported.
+    // The first network's Hessians (first seed): every checkpoint (epochs 0..=3), 2
+    // eigenvalues each, in decreasing order, each pair converged or with its residual reported.
     let h = &s["network"]["models"]["resnet8"]["hessian"]["checkpoints"];
     assert_eq!(h.as_array().unwrap().len(), 4, "{h}");
     for c in h.as_array().unwrap() {
@@ -190,7 +203,7 @@ fn check_complete(dir: &Path, out: &Output) -> serde_json::Value {
         assert_eq!(c["residuals"].as_array().unwrap().len(), 2, "{c}");
     }
     assert!(s["network"]["models"]["resnet8-noshort"]["hessian"].is_null());
-    let g = &s["network"]["models"]["resnet8"]["gradients_before_t0"];
+    let g = &s["network"]["models"]["resnet8"]["seeds"][0]["gradients_before_t0"];
     assert!(
         g.is_null() || g["stable"]["alpha"].as_f64().is_some() || g.get("error").is_some(),
         "{g}"
@@ -202,28 +215,46 @@ fn check_complete(dir: &Path, out: &Output) -> serde_json::Value {
     // learning rates: 6 distinct runs.
     assert_eq!(s["network"]["sweeps"].as_array().unwrap().len(), 6);
 
-    // Every claim carries a verdict from the documented set; the network claims are tested.
+    // Every claim is a stated test with a verdict from the documented set; the network
+    // claims are tested, from both seeds where they pool seeds.
+    assert!(s["reading"].as_str().unwrap().contains("Holm"));
     let claims = s["claims"].as_array().unwrap();
     assert!(claims.len() >= 18, "{}", claims.len());
     for c in claims {
         let v = c["verdict"].as_str().unwrap();
         assert!(
-            [
-                "reproduced",
-                "contradicted",
-                "inconclusive",
-                "not reproduced",
-                "not tested"
-            ]
-            .contains(&v),
+            ["reproduced", "contradicted", "inconclusive", "not tested"].contains(&v),
             "{c}"
         );
+        assert!(c["id"].as_str().is_some_and(|i| !i.is_empty()), "{c}");
+        let t = &c["test"];
+        assert_eq!(t["level"], 0.05, "{c}");
+        for key in ["kind", "statistic", "hypothesis"] {
+            assert!(t[key].is_string(), "{key}: {c}");
+        }
+        assert!(c["replicates"].as_u64().unwrap() >= 1, "{c}");
+        if v != "not tested" && c["id"].as_str().unwrap().starts_with("network.") {
+            let p = t["p_value"].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&p), "{c}");
+            let holm = c["p_holm"].as_f64().unwrap();
+            assert!(holm >= p - 1e-15 && holm <= 1.0, "{c}");
+        }
+        if let Some([lo, hi]) = t["ci95"].as_array().map(Vec::as_slice) {
+            assert!(lo.as_f64().unwrap() <= hi.as_f64().unwrap(), "{c}");
+        }
     }
     let tested = claims
         .iter()
         .filter(|c| c["verdict"] != "not tested")
         .count();
     assert!(tested >= 12, "{tested} claims tested");
+    let first = claims
+        .iter()
+        .find(|c| c["id"] == "network.resnet8.superdiffusive_first_window")
+        .unwrap();
+    assert_eq!(first["replicates"], 2, "{first}");
+    assert_eq!(first["seeds"].as_array().unwrap().len(), 2, "{first}");
+    assert!(first["median"].as_f64().is_some() && first["spread"].is_array());
     // The stdout table names every claim; progress and stage notes stay on stderr.
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.contains("verdict") && table.contains("summary.json"));
@@ -231,7 +262,7 @@ fn check_complete(dir: &Path, out: &Output) -> serde_json::Value {
     assert!(!table.contains("stage "));
     // The plotting data stay in the stage files, out of the summary.
     assert!(s["toy"]["fractal"].get("plot").is_none());
-    assert!(s["network"]["models"]["resnet8"]["windows"][0]
+    assert!(s["network"]["models"]["resnet8"]["seeds"][0]["windows"][0]
         .get("curve")
         .is_none());
 
@@ -287,7 +318,7 @@ fn tiny_run_is_complete_and_a_killed_run_resumes_to_the_same_summary() {
         .unwrap();
     let marker = b
         .path()
-        .join("runs/resnet8/checkpoints/epoch-1.safetensors");
+        .join("runs/resnet8-seed0/checkpoints/epoch-1.safetensors");
     let start = std::time::Instant::now();
     while !marker.exists() {
         assert!(
@@ -302,7 +333,7 @@ fn tiny_run_is_complete_and_a_killed_run_resumes_to_the_same_summary() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(!b.path().join("stages/train-resnet8.json").exists());
+    assert!(!b.path().join("stages/train-resnet8-seed0.json").exists());
     assert!(!b.path().join("summary.json").exists());
 
     let cfg_s = cfg.to_str().unwrap();
@@ -317,7 +348,7 @@ fn tiny_run_is_complete_and_a_killed_run_resumes_to_the_same_summary() {
         err.contains("stage toy-fractal: finished earlier, skipped"),
         "{err}"
     );
-    assert!(err.contains("resnet8: resuming at step"), "{err}");
+    assert!(err.contains("resnet8-seed0: resuming at step"), "{err}");
     assert_eq!(
         first_difference(&summary_as_if(b.path(), a.path()), &s, ""),
         None,
@@ -335,10 +366,12 @@ fn tiny_run_is_complete_and_a_killed_run_resumes_to_the_same_summary() {
     let err = String::from_utf8_lossy(&third.stderr);
     assert!(err.contains("stage dimensions: done"), "{err}");
     for stage in [
-        "train-resnet8",
-        "analysis-resnet8",
-        "hessian-resnet8",
-        "surface-resnet8",
+        "train-resnet8-seed0",
+        "analysis-resnet8-seed0",
+        "train-resnet8-seed1",
+        "analysis-resnet8-seed1",
+        "hessian-resnet8-seed0",
+        "surface-resnet8-seed0",
     ] {
         assert!(
             err.contains(&format!("stage {stage}: finished earlier, skipped")),
@@ -446,17 +479,17 @@ fn a_diverging_network_is_reported_not_fatal() {
     let o = reproduce(&out, &["--config", &cfg]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let s = summary(&out);
-    let m = &s["network"]["models"]["mlp:16"];
+    let m = &s["network"]["models"]["mlp:16"]["seeds"][0];
     assert_eq!(m["run"]["status"], "diverged", "{m}");
     assert!(m["run"]["diverged_step"].as_u64().is_some(), "{m}");
     // No Hessian or surface of a diverged run; its claims are not tested.
-    assert!(m["hessian"].is_null());
+    assert!(s["network"]["models"]["mlp:16"]["hessian"].is_null());
     assert!(s["network"]["surface"].is_null());
     let first = s["claims"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["claim"].as_str().unwrap().starts_with("mlp:16 MSD"))
+        .find(|c| c["id"] == "network.mlp:16.superdiffusive_first_window")
         .unwrap();
     assert_eq!(first["verdict"], "not tested", "{first}");
 }

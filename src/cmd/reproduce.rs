@@ -42,11 +42,11 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
-#[allow(dead_code)] // used by the claim tables as they move onto typed claims
 pub(crate) mod claim;
 mod config;
 mod network;
 mod network_report;
+mod network_rules;
 pub(crate) mod toy_claims;
 
 use claim::Claim;
@@ -55,7 +55,36 @@ use config::{scale_name, Config, ToyProtocol, ToySettings};
 
 /// Version of the `summary.json` layout; bump it when a field changes meaning.
 /// 2: network stages (`network`), per-stage settings, `config` holds every section.
-const SCHEMA_VERSION: u32 = 2;
+/// 3: typed claims (`Claim`: a test with estimate, interval, p-value and level per claim, the
+/// per-seed values, Holm-adjusted p-values), network runs per seed, `reading`.
+const SCHEMA_VERSION: u32 = 3;
+
+/// `summary.json` (see SUMMARY_SCHEMA.md).
+#[derive(serde::Serialize)]
+struct Summary {
+    /// [`SCHEMA_VERSION`].
+    schema_version: u32,
+    /// The version of the program that wrote it.
+    anodiff_version: &'static str,
+    /// The `--scale`.
+    scale: &'static str,
+    /// Every resolved setting.
+    config: Config,
+    /// The predicted cost.
+    estimate: network_report::Estimate,
+    /// The generated toy landscapes.
+    landscapes: Value,
+    /// The toy stages' numbers.
+    toy: serde_json::Map<String, Value>,
+    /// Dimensions of the fractal toy landscape.
+    dimensions: Value,
+    /// The network stages' numbers.
+    network: Option<Value>,
+    /// How the claims' tests are read together.
+    reading: String,
+    /// One test per claim.
+    claims: Vec<Claim>,
+}
 
 /// Revision of what the stages compute, hashed into every stage key: bump it when a stage's
 /// code changes its result, so caches written by an older build are recomputed, not trusted.
@@ -67,16 +96,18 @@ const STAGE_REVISION: u32 = 4;
     anodiff reproduce                      # demo scale on the bundled data, writes anodiff-report/\n  \
     anodiff reproduce --out /tmp/report --seed 7\n  \
     anodiff reproduce --config tiny.toml   # the demo preset with some settings changed\n  \
-    anodiff reproduce --scale small --cifar10 data/cifar-10-batches-bin   # a GPU build, hours\n\n\
+    anodiff reproduce --scale small --cifar10 data/cifar-10-batches-bin   # a GPU build, hours\n  \
+    anodiff reproduce --scale mnist --mnist data/mnist   # full MNIST on 2 CPU cores, under an hour\n\n\
     Rerunning the same command after an interruption skips the stages already finished\n\
     (a stage reruns when its settings or inputs changed) and resumes a killed training run.\n\
     A --config TOML file overrides the preset key by key, e.g.\n  \
     [network]\n  epochs = 5\n  models = [\"resnet8\", \"resnet8-noshort\"]\n  [sweeps]\n  enabled = false\n\
     The sections and keys are those of `config` in summary.json.")]
 pub struct Args {
-    /// How much to run: `demo` (bundled UCI digits, CPU, under 10 minutes on 2 cores), `small`
-    /// (ResNet-14 with and without shortcuts on CIFAR-10, GPU, hours) or `paper` (the paper's
-    /// settings: 500 epochs, every depth and sweep; GPU, weeks; asks for --yes).
+    /// How much to run: `demo` (bundled UCI digits, CPU, under 10 minutes on 2 cores), `mnist`
+    /// (the full MNIST, CPU, under an hour on 2 cores; needs --mnist), `small` (ResNet-14 with
+    /// and without shortcuts on CIFAR-10, GPU, hours) or `paper` (the paper's settings: 500
+    /// epochs, every depth and sweep; GPU, weeks; asks for --yes).
     #[arg(long, value_enum, default_value_t = Scale::Demo)]
     scale: Scale,
     /// TOML file whose keys override the scale's preset.
@@ -85,6 +116,9 @@ pub struct Args {
     /// CIFAR-10 binary batches (`data_batch_1.bin` ..), for --scale small and paper.
     #[arg(long, value_name = "DIR")]
     cifar10: Option<PathBuf>,
+    /// MNIST IDX files (`train-images-idx3-ubyte[.gz]` ..), for --scale mnist.
+    #[arg(long, value_name = "DIR")]
+    mnist: Option<PathBuf>,
     /// Output directory for `summary.json`, `figures/`, `report.html`, the runs and the stages.
     #[arg(long, default_value = "anodiff-report")]
     out: PathBuf,
@@ -98,7 +132,12 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let mut cfg = Config::preset(args.scale, args.seed, args.cifar10.as_deref())?;
+    let mut cfg = Config::preset(
+        args.scale,
+        args.seed,
+        args.cifar10.as_deref(),
+        args.mnist.as_deref(),
+    )?;
     if let Some(path) = &args.config {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading --config {}", path.display()))?;
@@ -150,11 +189,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None
     };
 
-    let mut claims = claims(&toy, &dims)
-        .iter()
-        .map(serde_json::to_value)
-        .collect::<Result<Vec<Value>, _>>()?;
+    let mut claims: Vec<Claim> = claims(&toy, &dims);
     claims.extend(network_report::claims(net.as_ref(), &cfg));
+    claim::adjust_holm(&mut claims);
     // The plotting data stay in the stage files; the summary keeps the numbers.
     let toy_numbers: serde_json::Map<String, Value> = toy
         .iter()
@@ -166,28 +203,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             (k.clone(), v)
         })
         .collect();
-    let summary = json!({
-        "schema_version": SCHEMA_VERSION,
-        "anodiff_version": env!("CARGO_PKG_VERSION"),
-        "scale": scale_name(args.scale),
-        "config": cfg,
-        "estimate": estimate,
-        "landscapes": landscapes,
-        "toy": toy_numbers,
-        "dimensions": dims,
-        "network": net.as_ref().map(network_report::summary_numbers),
-        "claims": claims,
-    });
+    let summary = Summary {
+        schema_version: SCHEMA_VERSION,
+        anodiff_version: env!("CARGO_PKG_VERSION"),
+        scale: scale_name(args.scale),
+        config: cfg.clone(),
+        estimate,
+        landscapes: landscapes.clone(),
+        toy: toy_numbers,
+        dimensions: dims.clone(),
+        network: net.as_ref().map(network_report::summary_numbers),
+        reading: claim::READING.to_string(),
+        claims,
+    };
     write_atomic(
         &args.out.join("summary.json"),
         serde_json::to_string_pretty(&summary)?.as_bytes(),
     )?;
+    let summary_value = serde_json::to_value(&summary)?;
     let mut figures = write_figures(&args.out, &landscapes, &toy)?;
     if let Some(n) = &net {
         figures.extend(network_report::write_figures(&args.out, n, &cfg)?);
     }
-    let report = html::write_report(&args.out, &summary, &figures)?;
-    print_table(&claims, &args.out);
+    let report = html::write_report(&args.out, &summary_value, &figures)?;
+    print_table(&summary.claims, &args.out);
     println!("report: {}", report.display());
     Ok(())
 }
@@ -336,15 +375,6 @@ fn make_landscapes(cfg: &ToySettings, seed: u64, out: &Path) -> anyhow::Result<V
 /// Bytes as lower-case hex.
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A claim's verdict: `Some(true)` reproduced, `Some(false)` not, `None` not tested.
-fn verdict(ok: Option<bool>) -> &'static str {
-    match ok {
-        Some(true) => "reproduced",
-        Some(false) => "not reproduced",
-        None => "not tested",
-    }
 }
 
 /// SHA-256 of a file's bytes, in hex.
@@ -640,19 +670,40 @@ fn claims(toy: &serde_json::Map<String, Value>, dims: &Value) -> Vec<Claim> {
     out
 }
 
-fn print_table(claims: &[Value], out: &Path) {
-    println!("{:<70} {:>10}  verdict", "claim", "ours");
+/// The verdict table on stdout: each claim's verdict with its test, estimate, interval and
+/// p-value, and the per-seed median and spread.
+fn print_table(claims: &[Claim], out: &Path) {
+    println!(
+        "{:<62} {:>13} {:>8} {:>21} {:>9} {:>9}  {:<24} seeds: median [min, max]",
+        "claim", "verdict", "estimate", "ci95", "p", "p_holm", "hypothesis"
+    );
+    let f = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"));
+    let g = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |v| format!("{v:.2e}"));
     for c in claims {
-        let ours = c["ours"]
-            .as_f64()
-            .map_or_else(|| "-".to_string(), |v| format!("{v:.3}"));
-        let claim = c["claim"].as_str().unwrap_or_default();
-        let short: String = claim.chars().take(70).collect();
+        let short: String = c.claim.chars().take(62).collect();
+        let ci = c
+            .test
+            .ci95
+            .map_or_else(|| "-".to_string(), |[a, b]| format!("[{a:.3}, {b:.3}]"));
+        let seeds = match (c.median, c.spread) {
+            (Some(m), Some([lo, hi])) => {
+                format!("{} x: {m:.3} [{lo:.3}, {hi:.3}]", c.replicates)
+            }
+            _ => format!("{} x", c.replicates),
+        };
+        let hyp: String = c.test.hypothesis.chars().take(24).collect();
         println!(
-            "{short:<70} {ours:>10}  {}",
-            c["verdict"].as_str().unwrap_or_default()
+            "{short:<62} {:>13} {:>8} {ci:>21} {:>9} {:>9}  {hyp:<24} {seeds}",
+            c.verdict.word(),
+            f(c.test.estimate),
+            g(c.test.p_value),
+            g(c.p_holm),
         );
     }
+    println!(
+        "each test at level {}; p_holm: Holm-adjusted over the tested claims",
+        claim::LEVEL
+    );
     println!("full results: {}", out.join("summary.json").display());
 }
 

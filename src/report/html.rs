@@ -55,15 +55,22 @@ fn fmt_num(v: &Value) -> String {
 fn verdict(v: &str) -> (&'static str, &'static str) {
     match v {
         "reproduced" => ("reproduced", "ok"),
-        "not reproduced" => ("not reproduced", "bad"),
-        _ => ("not tested at this scale", "na"),
+        "contradicted" => ("contradicted", "bad"),
+        "inconclusive" => ("inconclusive", "mid"),
+        _ => ("not tested", "na"),
     }
+}
+
+/// A number of a claim's test, or a dash.
+fn fmt_opt(v: &Value, digits: usize) -> String {
+    v.as_f64()
+        .map_or_else(|| "-".to_string(), |x| format!("{x:.digits$}"))
 }
 
 const STYLE: &str = "body{font-family:sans-serif;max-width:1300px;margin:2em auto;padding:0 1em;\
 color:#222;line-height:1.45}table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;\
 padding:.3em .6em;vertical-align:top;text-align:left}th{background:#f0f0f0}td.num{text-align:right;\
-font-variant-numeric:tabular-nums}.ok{background:#dff3df}.bad{background:#f8dcdc}.na{background:#eee;\
+font-variant-numeric:tabular-nums}.ok{background:#dff3df}.bad{background:#f8dcdc}.mid{background:#fff6d6}.na{background:#eee;\
 color:#555}figure{margin:2em 0;border-top:1px solid #ddd;padding-top:1em}figure img{max-width:100%;\
 height:auto}figcaption{margin-top:.5em}code{background:#f4f4f4;padding:0 .2em}";
 
@@ -135,29 +142,58 @@ pub fn render(out: &Path, summary: &Value, figures: &[FigureRef]) -> anyhow::Res
         );
     }
 
+    h.push_str("<h2>Claims and verdicts</h2>\n");
+    if let Some(r) = summary["reading"].as_str() {
+        let _ = writeln!(h, "<p>{}</p>", escape(r));
+    }
     h.push_str(
-        "<h2>Claims and verdicts</h2>\n<table>\n<tr><th>claim</th><th>paper</th>\
-                <th>ours</th><th>verdict</th><th>why / caveat</th></tr>\n",
+        "<table>\n<tr><th>claim</th><th>paper</th><th>verdict</th><th>test</th>\
+         <th>estimate [95 % interval]</th><th>p</th><th>p (Holm)</th>\
+         <th>seeds: median [min, max]</th><th>why / caveat</th></tr>\n",
     );
     for c in summary["claims"]
         .as_array()
         .map(Vec::as_slice)
         .unwrap_or(&[])
     {
+        let t = &c["test"];
         let (word, class) = verdict(c["verdict"].as_str().unwrap_or(""));
-        let mut ours = fmt_num(&c["ours"]);
-        if let Some([lo, hi]) = c["ci95"].as_array().map(Vec::as_slice) {
+        let mut est = fmt_opt(&t["estimate"], 3);
+        if let Some([lo, hi]) = t["ci95"].as_array().map(Vec::as_slice) {
             if let (Some(lo), Some(hi)) = (lo.as_f64(), hi.as_f64()) {
-                let _ = write!(ours, " [{lo:.3}, {hi:.3}]");
+                let _ = write!(est, " [{lo:.3}, {hi:.3}]");
             }
         }
+        let mut seeds = format!("{} seed(s)", c["replicates"].as_u64().unwrap_or(1));
+        if let (Some(m), Some([lo, hi])) = (
+            c["median"].as_f64(),
+            c["spread"].as_array().map(Vec::as_slice),
+        ) {
+            let _ = write!(
+                seeds,
+                ": {m:.3} [{:.3}, {:.3}]",
+                lo.as_f64().unwrap_or(f64::NAN),
+                hi.as_f64().unwrap_or(f64::NAN)
+            );
+        }
+        let test = format!(
+            "{}: {} ({}, level {})",
+            t["statistic"].as_str().unwrap_or(""),
+            t["hypothesis"].as_str().unwrap_or(""),
+            t["kind"].as_str().unwrap_or(""),
+            fmt_opt(&t["level"], 2),
+        );
         let _ = writeln!(
             h,
-            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"{class}\">{word}</td>\
-             <td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{word}</td><td>{}</td>\
+             <td class=\"num\">{est}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td>{}</td><td>{}</td></tr>",
             fmt_num(&c["claim"]),
             fmt_num(&c["paper"]),
-            ours,
+            escape(&test),
+            fmt_opt(&t["p_value"], 4),
+            fmt_opt(&c["p_holm"], 4),
+            escape(&seeds),
             c["note"].as_str().map(escape).unwrap_or_default(),
         );
     }
@@ -286,10 +322,15 @@ mod tests {
             "scale": "demo", "anodiff_version": "0.1.0", "schema_version": 1,
             "config": {"seed": 3},
             "claims": [
-                {"claim": "x < y", "paper": "1.9", "ours": 1.25, "ci95": [1.0, 1.5],
-                 "verdict": "reproduced"},
-                {"claim": "nets", "paper": null, "ours": null, "verdict": "not tested",
-                 "note": "needs the trainers"},
+                {"claim": "x < y", "paper": "1.9", "verdict": "reproduced",
+                 "test": {"kind": "wald-z", "statistic": "alpha", "hypothesis": "< 2",
+                          "estimate": 1.25, "ci95": [1.0, 1.5], "p_value": 0.001,
+                          "level": 0.05},
+                 "replicates": 3, "median": 1.2, "spread": [1.1, 1.3], "p_holm": 0.002},
+                {"claim": "nets", "paper": null, "verdict": "not tested",
+                 "test": {"kind": "not-tested", "statistic": "stage off", "hypothesis": "",
+                          "level": 0.05},
+                 "replicates": 1, "note": "needs the trainers"},
             ],
         });
         let figs = [FigureRef {
@@ -301,7 +342,8 @@ mod tests {
         assert!(page.contains("x &lt; y"));
         assert!(page.contains("seed 3)") && page.contains("schema version 1)"));
         assert!(page.contains("1.250 [1.000, 1.500]"));
-        assert!(page.contains("not tested at this scale"));
+        assert!(page.contains("not tested"));
+        assert!(page.contains("3 seed(s): 1.200 [1.100, 1.300]"));
         assert!(page.contains("needs the trainers"));
         assert!(page.contains("href=\"figures/a.svg\""));
         // The PNG is inlined: "\x89PNG fake" in base64.

@@ -8,6 +8,16 @@ use serde::{Deserialize, Serialize};
 /// p-value after Holm's adjustment over every tested claim of a report.
 pub const LEVEL: f64 = 0.05;
 
+/// How the claims' tests are read together (written into `summary.json` as `reading`).
+pub const READING: &str = "Each claim is one test at level 0.05 in the paper's direction: \
+    'reproduced' means the test rejects in the paper's direction, 'contradicted' that it rejects \
+    against it, 'inconclusive' that it rejects neither, 'not tested' that the statistic could \
+    not be measured. Read one claim at a time, each verdict has error rate at most 5 % (2.5 % \
+    per direction for one-directional claims). Read as a family of about 20 tests, some \
+    verdicts are expected by chance: the claims whose p_holm (Holm's step-down adjustment over \
+    every tested claim) is below 0.05 keep the family-wise error rate at 5 %. Claims built from \
+    several parts (intersection-union) report the largest part's p-value.";
+
 /// A claim, its verdict and the test behind it (one row of `claims` in `summary.json`).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Claim {
@@ -72,6 +82,14 @@ impl Claim {
         self.spread = v.first().zip(v.last()).map(|(a, b)| [*a, *b]);
         self.seeds = seeds;
         self
+    }
+
+    /// Records the statistics of groups of one seed's runs (e.g. the runs with and without
+    /// shortcuts) in place of per-seed values: their median and spread, one replicate.
+    pub fn with_groups(self, groups: Vec<Option<f64>>) -> Claim {
+        let mut c = self.with_seeds(groups);
+        c.replicates = 1;
+        c
     }
 
     /// A claim about one parameter estimated once per seed: the seeds are pooled

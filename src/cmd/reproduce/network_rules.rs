@@ -1,0 +1,888 @@
+//! The tests behind the network claims, one pure function per claim: per-seed statistics in,
+//! a [`Claim`] out. `network_report::claims` only gathers the statistics from the stage
+//! results; every decision is taken here, so that each rule can be checked on planted truths
+//! (the tests at the end of this file).
+//!
+//! Every rule is a stated test at [`LEVEL`] in the paper's direction; none can hold by
+//! construction: each is contradicted or left inconclusive by data that lack the claimed
+//! property (Brownian motion, a constant exponent, normal gradients, a flat Hessian).
+
+use super::claim::{Claim, LEVEL};
+use anodiff_core::regime::RegimeChange;
+use anodiff_core::verdict::{
+    self, all_of, from_comparison, not_tested, trend, Decision, Estimate, Hypothesis, Test,
+    TestKind, Trend, Verdict,
+};
+use anodiff_core::vuong::{ModelComparison, Preferred};
+
+/// Margin of the shortcut equivalence test, in exponent units: a difference of the
+/// first-window MSD exponents within +-0.15 is "barely changed". It is about 10 % of the
+/// paper's first-window exponents (1.2-1.4), the tolerance the paper itself uses for the
+/// batch-size claim ("within +-15 %").
+pub(super) const SHORTCUT_MARGIN: f64 = 0.15;
+
+/// Margin of the batch-size equivalence test: the slope of the first-window exponent against
+/// `log2(batch)` within +-0.065 per doubling. The paper's +-15 % over the three doublings from
+/// 128 to 1024 at alpha about 1.3 is `0.15 * 1.3 / 3 = 0.065` per doubling.
+pub(super) const BATCH_SLOPE_MARGIN: f64 = 0.065;
+
+/// Lower bound of "near-ballistic" for the smallest learning rate: the MSD exponent above
+/// 1.8, within 10 % of the ballistic 2 that the paper reports at lr 0.001.
+pub(super) const BALLISTIC_BOUND: f64 = 1.8;
+
+/// The paper's statement for each claim (the `paper` field).
+mod paper {
+    pub const FIRST: &str = "alpha 1.2-1.4 at t_w = 1 (ResNet-14, CIFAR-10; Fig. 2)";
+    pub const REGIME: &str = "t0 = 21000 steps; subdiffusive (alpha = 0.78) after t0 (Fig. 2)";
+    pub const HEAVY: &str = "alpha_dist 1.47 [1.46509, 1.46546]; stable beats normal, LLR 1.52e9";
+    pub const LESS_HEAVY: &str = "alpha_dist 1.47 before t0, 1.61 after";
+    pub const MSL: &str = "MSL exponent 1.8 at first, about 0 after t0 (Fig. 7a)";
+    pub const DLOSS: &str = "|Delta L| and its moving variance shrink as t_w grows (Fig. 5b-c)";
+    pub const DF: &str = "D_f = 2 / lambda in [1.32, 2.67] (Fig. 7c)";
+    pub const SHORT_ALPHA: &str = "alpha not significantly different with and without shortcuts";
+    pub const SHORT_TAU: &str =
+        "tau0 smaller with shortcuts: the superdiffusive range (lags above tau0) elongated (Fig. 3b, 3d)";
+    pub const BATCH: &str = "alpha within +-15 % from batch 128 to 1024 (Fig. 3a)";
+    pub const DEPTH: &str =
+        "depth reduces the superdiffusive range (lags above tau0): tau0 grows with depth (Fig. 3d)";
+    pub const LR: &str = "alpha = 2, one segment, at lr 0.001 (Fig. 4c)";
+    pub const HESSIAN: &str = "top-20 eigenvalues decrease towards zero over 500 epochs (Fig. 6)";
+    pub const BOX: &str = "box dimension about 1.8 (ResNet-14, batch 1024)";
+}
+
+/// Estimates of one parameter on several (possibly overlapping, hence correlated) windows
+/// combined into one: their mean, with the mean of their standard errors as its standard
+/// error. That is the standard error of the mean under perfect correlation, an upper bound
+/// for any correlation (the standard deviation of a sum is at most the sum of the standard
+/// deviations), so the combined test is conservative.
+pub(super) fn mean_conservative(ests: &[Estimate]) -> Option<Estimate> {
+    if ests.is_empty() {
+        return None;
+    }
+    let n = ests.len() as f64;
+    let v = ests.iter().map(|e| e.value).sum::<f64>() / n;
+    let se = ests.iter().map(|e| e.se).sum::<f64>() / n;
+    Estimate::normal(v, se).ok()
+}
+
+/// The mean of a series with a standard error from `batches` batch means (Student-t with
+/// `batches - 1` degrees of freedom), robust to short-range correlation within the series.
+pub(super) fn batch_mean(x: &[f64], batches: usize) -> Option<Estimate> {
+    let b = batches.max(2);
+    let len = x.len() / b;
+    if len == 0 || x.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let means: Vec<f64> = (0..b)
+        .map(|i| x[i * len..(i + 1) * len].iter().sum::<f64>() / len as f64)
+        .collect();
+    let m = means.iter().sum::<f64>() / b as f64;
+    let var = means.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (b as f64 - 1.0);
+    Estimate::student(m, (var / b as f64).sqrt(), b as f64 - 1.0).ok()
+}
+
+/// The estimate on the log scale of a positive quantity from its value and 95 % interval:
+/// `ln value` with `se = (ln hi - ln lo) / (2 * 1.96)` (an interval symmetric on the log scale,
+/// as a crossover lag's usually is).
+pub(super) fn log_estimate(value: f64, ci95: [f64; 2]) -> Option<Estimate> {
+    if !(value > 0.0 && ci95[0] > 0.0 && ci95[1] > ci95[0]) {
+        return None;
+    }
+    Estimate::from_ci95(value.ln(), [ci95[0].ln(), ci95[1].ln()]).ok()
+}
+
+/// Fisher's combination of independent p-values: `X = -2 sum ln p_i`, chi-squared with `2k`
+/// degrees of freedom under the joint null, whose survival function for even degrees of
+/// freedom is `exp(-X/2) sum_{i<k} (X/2)^i / i!`.
+pub(super) fn fisher(p: &[f64]) -> Option<f64> {
+    if p.is_empty() || p.iter().any(|&p| !(p > 0.0 && p <= 1.0)) {
+        return None;
+    }
+    let h = -p.iter().map(|p| p.ln()).sum::<f64>();
+    let mut term = 1.0;
+    let mut sum = 1.0;
+    for i in 1..p.len() {
+        term *= h / i as f64;
+        sum += term;
+    }
+    Some(((-h).exp() * sum).min(1.0))
+}
+
+/// Per-seed differences `a - b` of paired estimates.
+fn differences(a: &[Option<Estimate>], b: &[Option<Estimate>]) -> Vec<Option<Estimate>> {
+    a.iter()
+        .zip(b)
+        .map(|(a, b)| a.zip(*b).and_then(|(a, b)| a.minus(&b).ok()))
+        .collect()
+}
+
+/// The pooled estimate over seeds tested against `h` (the Decision only).
+fn pooled_test(per_seed: &[Option<Estimate>], h: Hypothesis, statistic: &str) -> Decision {
+    let have: Vec<Estimate> = per_seed.iter().flatten().copied().collect();
+    match verdict::pool(&have) {
+        Ok(p) => verdict::test(&p.estimate, h, LEVEL, statistic)
+            .unwrap_or_else(|_| not_tested(statistic, LEVEL)),
+        Err(_) => not_tested(&format!("{statistic}: no seed measured it"), LEVEL),
+    }
+}
+
+/// Superdiffusion in the first window: the first window's MSD exponent (with its standard
+/// error) per seed, pooled, `> 1`.
+pub(super) fn superdiffusive_first_window(model: &str, first: &[Option<Estimate>]) -> Claim {
+    Claim::from_replicates(
+        &format!("network.{model}.superdiffusive_first_window"),
+        &format!("{model}: superdiffusive MSD (alpha > 1) in the first window (Fig. 2)"),
+        Some(paper::FIRST),
+        first,
+        Hypothesis::Above(1.0),
+        "MSD exponent of the window at t_w = 0, pooled over seeds",
+        "per seed: the power-law exponent of the first window's MSD with its block-bootstrap \
+         standard error; seeds pooled by random effects (HKSJ, t with k - 1 df)",
+    )
+}
+
+/// The regime change: a change of the window exponents (the change-point test of
+/// `anodiff_core::regime`, its per-seed p-values combined by Fisher's method) and a
+/// subdiffusive exponent after it (`alpha_after`, pooled over seeds, `< 1`), both required
+/// (intersection-union). Without a change, or with normal diffusion after it, the claim is
+/// not reproduced. Whether the windows before `t0` are superdiffusive is a separate matter:
+/// the first window's exponent is its own claim, and each seed's `alpha_before` is in the
+/// note (with windows of `T` steps and two whole windows needed before `t0`, a superdiffusive
+/// phase shorter than about `2 T` is not resolved by the change-point model).
+pub(super) fn regime_change(model: &str, per_seed: &[Option<RegimeChange>]) -> Claim {
+    let id = format!("network.{model}.regime_change_subdiffusive_after_t0");
+    let text = format!(
+        "{model}: a regime change t0 of the window exponents, subdiffusive (alpha < 1) after \
+         it (Fig. 2)"
+    );
+    let ps: Vec<f64> = per_seed.iter().flatten().map(|c| c.p_value).collect();
+    let change = match fisher(&ps) {
+        Some(p) => Decision {
+            verdict: if p < LEVEL {
+                Verdict::Reproduced
+            } else {
+                Verdict::Inconclusive
+            },
+            test: Test {
+                kind: TestKind::ChangePoint,
+                statistic: "change of the window exponents (Fisher over seeds)".into(),
+                hypothesis: "a change".into(),
+                estimate: None,
+                ci95: None,
+                p_value: Some(p),
+                level: LEVEL,
+            },
+        },
+        None => not_tested("change of the window exponents: no seed analysed", LEVEL),
+    };
+    let after: Vec<Option<Estimate>> = per_seed
+        .iter()
+        .map(|c| c.and_then(|c| Estimate::from_ci95(c.alpha_after, c.alpha_after_ci95).ok()))
+        .collect();
+    let after_test = pooled_test(&after, Hypothesis::Below(1.0), "alpha after t0");
+    let mut d = all_of(
+        &[change.clone(), after_test.clone()],
+        "change-point test and alpha after t0",
+        LEVEL,
+    );
+    d.test.estimate = after_test.test.estimate;
+    d.test.ci95 = after_test.test.ci95;
+    let t0s: Vec<String> = per_seed
+        .iter()
+        .flatten()
+        .map(|c| {
+            format!(
+                "t0 = {:.0} [{:.0}, {:.0}], p(no change) = {:.3}, alpha before {:.3} \
+                 [{:.3}, {:.3}], after {:.3} [{:.3}, {:.3}]",
+                c.t0,
+                c.t0_ci95[0],
+                c.t0_ci95[1],
+                c.p_value,
+                c.alpha_before,
+                c.alpha_before_ci95[0],
+                c.alpha_before_ci95[1],
+                c.alpha_after,
+                c.alpha_after_ci95[0],
+                c.alpha_after_ci95[1]
+            )
+        })
+        .collect();
+    let note = format!(
+        "estimate and ci95: alpha after t0 pooled over seeds; change test p = {}; per seed: {}",
+        change
+            .test
+            .p_value
+            .map_or("-".into(), |p| format!("{p:.3}")),
+        t0s.join("; ")
+    );
+    Claim::new(&id, &text, Some(paper::REGIME), d, &note)
+        .with_seeds(per_seed.iter().map(|c| c.map(|c| c.alpha_after)).collect())
+}
+
+/// Heavy-tailed gradients before `t0`: the boundary likelihood-ratio test of the stable law
+/// against the normal on each seed's gradient sample, required on every seed
+/// (intersection-union); the per-seed values recorded are the stable fits' `alpha_dist`.
+pub(super) fn heavy_tailed_before(
+    model: &str,
+    per_seed: &[Option<ModelComparison>],
+    alpha_dist: &[Option<f64>],
+) -> Claim {
+    let parts: Vec<Decision> = per_seed
+        .iter()
+        .map(|c| match c {
+            Some(c) => from_comparison(c, Preferred::First, "stable against normal"),
+            None => not_tested("stable against normal: no gradient sample", LEVEL),
+        })
+        .collect();
+    let d = all_of(
+        &parts,
+        "stable against normal on every seed (boundary LR)",
+        LEVEL,
+    );
+    Claim::new(
+        &format!("network.{model}.gradients_heavy_tailed_before_t0"),
+        &format!("{model}: minibatch gradients before t0 are heavy-tailed, stable beats normal (Fig. 5a)"),
+        Some(paper::HEAVY),
+        d,
+        "per seed: the Self-Liang boundary test of alpha = 2 on the symmetric stable fit of the \
+         sampled gradient components of the windows before t0 (the first half of the windows \
+         when no change was found); seeds' values: alpha_dist",
+    )
+    .with_seeds(alpha_dist.to_vec())
+}
+
+/// Less heavy-tailed after `t0`: `alpha_dist(after) - alpha_dist(before)` per seed (standard
+/// errors of the stable MLEs), pooled, `> 0`.
+pub(super) fn less_heavy_after(
+    model: &str,
+    before: &[Option<Estimate>],
+    after: &[Option<Estimate>],
+) -> Claim {
+    Claim::from_replicates(
+        &format!("network.{model}.gradients_less_heavy_after_t0"),
+        &format!("{model}: gradients less heavy-tailed after t0 (alpha_dist rises)"),
+        Some(paper::LESS_HEAVY),
+        &differences(after, before),
+        Hypothesis::Above(0.0),
+        "alpha_dist after t0 minus before",
+        "stable MLE standard errors (observed information) added in quadrature per seed; \
+         seeds pooled; 'after' is the second half of the windows when no change was found",
+    )
+}
+
+/// MSL flattening: the first window's MSL exponent `2H` minus the late windows' (their mean
+/// with a conservative standard error), per seed, pooled, `> 0`.
+pub(super) fn msl_flattens(
+    model: &str,
+    first: &[Option<Estimate>],
+    late: &[Option<Estimate>],
+) -> Claim {
+    Claim::from_replicates(
+        &format!("network.{model}.msl_flattens"),
+        &format!(
+            "{model}: the MSL exponent flattens from the first window to the late ones (Fig. 7a)"
+        ),
+        Some(paper::MSL),
+        &differences(first, late),
+        Hypothesis::Above(0.0),
+        "MSL exponent 2H, first window minus late windows",
+        "bootstrap intervals of the binned power-law fits; the late windows are those after \
+         t0 (the second half when no change was found), their mean taken with the mean of \
+         their standard errors (conservative for overlapping windows)",
+    )
+}
+
+/// Shrinking loss changes: mean `|Delta L|` of the last window minus the first's (batch-means
+/// standard errors), per seed, pooled, `< 0`.
+pub(super) fn dloss_shrinks(
+    model: &str,
+    first: &[Option<Estimate>],
+    last: &[Option<Estimate>],
+) -> Claim {
+    Claim::from_replicates(
+        &format!("network.{model}.loss_changes_shrink"),
+        &format!("{model}: |Delta L| shrinks as t_w grows (Fig. 5b-c)"),
+        Some(paper::DLOSS),
+        &differences(last, first),
+        Hypothesis::Below(0.0),
+        "mean |Delta L|, last window minus first",
+        "per window: mean of |L(t+1) - L(t)| with a standard error from 10 batch means",
+    )
+}
+
+/// A fractal path: `D_f < 2` in the first window (superdiffusive, `lambda > 1`) and `D_f > 2`
+/// after `t0` (subdiffusive, `lambda < 1`), both on pooled intervals (intersection-union).
+/// Brownian motion (`D_f = 2` throughout) fails both parts.
+pub(super) fn path_dimension(
+    model: &str,
+    first: &[Option<Estimate>],
+    late: &[Option<Estimate>],
+) -> Claim {
+    let a = pooled_test(first, Hypothesis::Below(2.0), "D_f of the first window");
+    let b = pooled_test(late, Hypothesis::Above(2.0), "D_f of the late windows");
+    let mut d = all_of(&[a, b.clone()], "D_f first window and late windows", LEVEL);
+    d.test.estimate = b.test.estimate;
+    d.test.ci95 = b.test.ci95;
+    Claim::new(
+        &format!("network.{model}.path_dimension"),
+        &format!("{model}: fractal path, D_f = 2/lambda below 2 while superdiffusive and above 2 after t0 (Fig. 7c)"),
+        Some(paper::DF),
+        d,
+        "D_f from contour length against end-to-end distance per window (bootstrap \
+         intervals), seeds pooled; estimate and ci95 are the late windows' (mean over windows \
+         with a conservative standard error); Brownian motion has D_f = 2",
+    )
+    .with_seeds(late.iter().map(|e| e.map(|e| e.value)).collect())
+}
+
+/// Shortcuts barely change alpha: the per-seed difference of the first-window exponents with
+/// and without shortcuts, pooled, within `+-SHORTCUT_MARGIN` (two one-sided tests).
+pub(super) fn shortcut_alpha_equivalent(
+    with: &str,
+    without: &str,
+    a_with: &[Option<Estimate>],
+    a_without: &[Option<Estimate>],
+) -> Claim {
+    let m = SHORTCUT_MARGIN;
+    Claim::from_replicates(
+        "network.shortcut.alpha_equivalent",
+        &format!("shortcuts barely change alpha ({with} against {without}, first window)"),
+        Some(paper::SHORT_ALPHA),
+        &differences(a_with, a_without),
+        Hypothesis::Between(-m, m),
+        "first-window MSD exponent, with minus without shortcuts",
+        &format!(
+            "equivalence (TOST) with margin +-{m}: about 10 % of the paper's first-window \
+             exponents, the paper's own tolerance for the batch-size claim"
+        ),
+    )
+}
+
+/// Shortcuts shorten `tau0`: the per-seed difference of `ln tau0` (first window) with minus
+/// without shortcuts, pooled, `< 0`.
+pub(super) fn shortcut_tau0(
+    with: &str,
+    without: &str,
+    t_with: &[Option<Estimate>],
+    t_without: &[Option<Estimate>],
+) -> Claim {
+    Claim::from_replicates(
+        "network.shortcut.tau0_shorter",
+        &format!("shortcuts shorten tau0 ({with} against {without}, first window)"),
+        Some(paper::SHORT_TAU),
+        &differences(t_with, t_without),
+        Hypothesis::Below(0.0),
+        "ln tau0 with minus without shortcuts",
+        "tau0: the crossover lag of the first window's two-regime MSD fit, its interval \
+         (bootstrap) taken as symmetric on the log scale; a window without a crossover gives \
+         no estimate",
+    )
+}
+
+/// Weighted least-squares slope of estimates against `x`, with its standard error
+/// `1 / sqrt(sum w (x - xbar)^2)` (the estimates' own errors, independent runs).
+pub(super) fn wls_slope(points: &[(f64, Estimate)]) -> Option<Estimate> {
+    if points.len() < 2 {
+        return None;
+    }
+    let w: Vec<f64> = points.iter().map(|(_, e)| 1.0 / (e.se * e.se)).collect();
+    let sw: f64 = w.iter().sum();
+    let xb = points.iter().zip(&w).map(|((x, _), w)| w * x).sum::<f64>() / sw;
+    let yb = points
+        .iter()
+        .zip(&w)
+        .map(|((_, e), w)| w * e.value)
+        .sum::<f64>()
+        / sw;
+    let sxx: f64 = points
+        .iter()
+        .zip(&w)
+        .map(|((x, _), w)| w * (x - xb).powi(2))
+        .sum();
+    if sxx.is_nan() || sxx <= 0.0 {
+        return None;
+    }
+    let sxy: f64 = points
+        .iter()
+        .zip(&w)
+        .map(|((x, e), w)| w * (x - xb) * (e.value - yb))
+        .sum();
+    Estimate::normal(sxy / sxx, (1.0 / sxx).sqrt()).ok()
+}
+
+/// Batch size barely changes alpha: the slope of the first-window exponent against
+/// `log2(batch)` (weighted least squares within each group, e.g. with and without shortcuts,
+/// averaged over the groups), within `+-BATCH_SLOPE_MARGIN` per doubling (TOST).
+pub(super) fn batch_equivalence(groups: &[Vec<(f64, Estimate)>], batches: &[usize]) -> Claim {
+    let slopes: Vec<Option<Estimate>> = groups.iter().map(|g| wls_slope(g)).collect();
+    let have: Vec<Estimate> = slopes.iter().flatten().copied().collect();
+    let m = BATCH_SLOPE_MARGIN;
+    let statistic = "slope of the first-window exponent per doubling of the batch";
+    let d = if have.is_empty() {
+        not_tested(&format!("{statistic}: fewer than 2 batch sizes"), LEVEL)
+    } else {
+        let k = have.len() as f64;
+        let v = have.iter().map(|e| e.value).sum::<f64>() / k;
+        let se = have.iter().map(|e| e.se * e.se).sum::<f64>().sqrt() / k;
+        match Estimate::normal(v, se) {
+            Ok(e) => verdict::test(&e, Hypothesis::Between(-m, m), LEVEL, statistic)
+                .unwrap_or_else(|_| not_tested(statistic, LEVEL)),
+            Err(_) => not_tested(statistic, LEVEL),
+        }
+    };
+    Claim::new(
+        "network.sweep.batch_size_equivalence",
+        "alpha in the first window varies little with the batch size (Fig. 3a)",
+        Some(paper::BATCH),
+        d,
+        &format!(
+            "equivalence (TOST) of the slope against log2(batch), margin +-{m} per doubling \
+             (the paper's +-15 % over three doublings at alpha 1.3); batch sizes {batches:?}, \
+             the slopes of the groups (with and without shortcuts) averaged; one seed per run; \
+             the per-seed values are the two groups' slopes"
+        ),
+    )
+    .with_groups(slopes.iter().map(|e| e.map(|e| e.value)).collect())
+}
+
+/// Depth shortens the superdiffusive range, the lags above `tau0` (the paper reads a smaller
+/// `tau0` with shortcuts as a longer range): the slope of `ln tau0` (first window) against
+/// depth, weighted least squares within each group (with and without shortcuts), averaged over
+/// the groups, `> 0`.
+pub(super) fn depth_shortens_tau0(groups: &[Vec<(f64, Estimate)>], depths: &[usize]) -> Claim {
+    let slopes: Vec<Option<Estimate>> = groups.iter().map(|g| wls_slope(g)).collect();
+    let have: Vec<Estimate> = slopes.iter().flatten().copied().collect();
+    let statistic = "slope of ln tau0 against depth";
+    let d = if have.is_empty() {
+        not_tested(
+            &format!("{statistic}: fewer than 2 depths with a crossover"),
+            LEVEL,
+        )
+    } else {
+        let k = have.len() as f64;
+        let v = have.iter().map(|e| e.value).sum::<f64>() / k;
+        let se = have.iter().map(|e| e.se * e.se).sum::<f64>().sqrt() / k;
+        match Estimate::normal(v, se) {
+            Ok(e) => verdict::test(&e, Hypothesis::Above(0.0), LEVEL, statistic)
+                .unwrap_or_else(|_| not_tested(statistic, LEVEL)),
+            Err(_) => not_tested(statistic, LEVEL),
+        }
+    };
+    Claim::new(
+        "network.sweep.depth_shortens_superdiffusion",
+        "deeper networks have a shorter superdiffusive range: tau0 grows with depth (Fig. 3d)",
+        Some(paper::DEPTH),
+        d,
+        &format!(
+            "tau0: the first window's crossover lag with its bootstrap interval (log scale); \
+             depths {depths:?}, the slopes of the groups (with and without shortcuts) \
+             averaged; one seed per run; the per-seed values are the two groups' slopes"
+        ),
+    )
+    .with_groups(slopes.iter().map(|e| e.map(|e| e.value)).collect())
+}
+
+/// The smallest learning rate is near-ballistic: its first-window exponent `> 1.8`.
+pub(super) fn smallest_lr_ballistic(lr: Option<f64>, alpha: Option<Estimate>) -> Claim {
+    let b = BALLISTIC_BOUND;
+    Claim::from_replicates(
+        "network.sweep.smallest_lr_ballistic",
+        "the smallest learning rate gives near-ballistic motion (Fig. 4c)",
+        Some(paper::LR),
+        &[alpha],
+        Hypothesis::Above(b),
+        &format!(
+            "MSD exponent of the run at lr {}",
+            lr.map_or("-".into(), |l| l.to_string())
+        ),
+        &format!(
+            "power-law exponent of the whole run (first window) with its standard error; \
+             near-ballistic means above {b}, within 10 % of 2; one seed"
+        ),
+    )
+}
+
+/// The top Hessian eigenvalue falls: Mann-Kendall test of a decreasing trend over the
+/// checkpoints of the second half of training (epoch at least half the last), Sen's slope as
+/// the estimate. The half is fixed in advance, not chosen at the peak, so the test does not
+/// select a rise-then-fall.
+pub(super) fn hessian_falls(model: &str, epochs: &[f64], top: &[f64]) -> Claim {
+    let last = epochs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (t, y): (Vec<f64>, Vec<f64>) = epochs
+        .iter()
+        .zip(top)
+        .filter(|(e, _)| **e >= 0.5 * last)
+        .map(|(e, y)| (*e, *y))
+        .unzip();
+    let statistic = "top Hessian eigenvalue against epoch, second half of training";
+    let d = trend(&t, &y, Trend::Decreasing, LEVEL, statistic)
+        .unwrap_or_else(|e| not_tested(&format!("{statistic}: {e}"), LEVEL));
+    Claim::new(
+        &format!("network.{model}.hessian_top_falls"),
+        &format!("{model}: the top Hessian eigenvalue falls during training (Fig. 6)"),
+        Some(paper::HESSIAN),
+        d,
+        &format!(
+            "Mann-Kendall over the {} checkpoints at epochs >= {:.0} (fixed in advance: the \
+             second half of training), estimate: Sen's slope per epoch; one seed",
+            t.len(),
+            0.5 * last
+        ),
+    )
+    .with_seeds(vec![y.last().copied()])
+}
+
+/// The projected landscape's level sets are fractal: the box-counting dimension's interval
+/// strictly inside (1, 2) (TOST); the paper's value is 1.8.
+pub(super) fn landscape_box_dimension(model: &str, dim: Option<Estimate>, note: &str) -> Claim {
+    Claim::from_replicates(
+        &format!("network.{model}.landscape_box_dimension"),
+        &format!("box dimension of the projected loss landscape of {model} is fractal, in (1, 2)"),
+        Some(paper::BOX),
+        &[dim],
+        Hypothesis::Between(1.0, 2.0),
+        "box-counting dimension of the median level set",
+        note,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    //! Each rule on planted truths: inputs on which the claim is true must give `reproduced`,
+    //! inputs on which it is false must not (and, where the test can say so, `contradicted`).
+    use super::*;
+    use anodiff_core::msd::Windows;
+    use anodiff_core::regime::{
+        exponent_options, fbm_paths, regime_change as analyse, window_exponent, window_lags,
+        RegimeOptions,
+    };
+    use anodiff_core::vuong::stable_vs_normal;
+    use rand::SeedableRng;
+    use rand_distr::Distribution;
+
+    fn est(v: f64, se: f64) -> Option<Estimate> {
+        Some(Estimate::normal(v, se).unwrap())
+    }
+
+    fn seeds(v: &[f64], se: f64) -> Vec<Option<Estimate>> {
+        v.iter().map(|&v| est(v, se)).collect()
+    }
+
+    #[test]
+    fn fisher_matches_scipy() {
+        // scipy 1.17.1: scipy.stats.combine_pvalues([0.1, 0.2, 0.3], method="fisher")[1] = 0.1152162142347885
+        let p = fisher(&[0.1, 0.2, 0.3]).unwrap();
+        assert!((p - 0.115_216_214_234_788_5).abs() < 1e-12, "{p}");
+        assert_eq!(fisher(&[0.5]).unwrap(), 0.5);
+        assert!(fisher(&[]).is_none() && fisher(&[0.0]).is_none());
+    }
+
+    #[test]
+    fn first_window_rule_tells_super_from_normal_diffusion() {
+        let yes = superdiffusive_first_window("m", &seeds(&[1.32, 1.28, 1.35], 0.03));
+        assert_eq!(yes.verdict, Verdict::Reproduced);
+        let brownian = superdiffusive_first_window("m", &seeds(&[1.01, 0.99, 0.995], 0.01));
+        assert_eq!(brownian.verdict, Verdict::Inconclusive);
+        let sub = superdiffusive_first_window("m", &seeds(&[0.8, 0.82, 0.79], 0.02));
+        assert_eq!(sub.verdict, Verdict::Contradicted);
+        assert_eq!(yes.replicates, 3);
+        assert_eq!(yes.median, Some(1.32));
+    }
+
+    /// The regime analysis of one fBm path whose Hurst exponent is `h(t)`.
+    fn planted_regime(h: impl Fn(usize) -> f64, seed: u64) -> RegimeChange {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let tr = fbm_paths(2200, 16, h, &mut rng).unwrap();
+        let wins = Windows::Strided {
+            len: 200,
+            stride: 100,
+        }
+        .resolve(2200)
+        .unwrap();
+        let ex: Vec<_> = wins
+            .iter()
+            .map(|&w| window_exponent(&tr, w, None).unwrap())
+            .collect();
+        let opts = RegimeOptions {
+            null_sims: 499,
+            boot: 199,
+            corr_sims: 30,
+            seed,
+            ..Default::default()
+        };
+        let r = analyse(
+            &ex,
+            200,
+            &window_lags(200, None).unwrap(),
+            &exponent_options(),
+            &opts,
+        )
+        .unwrap();
+        r.estimate
+    }
+
+    #[test]
+    fn regime_rule_on_fbm_with_and_without_a_change() {
+        // Superdiffusive (H = 0.7) then subdiffusive (H = 0.35) at step 1050.
+        let changed: Vec<_> = (0..2)
+            .map(|s| Some(planted_regime(|t| if t < 1050 { 0.7 } else { 0.35 }, s)))
+            .collect();
+        let c = regime_change("m", &changed);
+        assert_eq!(c.verdict, Verdict::Reproduced, "{c:?}");
+        // Brownian motion throughout: no change, alpha about 1 -- never reproduced.
+        let flat: Vec<_> = (0..2)
+            .map(|s| Some(planted_regime(|_| 0.5, 10 + s)))
+            .collect();
+        let c = regime_change("m", &flat);
+        assert_ne!(c.verdict, Verdict::Reproduced, "{c:?}");
+        // A change to normal diffusion (H 0.7 -> 0.5): a change, but not subdiffusion after.
+        let to_normal: Vec<_> = (0..2)
+            .map(|s| Some(planted_regime(|t| if t < 1050 { 0.7 } else { 0.5 }, 20 + s)))
+            .collect();
+        let c = regime_change("m", &to_normal);
+        assert_ne!(c.verdict, Verdict::Reproduced, "{c:?}");
+    }
+
+    #[test]
+    fn regime_rule_needs_both_parts() {
+        let rc = |p: f64, after: f64| RegimeChange {
+            t0: 1000.0,
+            t0_ci95: [900.0, 1100.0],
+            alpha_before: 1.4,
+            alpha_before_ci95: [1.3, 1.5],
+            alpha_after: after,
+            alpha_after_ci95: [after - 0.05, after + 0.05],
+            p_value: p,
+        };
+        let yes = regime_change("m", &[Some(rc(0.001, 0.7)), Some(rc(0.01, 0.72))]);
+        assert_eq!(yes.verdict, Verdict::Reproduced);
+        let no_change = regime_change("m", &[Some(rc(0.6, 0.7)), Some(rc(0.4, 0.72))]);
+        assert_eq!(no_change.verdict, Verdict::Inconclusive);
+        let normal_after = regime_change("m", &[Some(rc(0.001, 1.3)), Some(rc(0.001, 1.32))]);
+        assert_eq!(normal_after.verdict, Verdict::Contradicted);
+        assert_eq!(regime_change("m", &[None]).verdict, Verdict::NotTested);
+    }
+
+    fn stable_sample(alpha: f64, n: usize, seed: u64) -> Vec<f64> {
+        let law = anodiff_core::stable::Stable::new(
+            alpha,
+            0.0,
+            1.0,
+            0.0,
+            anodiff_core::stable::Param::S0,
+        )
+        .unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        (0..n).map(|_| law.sample(&mut rng)).collect()
+    }
+
+    #[test]
+    fn heavy_tail_rule_tells_stable_from_normal() {
+        let heavy: Vec<_> = (0..2)
+            .map(|s| Some(stable_vs_normal(&stable_sample(1.5, 1500, s), LEVEL).unwrap()))
+            .collect();
+        let c = heavy_tailed_before("m", &heavy, &[Some(1.5), Some(1.5)]);
+        assert_eq!(c.verdict, Verdict::Reproduced, "{c:?}");
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let normal: Vec<_> = (0..2)
+            .map(|_| {
+                let x: Vec<f64> = (0..1500)
+                    .map(|_| rand_distr::StandardNormal.sample(&mut rng))
+                    .collect();
+                Some(stable_vs_normal(&x, LEVEL).unwrap())
+            })
+            .collect();
+        let c = heavy_tailed_before("m", &normal, &[Some(2.0), Some(2.0)]);
+        assert_ne!(c.verdict, Verdict::Reproduced, "{c:?}");
+    }
+
+    #[test]
+    fn less_heavy_rule_reads_the_direction_of_the_change() {
+        let before = seeds(&[1.45, 1.48, 1.47], 0.01);
+        let rises = less_heavy_after("m", &before, &seeds(&[1.6, 1.62, 1.61], 0.01));
+        assert_eq!(rises.verdict, Verdict::Reproduced);
+        let falls = less_heavy_after("m", &before, &seeds(&[1.3, 1.31, 1.29], 0.01));
+        assert_eq!(falls.verdict, Verdict::Contradicted);
+        let same = less_heavy_after("m", &before, &before);
+        assert_eq!(same.verdict, Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn msl_and_dloss_rules_read_their_directions() {
+        let first = seeds(&[1.8, 1.7, 1.75], 0.1);
+        let flat = seeds(&[0.05, 0.1, 0.0], 0.1);
+        assert_eq!(
+            msl_flattens("m", &first, &flat).verdict,
+            Verdict::Reproduced
+        );
+        assert_eq!(
+            msl_flattens("m", &flat, &first).verdict,
+            Verdict::Contradicted
+        );
+        // |Delta L| series of known means: 0.5 at first, 0.1 late (exponential noise).
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let series = |mean: f64, rng: &mut rand_chacha::ChaCha8Rng| -> Vec<f64> {
+            (0..200)
+                .map(|_| mean * Distribution::<f64>::sample(&rand_distr::Exp1, rng))
+                .collect::<Vec<f64>>()
+        };
+        let big: Vec<_> = (0..3)
+            .map(|_| batch_mean(&series(0.5, &mut rng), 10))
+            .collect();
+        let small: Vec<_> = (0..3)
+            .map(|_| batch_mean(&series(0.1, &mut rng), 10))
+            .collect();
+        assert_eq!(
+            dloss_shrinks("m", &big, &small).verdict,
+            Verdict::Reproduced
+        );
+        assert_eq!(
+            dloss_shrinks("m", &small, &big).verdict,
+            Verdict::Contradicted
+        );
+    }
+
+    #[test]
+    fn batch_means_interval_covers_the_mean() {
+        // Exp(1) has mean 1: the 95 % interval of the batch-means estimate should cover it.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let mut covered = 0;
+        for _ in 0..200 {
+            let x: Vec<f64> = (0..200)
+                .map(|_| rand_distr::Exp1.sample(&mut rng))
+                .collect();
+            let [lo, hi] = batch_mean(&x, 10).unwrap().interval(0.95);
+            covered += usize::from(lo <= 1.0 && 1.0 <= hi);
+        }
+        // Binomial(200, 0.95): 180..=199 holds with probability > 0.999.
+        assert!((180..=199).contains(&covered), "{covered}");
+    }
+
+    #[test]
+    fn path_dimension_rule_fails_brownian_motion() {
+        let fractal = path_dimension(
+            "m",
+            &seeds(&[1.5, 1.55, 1.6], 0.05),
+            &seeds(&[2.4, 2.5, 2.45], 0.05),
+        );
+        assert_eq!(fractal.verdict, Verdict::Reproduced);
+        let brownian = path_dimension(
+            "m",
+            &seeds(&[2.0, 1.98, 2.02], 0.05),
+            &seeds(&[2.01, 1.99, 2.0], 0.05),
+        );
+        assert_eq!(brownian.verdict, Verdict::Inconclusive);
+        let reversed = path_dimension(
+            "m",
+            &seeds(&[2.4, 2.5, 2.45], 0.05),
+            &seeds(&[1.5, 1.55, 1.6], 0.05),
+        );
+        assert_eq!(reversed.verdict, Verdict::Contradicted);
+    }
+
+    #[test]
+    fn shortcut_rules_read_equivalence_and_direction() {
+        let a = seeds(&[1.3, 1.32, 1.28], 0.02);
+        let close = seeds(&[1.31, 1.3, 1.29], 0.02);
+        let far = seeds(&[0.8, 0.82, 0.79], 0.02);
+        assert_eq!(
+            shortcut_alpha_equivalent("a", "b", &a, &close).verdict,
+            Verdict::Reproduced
+        );
+        assert_eq!(
+            shortcut_alpha_equivalent("a", "b", &a, &far).verdict,
+            Verdict::Contradicted
+        );
+        let short = seeds(&[10f64.ln(), 11f64.ln(), 9f64.ln()], 0.1);
+        let long = seeds(&[40f64.ln(), 45f64.ln(), 38f64.ln()], 0.1);
+        assert_eq!(
+            shortcut_tau0("a", "b", &short, &long).verdict,
+            Verdict::Reproduced
+        );
+        assert_eq!(
+            shortcut_tau0("a", "b", &long, &short).verdict,
+            Verdict::Contradicted
+        );
+        let e = log_estimate(20.0, [10.0, 40.0]).unwrap();
+        assert!((e.value - 20f64.ln()).abs() < 1e-12);
+        assert!((e.se - 2f64.ln() / 1.959_963_984_540_054).abs() < 1e-6);
+    }
+
+    #[test]
+    fn batch_rule_tells_flat_from_sloped() {
+        let e = |v: f64| Estimate::normal(v, 0.01).unwrap();
+        let flat = vec![(4.0, e(1.30)), (5.0, e(1.31)), (6.0, e(1.30))];
+        let sloped = vec![(4.0, e(1.0)), (5.0, e(1.3)), (6.0, e(1.6))];
+        let c = batch_equivalence(&[flat.clone(), flat], &[16, 32, 64]);
+        assert_eq!(c.verdict, Verdict::Reproduced);
+        let c = batch_equivalence(&[sloped.clone(), sloped], &[16, 32, 64]);
+        assert_eq!(c.verdict, Verdict::Contradicted);
+        // The slope of exact data on a line: 0.3 per doubling.
+        let s = wls_slope(&[(4.0, e(1.0)), (5.0, e(1.3)), (6.0, e(1.6))]).unwrap();
+        assert!((s.value - 0.3).abs() < 1e-12);
+    }
+
+    #[test]
+    fn depth_rule_reads_the_direction_of_tau0() {
+        let e = |tau: f64| Estimate::normal(f64::ln(tau), 0.1).unwrap();
+        let falling = vec![(8.0, e(40.0)), (14.0, e(20.0)), (20.0, e(10.0))];
+        let rising = vec![(8.0, e(10.0)), (14.0, e(20.0)), (20.0, e(40.0))];
+        let c = depth_shortens_tau0(&[rising.clone(), rising], &[8, 14, 20]);
+        assert_eq!(c.verdict, Verdict::Reproduced);
+        let c = depth_shortens_tau0(&[falling.clone(), falling], &[8, 14, 20]);
+        assert_eq!(c.verdict, Verdict::Contradicted);
+        let c = depth_shortens_tau0(&[vec![], vec![]], &[8]);
+        assert_eq!(c.verdict, Verdict::NotTested);
+    }
+
+    #[test]
+    fn lr_rule_needs_near_ballistic() {
+        assert_eq!(
+            smallest_lr_ballistic(Some(0.001), est(1.97, 0.03)).verdict,
+            Verdict::Reproduced
+        );
+        assert_eq!(
+            smallest_lr_ballistic(Some(0.001), est(1.3, 0.05)).verdict,
+            Verdict::Contradicted
+        );
+    }
+
+    #[test]
+    fn hessian_rule_tells_falling_from_flat() {
+        let epochs: Vec<f64> = (0..=10).map(|e| f64::from(e) * 3.0).collect();
+        // Rises, then falls through the whole second half.
+        let falling = [5.0, 9.0, 12.0, 11.0, 10.0, 9.5, 8.0, 7.0, 6.5, 5.0, 4.0];
+        assert_eq!(
+            hessian_falls("m", &epochs, &falling).verdict,
+            Verdict::Reproduced
+        );
+        let rising = [5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0];
+        assert_eq!(
+            hessian_falls("m", &epochs, &rising).verdict,
+            Verdict::Contradicted
+        );
+        let noisy_flat = [
+            5.0, 9.0, 12.0, 10.0, 12.1, 9.9, 12.0, 10.1, 11.9, 10.0, 12.2,
+        ];
+        assert_eq!(
+            hessian_falls("m", &epochs, &noisy_flat).verdict,
+            Verdict::Inconclusive
+        );
+    }
+
+    #[test]
+    fn landscape_rule_needs_an_interval_inside_one_to_two() {
+        assert_eq!(
+            landscape_box_dimension("m", est(1.8, 0.05), "").verdict,
+            Verdict::Reproduced
+        );
+        assert_eq!(
+            landscape_box_dimension("m", est(2.3, 0.05), "").verdict,
+            Verdict::Contradicted
+        );
+        assert_eq!(
+            landscape_box_dimension("m", None, "").verdict,
+            Verdict::NotTested
+        );
+    }
+}
