@@ -139,6 +139,123 @@ pub fn window_exponent<S: TrajectorySource + ?Sized>(
     })
 }
 
+/// A regime analysis of one trajectory laid out: the windows of `window` steps every `stride`
+/// that cover it, their lags, and the options of the test. Callers (the command line, the
+/// Python binding) run [`RegimePlan::exponent`] on each window, with their own progress and
+/// interruption, then [`RegimePlan::finish`].
+///
+/// # Examples
+/// ```
+/// use anodiff_core::regime::{fbm_paths, RegimeOptions, RegimePlan};
+/// use rand::SeedableRng;
+/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+/// // 1200 steps of 3 coordinates, H = 0.7 then 0.35 from step 600.
+/// let traj = fbm_paths(1200, 3, |t| if t < 600 { 0.7 } else { 0.35 }, &mut rng).unwrap();
+/// let opts = RegimeOptions { null_sims: 199, boot: 99, corr_sims: 20, ..Default::default() };
+/// let plan = RegimePlan::new(1200, 200, None, None, opts).unwrap();
+/// let ex: Vec<_> = plan.windows().iter().map(|&w| plan.exponent(&traj, w).unwrap()).collect();
+/// let r = plan.finish(&ex).unwrap();
+/// let c = r.change.expect("a clear change");
+/// assert!(c.t0_ci95[0] <= 600.0 && 600.0 <= c.t0_ci95[1]);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegimePlan {
+    windows: Vec<Window>,
+    lags: Vec<usize>,
+    window: usize,
+    max_lag: Option<usize>,
+    options: RegimeOptions,
+}
+
+impl RegimePlan {
+    /// Lays out windows of `window` steps every `stride` steps (default `window / 2`) over a
+    /// trajectory of `n_steps`, with lags limited to `max_lag`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a window of fewer than 2 steps, a zero stride or
+    /// `max_lag`, or a level outside (0, 1); [`Error::InvalidData`] when the trajectory gives
+    /// fewer windows than the test needs ([`windows_needed`]), with what would help.
+    pub fn new(
+        n_steps: usize,
+        window: usize,
+        stride: Option<usize>,
+        max_lag: Option<usize>,
+        options: RegimeOptions,
+    ) -> Result<RegimePlan> {
+        if window < 2 {
+            return Err(Error::param(
+                "window",
+                format!("must be at least 2 steps, got {window}"),
+            ));
+        }
+        let stride = stride.unwrap_or((window / 2).max(1));
+        if stride == 0 {
+            return Err(Error::param("stride", "must be at least 1"));
+        }
+        if max_lag == Some(0) {
+            return Err(Error::param("max_lag", "must be at least 1"));
+        }
+        crate::vuong::check_level(options.level)?;
+        let windows = crate::msd::Windows::Strided {
+            len: window,
+            stride,
+        }
+        .resolve(n_steps)?;
+        let need = windows_needed(window, stride, options.min_windows);
+        if windows.len() < need {
+            return Err(Error::InvalidData(format!(
+                "{n_steps} steps give {} windows of {window} steps every {stride}; the change \
+                 test needs at least {need} ({} wholly before the change, ceil(T / S) = {} that \
+                 may straddle it, {} wholly after): use a smaller stride, a shorter window or a \
+                 longer trajectory",
+                windows.len(),
+                options.min_windows,
+                window.div_ceil(stride),
+                options.min_windows
+            )));
+        }
+        let lags = window_lags(window, max_lag)?;
+        Ok(RegimePlan {
+            windows,
+            lags,
+            window,
+            max_lag,
+            options,
+        })
+    }
+
+    /// The windows, in order.
+    pub fn windows(&self) -> &[Window] {
+        &self.windows
+    }
+
+    /// The exponent of one of the windows ([`window_exponent`]).
+    ///
+    /// # Errors
+    /// As [`window_exponent`].
+    pub fn exponent<S: TrajectorySource + ?Sized>(
+        &self,
+        src: &S,
+        win: Window,
+    ) -> Result<WindowExponent> {
+        window_exponent(src, win, self.max_lag)
+    }
+
+    /// The change test on the windows' exponents ([`regime_change`]).
+    ///
+    /// # Errors
+    /// As [`regime_change`].
+    pub fn finish(&self, exponents: &[WindowExponent]) -> Result<RegimeAnalysis> {
+        regime_change(
+            exponents,
+            self.window,
+            &self.lags,
+            &exponent_options(),
+            &self.options,
+        )
+    }
+}
+
 /// Correlation of the exponents of two windows of `len` steps as a function of their shift.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExponentCorrelation {

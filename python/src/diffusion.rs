@@ -8,9 +8,7 @@ use anodiff_core::analysis::{
 };
 use anodiff_core::exponent::MsdFitOptions;
 use anodiff_core::msd::{msd, Lags, Window, Windows};
-use anodiff_core::regime::{
-    exponent_options, regime_change, window_exponent, window_lags, windows_needed, RegimeOptions,
-};
+use anodiff_core::regime::{RegimeOptions, RegimePlan};
 use anodiff_core::trajectory::{
     check_block, InMemoryTrajectory, NpyTrajectory, Step, StoreOptions, StoreReader, StoreWriter,
     TrajectorySink, TrajectorySource,
@@ -488,37 +486,27 @@ fn regime(
         )));
     }
     let src = traj.src.clone();
-    let wins = core(
-        Windows::Strided {
-            len: window,
-            stride,
-        }
-        .resolve(src.n_steps()),
-    )?;
     let opts = RegimeOptions {
         level,
         seed,
         ..RegimeOptions::default()
     };
-    let need = windows_needed(window, stride, opts.min_windows);
-    if wins.len() < need {
-        return Err(PyValueError::new_err(format!(
-            "{} steps give {} windows of {window} steps every {stride}; the change test needs \
-             at least {need}: use a smaller stride, a shorter window or a longer trajectory",
-            src.n_steps(),
-            wins.len(),
-        )));
-    }
-    let lags = core(window_lags(window, max_lag))?;
-    let mut ex = Vec::with_capacity(wins.len());
-    for win in wins {
+    let plan = core(RegimePlan::new(
+        src.n_steps(),
+        window,
+        Some(stride),
+        max_lag,
+        opts,
+    ))?;
+    let mut ex = Vec::with_capacity(plan.windows().len());
+    for &win in plan.windows() {
         ex.push(
-            py.detach(|| window_exponent(src.as_ref(), win, max_lag))
+            py.detach(|| plan.exponent(src.as_ref(), win))
                 .map_err(ctx(win))?,
         );
         py.check_signals()?;
     }
-    let r = core(py.detach(|| regime_change(&ex, window, &lags, &exponent_options(), &opts)))?;
+    let r = core(py.detach(|| plan.finish(&ex)))?;
     to_json(&r)
 }
 

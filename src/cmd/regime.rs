@@ -2,10 +2,7 @@
 //! intervals and a test of "no change".
 
 use crate::cmd::msd::{open_trajectory, progress};
-use anodiff_core::msd::Windows;
-use anodiff_core::regime::{
-    exponent_options, regime_change, window_exponent, window_lags, windows_needed, RegimeOptions,
-};
+use anodiff_core::regime::{RegimeOptions, RegimePlan};
 use anyhow::{bail, Context};
 use std::path::PathBuf;
 
@@ -65,42 +62,33 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bail!("--level must be in (0, 1), got {}", args.level);
     }
     let src = open_trajectory(&args.traj)?;
-    let wins = Windows::Strided {
-        len: args.window,
-        stride,
-    }
-    .resolve(src.n_steps())?;
     let opts = RegimeOptions {
         level: args.level,
         seed: args.seed,
         ..RegimeOptions::default()
     };
-    let need = windows_needed(args.window, stride, opts.min_windows);
-    if wins.len() < need {
-        bail!(
-            "{} steps give {} windows of {} steps every {stride}; the change test needs at \
-             least {need} ({} wholly before the change, ceil(T / S) = {} that may straddle it, \
-             {} wholly after): use a smaller --stride, a shorter --window or a longer trajectory",
-            src.n_steps(),
-            wins.len(),
-            args.window,
-            opts.min_windows,
-            args.window.div_ceil(stride),
-            opts.min_windows
-        );
-    }
-    let lags = window_lags(args.window, args.max_lag)?;
-    let pb = progress(wins.len(), "regime");
-    let mut ex = Vec::with_capacity(wins.len());
-    for win in wins {
+    let plan = RegimePlan::new(src.n_steps(), args.window, Some(stride), args.max_lag, opts)
+        .map_err(|e| anyhow::anyhow!("{}", flag_names(&e.to_string())))?;
+    let pb = progress(plan.windows().len(), "regime");
+    let mut ex = Vec::with_capacity(plan.windows().len());
+    for &win in plan.windows() {
         ex.push(
-            window_exponent(src.as_ref(), win, args.max_lag)
+            plan.exponent(src.as_ref(), win)
                 .with_context(|| format!("window t_w = {}, T = {}", win.start, win.len))?,
         );
         pb.inc(1);
     }
     pb.set_message("regime: change test");
-    let r = regime_change(&ex, args.window, &lags, &exponent_options(), &opts)?;
+    let r = plan.finish(&ex)?;
     pb.finish_and_clear();
     crate::cmd::print_json(&r)
+}
+
+/// The core's advice names the settings as the library does; on the command line they are
+/// flags.
+fn flag_names(msg: &str) -> String {
+    msg.replace(
+        "a smaller stride, a shorter window",
+        "a smaller --stride, a shorter --window",
+    )
 }

@@ -142,17 +142,19 @@ pub(super) fn superdiffusive_first_window(model: &str, first: &[Option<Estimate>
 }
 
 /// The regime change: a change of the window exponents (the change-point test of
-/// `anodiff_core::regime`, its per-seed p-values combined by Fisher's method) and a
-/// subdiffusive exponent after it (`alpha_after`, pooled over seeds, `< 1`), both required
-/// (intersection-union). Without a change, or with normal diffusion after it, the claim is
-/// not reproduced. Whether the windows before `t0` are superdiffusive is a separate matter:
+/// `anodiff_core::regime`, its per-seed p-values combined by Fisher's method), a fall of the
+/// exponent at it (`alpha_after - alpha_before`, pooled over seeds, `< 0`: the paper's change
+/// is from faster to slower diffusion) and a subdiffusive exponent after it (`alpha_after`,
+/// pooled over seeds, `< 1`), all three required (intersection-union). Without a change, with
+/// a rise of the exponent, or with normal diffusion after it, the claim is not reproduced.
+/// Whether the windows before `t0` are superdiffusive is a separate matter:
 /// the first window's exponent is its own claim, and each seed's `alpha_before` is in the
 /// note (with windows of `T` steps and two whole windows needed before `t0`, a superdiffusive
 /// phase shorter than about `2 T` is not resolved by the change-point model).
 pub(super) fn regime_change(model: &str, per_seed: &[Option<RegimeChange>]) -> Claim {
     let id = format!("network.{model}.regime_change_subdiffusive_after_t0");
     let text = format!(
-        "{model}: a regime change t0 of the window exponents, subdiffusive (alpha < 1) after \
+        "{model}: a regime change t0 at which the window exponent falls, subdiffusive (alpha < 1) after \
          it (Fig. 2)"
     );
     let ps: Vec<f64> = per_seed.iter().flatten().map(|c| c.p_value).collect();
@@ -180,9 +182,20 @@ pub(super) fn regime_change(model: &str, per_seed: &[Option<RegimeChange>]) -> C
         .map(|c| c.and_then(|c| Estimate::from_ci95(c.alpha_after, c.alpha_after_ci95).ok()))
         .collect();
     let after_test = pooled_test(&after, Hypothesis::Below(1.0), "alpha after t0");
+    let fall: Vec<Option<Estimate>> = per_seed
+        .iter()
+        .map(|c| {
+            c.and_then(|c| {
+                let a = Estimate::from_ci95(c.alpha_after, c.alpha_after_ci95).ok()?;
+                let b = Estimate::from_ci95(c.alpha_before, c.alpha_before_ci95).ok()?;
+                a.minus(&b).ok()
+            })
+        })
+        .collect();
+    let fall_test = pooled_test(&fall, Hypothesis::Below(0.0), "alpha after minus before t0");
     let mut d = all_of(
-        &[change.clone(), after_test.clone()],
-        "change-point test and alpha after t0",
+        &[change.clone(), fall_test, after_test.clone()],
+        "change-point test, fall of alpha at t0 and alpha after t0",
         LEVEL,
     );
     d.test.estimate = after_test.test.estimate;
@@ -660,6 +673,18 @@ mod tests {
         assert_eq!(no_change.verdict, Verdict::Inconclusive);
         let normal_after = regime_change("m", &[Some(rc(0.001, 1.3)), Some(rc(0.001, 1.32))]);
         assert_eq!(normal_after.verdict, Verdict::Contradicted);
+        // A rise of the exponent at t0 between two subdiffusive regimes is not the paper's
+        // change, however clear: the fall part contradicts it.
+        let rise = |p: f64, before: f64, after: f64| RegimeChange {
+            alpha_before: before,
+            alpha_before_ci95: [before - 0.01, before + 0.01],
+            ..rc(p, after)
+        };
+        let up = regime_change(
+            "m",
+            &[Some(rise(0.001, 0.82, 0.89)), Some(rise(0.001, 0.8, 0.9))],
+        );
+        assert_eq!(up.verdict, Verdict::Contradicted, "{up:?}");
         assert_eq!(regime_change("m", &[None]).verdict, Verdict::NotTested);
     }
 
