@@ -678,11 +678,16 @@ mod tests {
         let rise = |p: f64, before: f64, after: f64| RegimeChange {
             alpha_before: before,
             alpha_before_ci95: [before - 0.01, before + 0.01],
+            alpha_after_ci95: [after - 0.01, after + 0.01],
             ..rc(p, after)
         };
         let up = regime_change(
             "m",
-            &[Some(rise(0.001, 0.82, 0.89)), Some(rise(0.001, 0.8, 0.9))],
+            &[
+                Some(rise(0.001, 0.82, 0.89)),
+                Some(rise(0.001, 0.8, 0.9)),
+                Some(rise(0.001, 0.81, 0.9)),
+            ],
         );
         assert_eq!(up.verdict, Verdict::Contradicted, "{up:?}");
         assert_eq!(regime_change("m", &[None]).verdict, Verdict::NotTested);
