@@ -151,7 +151,7 @@ pub fn window_exponent<S: TrajectorySource + ?Sized>(
 /// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
 /// // 1200 steps of 3 coordinates, H = 0.7 then 0.35 from step 600.
 /// let traj = fbm_paths(1200, 3, |t| if t < 600 { 0.7 } else { 0.35 }, &mut rng).unwrap();
-/// let opts = RegimeOptions { null_sims: 199, boot: 99, corr_sims: 20, ..Default::default() };
+/// let opts = RegimeOptions { null_sims: 199, boot: 199, corr_sims: 20, ..Default::default() };
 /// let plan = RegimePlan::new(1200, 200, None, None, opts).unwrap();
 /// let ex: Vec<_> = plan.windows().iter().map(|&w| plan.exponent(&traj, w).unwrap()).collect();
 /// let r = plan.finish(&ex).unwrap();
@@ -227,6 +227,11 @@ impl RegimePlan {
     /// The windows, in order.
     pub fn windows(&self) -> &[Window] {
         &self.windows
+    }
+
+    /// The lags every window's MSD is computed at.
+    pub fn lags(&self) -> &[usize] {
+        &self.lags
     }
 
     /// The exponent of one of the windows ([`window_exponent`]).

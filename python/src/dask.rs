@@ -11,8 +11,7 @@ use anodiff_core::msd::partial::{msd_partial, MsdLayout, MsdPartial};
 use anodiff_core::msd::Window;
 use anodiff_core::pathstats::{contour_with, msl_with, Binning, PairDistances, PathBootstrap};
 use anodiff_core::regime::{
-    exponent_options, regime_change, window_lags, windows_needed, RegimeOptions, WindowExponent,
-    WINDOW_BLOCKS,
+    exponent_options, regime_change, RegimeOptions, WindowExponent, WINDOW_BLOCKS,
 };
 use ndarray::Array2;
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
@@ -54,34 +53,17 @@ fn regime_plan(
     max_lag: Option<usize>,
     level: f64,
 ) -> PyResult<RegimePlan> {
-    if window < 2 {
-        return Err(PyValueError::new_err(format!(
-            "window must be at least 2 steps, got {window}"
-        )));
-    }
-    let stride = stride.unwrap_or((window / 2).max(1));
-    if stride == 0 {
-        return Err(PyValueError::new_err("stride must be at least 1"));
-    }
-    if max_lag == Some(0) {
-        return Err(PyValueError::new_err("max_lag must be at least 1"));
-    }
-    if !(level > 0.0 && level < 1.0) {
-        return Err(PyValueError::new_err(format!(
-            "level must be in (0, 1), got {level}"
-        )));
-    }
-    let wins = resolve_windows(n_steps, Some(window), Some(stride), None)?;
-    let need = windows_needed(window, stride, RegimeOptions::default().min_windows);
-    if wins.len() < need {
-        return Err(PyValueError::new_err(format!(
-            "{n_steps} steps give {} windows of {window} steps every {stride}; the change test \
-             needs at least {need}: use a smaller stride, a shorter window or a longer trajectory",
-            wins.len(),
-        )));
-    }
-    let lags = core(window_lags(window, max_lag))?;
-    Ok((wins.into_iter().map(|w| (w.start, w.len)).collect(), lags))
+    let opts = RegimeOptions {
+        level,
+        ..RegimeOptions::default()
+    };
+    let plan = core(anodiff_core::regime::RegimePlan::new(
+        n_steps, window, stride, max_lag, opts,
+    ))?;
+    Ok((
+        plan.windows().iter().map(|w| (w.start, w.len)).collect(),
+        plan.lags().to_vec(),
+    ))
 }
 
 /// The layout `(n_groups, n_blocks, keep_blocks)` of an analysis (`"msd"`: `anodiff msd`'s
