@@ -201,7 +201,8 @@ fn pooled_seeds_cover_the_mean_with_heterogeneity() {
             }
         }
         let c = covered as f64 / N as f64;
-        // A fixed-effect pool would cover about 0.55 at tau = 0.2, se = 0.02.
+        // A fixed-effect pool would cover 0.155 at tau = 0.2, se = 0.02 (analytic:
+        // 2 Phi(1.96 (0.02 / sqrt 3) / sqrt((0.2^2 + 0.02^2) / 3)) - 1, scipy.stats.norm).
         assert!(c >= 0.93, "tau {tau}, se {se}: coverage {c}");
     }
 }

@@ -42,7 +42,7 @@ from dask.base import tokenize
 
 from . import _core
 from ._util import check_int, loads
-from .diffusion import MsdResult, MsdWindow, RegimeChange, RegimeResult
+from .diffusion import MsdResult, MsdWindow, RegimeResult, _regime_result
 
 __all__ = [
     "Source",
@@ -404,21 +404,6 @@ def _regime_graph(src: Source, window, stride, max_lag, level, seed):
     return dask.delayed(_finish_regime, pure=True)(
         ex, window, lags, float(level), check_int(seed, "seed")
     )
-
-
-def _regime_result(text: str, level: float) -> RegimeResult:
-    d = loads(text)
-    c = d.get("change")
-    names = {f.name for f in dataclasses.fields(RegimeChange)} - {"extra"}
-    change = (
-        None
-        if c is None
-        else RegimeChange(
-            **{k: c[k] for k in names},
-            extra={k: v for k, v in c.items() if k not in names},
-        )
-    )
-    return RegimeResult(d["windows"], change, d.get("level", level), d)
 
 
 def regime(

@@ -369,7 +369,12 @@ def regime(
         float(level),
         check_int(seed, "seed"),
     )
-    d = loads(s)
+    return _regime_result(s, level)
+
+
+def _regime_result(text: str, level: float) -> RegimeResult:
+    """A `RegimeResult` from the JSON of `anodiff regime` (also built by `anodiff.dask`)."""
+    d = loads(text)
     c = d.get("change")
     names = {f.name for f in dataclasses.fields(RegimeChange)} - {"extra"}
     change = (
