@@ -243,6 +243,90 @@ impl TrainConfig {
         Ok(())
     }
 
+    /// The settings in which `other` would record a different trajectory from `self`, one
+    /// line each (`"lr: 0.05 here, 0.1 there"`); empty when the two describe the same run.
+    ///
+    /// Every field counts except where and how the run executes: the device, the checkpoint
+    /// interval, `sync`, and the directory the dataset is read from (its kind counts). A run
+    /// trained on a cluster, with its data at another path, is the same run as one trained
+    /// here with the same settings. CPU and CUDA runs agree in distribution, not bit for bit.
+    ///
+    /// ```
+    /// use anodiff_trainers::run::TrainConfig;
+    /// let a = TrainConfig::new("mlp:8".parse()?, "digits".parse()?);
+    /// let mut b = a.clone();
+    /// b.checkpoint_every = 7;
+    /// assert!(a.run_differences(&b).is_empty());
+    /// b.lr = 0.05;
+    /// assert_eq!(a.run_differences(&b), ["lr: 0.1 here, 0.05 there"]);
+    /// # Ok::<(), anodiff_trainers::Error>(())
+    /// ```
+    pub fn run_differences(&self, other: &TrainConfig) -> Vec<String> {
+        fn kind(d: &DatasetSpec) -> &'static str {
+            match d {
+                DatasetSpec::Digits => "digits",
+                DatasetSpec::Mnist(_) => "mnist",
+                DatasetSpec::Cifar10(_) => "cifar10",
+            }
+        }
+        let mut out = Vec::new();
+        let mut cmp = |name: &str, a: String, b: String| {
+            if a != b {
+                out.push(format!("{name}: {a} here, {b} there"));
+            }
+        };
+        cmp("model", self.model.to_string(), other.model.to_string());
+        cmp(
+            "dataset",
+            kind(&self.dataset).into(),
+            kind(&other.dataset).into(),
+        );
+        cmp("loss", self.loss.to_string(), other.loss.to_string());
+        cmp(
+            "batch_size",
+            self.batch_size.to_string(),
+            other.batch_size.to_string(),
+        );
+        // f64's Display is the shortest text that reads back to the same bits, so a learning
+        // rate that differs in its last bit shows as different.
+        cmp("lr", self.lr.to_string(), other.lr.to_string());
+        let length = |l: Length| match l {
+            Length::Epochs(e) => format!("{e} epochs"),
+            Length::Steps(n) => format!("{n} steps"),
+        };
+        cmp("length", length(self.length), length(other.length));
+        cmp("seed", self.seed.to_string(), other.seed.to_string());
+        cmp(
+            "linear_init",
+            self.linear_init.to_string(),
+            other.linear_init.to_string(),
+        );
+        cmp(
+            "augment",
+            self.augment.to_string(),
+            other.augment.to_string(),
+        );
+        if self.augment || other.augment {
+            cmp(
+                "augment_padding",
+                format!("{:?}", self.augment_padding).to_lowercase(),
+                format!("{:?}", other.augment_padding).to_lowercase(),
+            );
+        }
+        cmp("record", self.record.to_string(), other.record.to_string());
+        cmp(
+            "record_weights",
+            self.record_weights.to_string(),
+            other.record_weights.to_string(),
+        );
+        cmp(
+            "record_grad",
+            self.record_grad.to_string(),
+            other.record_grad.to_string(),
+        );
+        out
+    }
+
     /// The initialisation options.
     pub fn init_options(&self) -> InitOptions {
         InitOptions {
@@ -648,6 +732,36 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn run_differences_ignore_where_the_run_executes() {
+        let a = TrainConfig::new(
+            "resnet8".parse().unwrap(),
+            "mnist:/data/mnist".parse().unwrap(),
+        );
+        let mut b = a.clone();
+        b.dataset = "mnist:/cluster/shared/mnist".parse().unwrap();
+        b.device = DeviceKind::Cuda(0);
+        b.checkpoint_every = 1;
+        b.sync = !a.sync;
+        assert!(a.run_differences(&b).is_empty());
+        b.dataset = "cifar10:/data/mnist".parse().unwrap();
+        b.length = Length::Steps(40);
+        b.seed = 3;
+        b.record_weights = "subset:64".parse().unwrap();
+        assert_eq!(
+            a.run_differences(&b),
+            [
+                "dataset: mnist here, cifar10 there",
+                "length: 1 epochs here, 40 steps there",
+                "seed: 0 here, 3 there",
+                "record_weights: full here, subset:64 there",
+            ]
+        );
+        let mut c = a.clone();
+        c.lr = f64::from_bits(a.lr.to_bits() + 1);
+        assert_eq!(c.run_differences(&a).len(), 1);
     }
 
     #[test]
