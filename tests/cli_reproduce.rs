@@ -493,3 +493,124 @@ fn a_diverging_network_is_reported_not_fatal() {
         .unwrap();
     assert_eq!(first["verdict"], "not tested", "{first}");
 }
+
+/// Small enough to train twice in seconds, with every stage that reads a run (analyses,
+/// Hessians, surface, sweeps).
+const ELSEWHERE: &str = "[toy]\nlandscape_size = 65\nwalkers = 3\nsteps = 200\n\
+    [network]\nmodels = [\"mlp:16\"]\nepochs = 2\nseeds = 2\nbatch_size = 32\n\
+    record_weights = \"full\"\nrecord_grad = \"sample:256\"\n\
+    [analysis]\nwindow = 40\nstride = 20\nlags = 12\nn_boot = 10\nnull_sims = 9\nbins = 10\n\
+    moving_window = 10\ngrad_samples = 500\n\
+    [hessian]\nk = 2\nevery_epochs = 1\nbatch_size = 16\n\
+    [surface]\ngrid = 9\nexamples = 32\n\
+    [sweeps]\nsteps = 40\ndepth = 8\nbatch_sizes = [16]\ndepths = [8]\nlearning_rates = [0.01]\n\
+    record_weights = \"subset:256\"\nwindow = 20\n";
+
+fn edit_run_json(dir: &Path, f: impl FnOnce(&mut serde_json::Value)) {
+    let p = dir.join("run.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    f(&mut v);
+    std::fs::write(&p, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+}
+
+#[test]
+fn runs_trained_elsewhere_give_the_summary_of_runs_trained_here() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = toml_file(dir.path(), ELSEWHERE);
+    let here = dir.path().join("here");
+    let o = reproduce(&here, &["--config", &cfg]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = summary(&here);
+
+    // What a cluster does: each listed run trained by its own `anodiff train` process, in
+    // the runs directory.
+    let listed = reproduce(&here, &["--config", &cfg, "--list-runs"]);
+    assert!(listed.status.success());
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("one JSON");
+    let runs = listed["runs"].as_array().unwrap();
+    let names: Vec<&str> = runs.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 2 + 5, "{names:?}");
+    assert!(names.contains(&"mlp:16-seed1"), "{names:?}");
+    let elsewhere = dir.path().join("cluster");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    for r in runs {
+        let args: Vec<&str> = r["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        assert_eq!(r["config"]["model"], args[2]);
+        let t = Command::new(env!("CARGO_BIN_EXE_anodiff"))
+            .args(&args)
+            .current_dir(&elsewhere)
+            .output()
+            .unwrap();
+        assert!(t.status.success(), "{}", String::from_utf8_lossy(&t.stderr));
+    }
+
+    let there = dir.path().join("there");
+    let el = elsewhere.to_str().unwrap();
+    let o = reproduce(&there, &["--config", &cfg, "--runs", el]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("trained elsewhere"), "{err}");
+    assert!(!err.contains("train mlp"), "nothing is trained: {err}");
+    assert!(!there.join("runs").exists());
+    // Paths aside, the same summary: every number, interval, p-value and verdict.
+    let text = std::fs::read_to_string(there.join("summary.json"))
+        .unwrap()
+        .replace(el, here.join("runs").to_str().unwrap())
+        .replace(there.to_str().unwrap(), here.to_str().unwrap());
+    let t: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(first_difference(&t, &s, ""), None);
+    assert!(s["claims"].as_array().unwrap().len() > 10);
+
+    // Every unusable run named at once, before any stage runs.
+    edit_run_json(&elsewhere.join("mlp:16-seed0"), |v| {
+        v["config"]["lr"] = serde_json::json!(0.05);
+    });
+    edit_run_json(&elsewhere.join("mlp:16-seed1"), |v| {
+        v["status"] = serde_json::json!("running");
+    });
+    let sweep = names.iter().find(|n| n.starts_with("sweep-")).unwrap();
+    std::fs::rename(elsewhere.join(sweep), dir.path().join("moved")).unwrap();
+    let bad = dir.path().join("bad");
+    let o = reproduce(&bad, &["--config", &cfg, "--runs", el]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for needle in [
+        "3 of the runs",
+        "mlp:16-seed0: trained with other settings (lr: 0.1 here, 0.05 there",
+        "mlp:16-seed1: running at step",
+        "anodiff train --resume",
+        &format!("{sweep}: missing"),
+        "--list-runs",
+    ] {
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
+    assert!(!err.contains("stage "), "{err}");
+    assert!(!bad.join("summary.json").exists());
+    let o = reproduce(&bad, &["--config", &cfg, "--runs", "/nonexistent/runs"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no such directory"));
+
+    // A child analysis pointed at data of another kind than the run's refuses it.
+    let o = Command::new(env!("CARGO_BIN_EXE_anodiff"))
+        .args([
+            "surface",
+            "--checkpoint",
+            "1",
+            "--grid",
+            "3",
+            "--dataset",
+            "mnist:/x",
+        ])
+        .arg(here.join("runs/mlp:16-seed0"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("trained on another dataset"), "{err}");
+}

@@ -3,6 +3,7 @@
 use anodiff_core::lanczos::{residual_norms, Lanczos, LinearOperator};
 use anodiff_trainers::candle_core::DType;
 use anodiff_trainers::data::BatchLoader;
+use anodiff_trainers::data::DatasetSpec;
 use anodiff_trainers::hvp::{network_hessian, FixedBatches, DOUBLE_BACKWARD_ENV};
 use anodiff_trainers::model::{LossKind, Network};
 use anodiff_trainers::run::{open_run, DeviceKind};
@@ -105,6 +106,11 @@ pub struct Args {
     /// Device of the products: cpu, cuda or cuda:N (cuda needs a build with --features cuda).
     #[arg(long, default_value = "cpu")]
     pub device: DeviceKind,
+    /// Where the run's dataset lies now, when it moved since training (a run trained on
+    /// another machine): mnist:DIR or cifar10:DIR, of the run's kind. Default: the directory in
+    /// its run.json.
+    #[arg(long)]
+    pub dataset: Option<DatasetSpec>,
     /// Also write the JSON to this file, after every checkpoint; a rerun with the same settings
     /// skips the checkpoints it already holds.
     #[arg(long)]
@@ -130,6 +136,7 @@ impl Args {
             seed: 0,
             dtype: Precision::F64,
             device: DeviceKind::Cpu,
+            dataset: None,
             out: None,
         }
     }
@@ -198,7 +205,10 @@ pub fn compute(args: &Args) -> anyhow::Result<Value> {
         bail!("run directory {} does not exist", args.rundir.display());
     }
     let device = args.device.open()?;
-    let run = open_run(&args.rundir)?;
+    let mut run = open_run(&args.rundir)?;
+    if let Some(d) = &args.dataset {
+        run = run.with_dataset(d.clone())?;
+    }
     let mut epochs = match args.every {
         Some(0) => bail!("--every must be at least 1"),
         Some(n) => {

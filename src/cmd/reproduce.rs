@@ -20,6 +20,12 @@
 //! for bit from its last checkpoint; `OUT/summary.json` gathers them. The figures
 //! (`OUT/figures/*.png|svg`) and `OUT/report.html` are drawn on every run from the stage
 //! results, so a resumed run always ends with every figure.
+//!
+//! The training runs can come from elsewhere: `--list-runs` prints each run the configuration
+//! needs with its `anodiff train` arguments, and `--runs DIR` reads them from `DIR/NAME`
+//! instead of training them, after checking that each is finished and was trained with the
+//! settings asked for. Every later stage is the same, so the verdicts are those of a run that
+//! trained them here.
 
 use crate::report::figures::{self as figs, Histogram, ToyLandscape};
 use crate::report::html::{self, FigureRef};
@@ -97,7 +103,9 @@ const STAGE_REVISION: u32 = 4;
     anodiff reproduce --out /tmp/report --seed 7\n  \
     anodiff reproduce --config tiny.toml   # the demo preset with some settings changed\n  \
     anodiff reproduce --scale small --cifar10 data/cifar-10-batches-bin   # a GPU build, hours\n  \
-    anodiff reproduce --scale mnist --mnist data/mnist   # full MNIST on 2 CPU cores, under an hour\n\n\
+    anodiff reproduce --scale mnist --mnist data/mnist   # full MNIST on 2 CPU cores, under an hour\n  \
+    anodiff reproduce --scale small --cifar10 D --list-runs > runs.json   # train these elsewhere,\n  \
+    anodiff reproduce --scale small --cifar10 D --runs /shared/runs       # then analyse them here\n\n\
     Rerunning the same command after an interruption skips the stages already finished\n\
     (a stage reruns when its settings or inputs changed) and resumes a killed training run.\n\
     A --config TOML file overrides the preset key by key, e.g.\n  \
@@ -128,6 +136,18 @@ pub struct Args {
     /// Start a --scale paper run after printing its estimated time and disk use.
     #[arg(long)]
     yes: bool,
+    /// Read the training runs from DIR/NAME instead of training them (runs trained elsewhere,
+    /// e.g. on a cluster with `anodiff.dask.train_many` or a SLURM array). Each must be finished
+    /// and trained with the settings this configuration asks for; the device, the checkpoint
+    /// interval and the dataset's directory may differ. The analyses, verdicts and report are
+    /// those of a run that trained them itself.
+    #[arg(long, value_name = "DIR", conflicts_with = "list_runs")]
+    runs: Option<PathBuf>,
+    /// Print the training runs this configuration needs (one JSON object: per run its NAME, the
+    /// `anodiff train` arguments, and the same options as a table) and exit, to train them
+    /// elsewhere and come back with --runs.
+    #[arg(long)]
+    list_runs: bool,
 }
 
 /// Runs the command.
@@ -144,8 +164,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         cfg = cfg.with_overrides(&text, path)?;
     }
     cfg.validate()?;
+    if args.list_runs {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&network::list_runs(&cfg)?)?
+        );
+        return Ok(());
+    }
+    if let Some(dir) = &args.runs {
+        network::check_given(&cfg, dir)?;
+    }
     let estimate = network_report::estimate(&cfg)?;
-    if args.scale == Scale::Paper && !args.yes {
+    // The estimate is of training: runs trained elsewhere need no confirmation.
+    if args.scale == Scale::Paper && !args.yes && args.runs.is_none() {
         eprintln!("{}", estimate.describe());
         anyhow::bail!(
             "--scale paper is a long GPU job (estimate above); rerun with --yes to start it"
@@ -184,7 +215,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     })?;
 
     let net = if cfg.network.enabled {
-        Some(network::run_all(&cache, &args.out, &cfg)?)
+        Some(network::run_all(
+            &cache,
+            &args.out,
+            &cfg,
+            args.runs.as_deref(),
+        )?)
     } else {
         None
     };

@@ -2,6 +2,7 @@
 
 use super::hessian::Precision;
 use anodiff_trainers::candle_core::{DType, Device};
+use anodiff_trainers::data::DatasetSpec;
 use anodiff_trainers::data::{BatchLoader, Dataset};
 use anodiff_trainers::hvp::FixedBatches;
 use anodiff_trainers::model::{LossKind, Network};
@@ -84,6 +85,11 @@ pub struct Args {
     /// cuda).
     #[arg(long, default_value = "cpu")]
     pub device: DeviceKind,
+    /// Where the run's dataset lies now, when it moved since training (a run trained on
+    /// another machine): mnist:DIR or cifar10:DIR, of the run's kind. Default: the directory in
+    /// its run.json.
+    #[arg(long)]
+    pub dataset: Option<DatasetSpec>,
     /// Output .npy (default RUNDIR/surface/epoch-E-seed-S-grid-G.npy).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -108,6 +114,7 @@ impl Args {
             one_dim: OneDimArg::Zero,
             dtype: Precision::F32,
             device: DeviceKind::Cpu,
+            dataset: None,
             out: None,
         }
     }
@@ -123,6 +130,7 @@ struct Loaded {
 /// Rebuilds the run's network in `dtype` on `device` and loads checkpoint `epoch`.
 fn load_checkpoint(
     rundir: &Path,
+    dataset: Option<&DatasetSpec>,
     epoch: usize,
     dtype: DType,
     device: &Device,
@@ -130,7 +138,10 @@ fn load_checkpoint(
     if !rundir.is_dir() {
         bail!("run directory {} does not exist", rundir.display());
     }
-    let run = open_run(rundir)?;
+    let mut run = open_run(rundir)?;
+    if let Some(d) = dataset {
+        run = run.with_dataset(d.clone())?;
+    }
     let path = run.checkpoint(epoch)?;
     let net = run.network(dtype, device)?;
     net.load_checkpoint(&path)?;
@@ -192,7 +203,13 @@ pub fn compute(args: &Args) -> anyhow::Result<serde_json::Value> {
         bail!("run directory {} does not exist", args.rundir.display());
     }
     let device = args.device.open()?;
-    let loaded = load_checkpoint(&args.rundir, args.checkpoint, dtype, &device)?;
+    let loaded = load_checkpoint(
+        &args.rundir,
+        args.dataset.as_ref(),
+        args.checkpoint,
+        dtype,
+        &device,
+    )?;
     let n = loaded.train.len();
     let examples = args.examples.min(n);
     let indices = BatchLoader::new(n, examples, args.data_seed)?.indices(0);

@@ -619,12 +619,52 @@ impl RunInfo {
         )
     }
 
+    /// The run with its data read from `dataset` instead of the directory it was trained
+    /// with: a run trained on another machine, or data that moved since.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] (`dataset`) when `dataset` is another kind of dataset than
+    /// the run's (MNIST for a CIFAR-10 run). That the files hold the same images is checked
+    /// by [`RunInfo::load_data`] as far as it can: the training split's size.
+    pub fn with_dataset(mut self, dataset: DatasetSpec) -> Result<Self> {
+        let probe = TrainConfig {
+            dataset: dataset.clone(),
+            ..self.record.config.clone()
+        };
+        if let Some(d) = probe.run_differences(&self.record.config).first() {
+            return Err(Error::param(
+                "dataset",
+                format!(
+                    "{d}: the run {} was trained on another dataset",
+                    self.dir.display()
+                ),
+            ));
+        }
+        self.record.config.dataset = dataset;
+        Ok(self)
+    }
+
     /// The run's data, normalised as for training.
     ///
     /// # Errors
-    /// As [`crate::data::load`] (e.g. the dataset directory moved).
+    /// As [`crate::data::load`] (e.g. the dataset directory moved), and
+    /// [`Error::InvalidParameter`] (`dataset`) when its training split does not have the run's
+    /// number of images (other files than those the run was trained on).
     pub fn load_data(&self) -> Result<Splits> {
-        crate::data::load(&self.config().dataset)
+        let splits = crate::data::load(&self.config().dataset)?;
+        if splits.train.len() != self.record.n_train {
+            return Err(Error::param(
+                "dataset",
+                format!(
+                    "{} holds {} training images; the run {} was trained on {}",
+                    self.config().dataset,
+                    splits.train.len(),
+                    self.dir.display(),
+                    self.record.n_train
+                ),
+            ));
+        }
+        Ok(splits)
     }
 
     /// The run's minibatch schedule: `batch_loader()?.indices(step)` are the training images

@@ -81,6 +81,32 @@ impl RunSpec {
         }
     }
 
+    /// The `anodiff train` options of this run (without `--out`), as JSON values in the
+    /// order of `anodiff train --help`.
+    fn train_options(&self) -> Vec<(String, Value)> {
+        let mut o: Vec<(String, Value)> = vec![
+            ("model".into(), json!(self.model)),
+            ("dataset".into(), json!(self.dataset)),
+            ("loss".into(), json!(self.loss)),
+            ("batch_size".into(), json!(self.batch_size)),
+            ("lr".into(), json!(self.lr)),
+        ];
+        match (self.epochs, self.steps) {
+            (_, Some(s)) => o.push(("steps".into(), json!(s))),
+            (Some(e), None) => o.push(("epochs".into(), json!(e))),
+            (None, None) => {}
+        }
+        o.push(("record_weights".into(), json!(self.record_weights)));
+        o.push(("record_grad".into(), json!(self.record_grad)));
+        o.push(("seed".into(), json!(self.seed)));
+        o.push(("device".into(), json!(self.device)));
+        o.push(("linear_init".into(), json!(self.linear_init)));
+        if let Some(a) = self.augment {
+            o.push(("augment".into(), json!(if a { "on" } else { "off" })));
+        }
+        o
+    }
+
     fn train_config(&self) -> anyhow::Result<TrainConfig> {
         let parse = |what: &str, e: TrainError| anyhow::anyhow!("{what}: {e}");
         let mut c = TrainConfig::new(
@@ -133,11 +159,13 @@ pub(super) struct NetworkResults {
     pub sweeps: Value,
 }
 
-/// Runs every network stage the configuration enables.
+/// Runs every network stage the configuration enables, training the runs into `OUT/runs/`, or
+/// reading them from `given` when they were trained elsewhere (see [`check_given`]).
 pub(super) fn run_all(
     cache: &StageCache,
     out: &Path,
     cfg: &Config,
+    given: Option<&Path>,
 ) -> anyhow::Result<NetworkResults> {
     let n = &cfg.network;
     let seeds: Vec<u64> = (0..n.seeds as u64).map(|k| cfg.seed + k).collect();
@@ -152,7 +180,7 @@ pub(super) fn run_all(
     for (i, model) in n.models.iter().enumerate() {
         for (k, &seed) in seeds.iter().enumerate() {
             let spec = RunSpec::network(cfg, model, seed);
-            let run = train_stage(cache, out, &spec)?;
+            let run = run_stage(cache, out, &spec, given)?;
             let dir = run_dir(&run)?;
             let a_cfg = json!({ "analysis": cfg.analysis, "run": run, "seed": seed });
             let analysis = cache.run_quiet(&format!("analysis-{}", spec.name), &a_cfg, || {
@@ -187,7 +215,7 @@ pub(super) fn run_all(
         }
     }
     if cfg.sweeps.enabled {
-        res.sweeps = sweeps(cache, out, cfg)?;
+        res.sweeps = sweeps(cache, out, cfg, given)?;
     }
     Ok(res)
 }
@@ -252,6 +280,131 @@ fn train_stage(cache: &StageCache, out: &Path, spec: &RunSpec) -> anyhow::Result
         };
         run_json(&dir, &record)
     })
+}
+
+/// The run of `spec`: trained here (see [`train_stage`]) or, with `given`, read from
+/// `given/NAME` (checked beforehand by [`check_given`]).
+fn run_stage(
+    cache: &StageCache,
+    out: &Path,
+    spec: &RunSpec,
+    given: Option<&Path>,
+) -> anyhow::Result<Value> {
+    let Some(root) = given else {
+        return train_stage(cache, out, spec);
+    };
+    let dir = root.join(&spec.name);
+    let record = RunRecord::read(&dir)?;
+    eprintln!(
+        "run {}: trained elsewhere, read from {}",
+        spec.name,
+        dir.display()
+    );
+    run_json(&dir, &record)
+}
+
+/// Every training run the configuration asks for, in the order the pipeline uses them: the
+/// replicate runs of each model, then the sweeps' runs.
+pub(super) fn plan(cfg: &Config) -> Vec<RunSpec> {
+    let mut runs = Vec::new();
+    if !cfg.network.enabled {
+        return runs;
+    }
+    let seeds = (0..cfg.network.seeds as u64).map(|k| cfg.seed + k);
+    for model in &cfg.network.models {
+        for seed in seeds.clone() {
+            runs.push(RunSpec::network(cfg, model, seed));
+        }
+    }
+    if cfg.sweeps.enabled {
+        runs.extend(sweep_plan(cfg).runs.into_values());
+    }
+    runs
+}
+
+/// The runs of [`plan`] as `anodiff reproduce --list-runs` prints them: per run its name (the
+/// directory `--runs DIR` looks for), the `anodiff train` arguments that train it, and the
+/// same options as a table (the keys `anodiff.dask.train_many` takes).
+pub(super) fn list_runs(cfg: &Config) -> anyhow::Result<Value> {
+    let mut runs = Vec::new();
+    for spec in plan(cfg) {
+        // Parsed once, so that a bad setting fails here rather than on the cluster.
+        spec.train_config()?;
+        let options = spec.train_options();
+        let mut args = vec!["train".to_string()];
+        let mut table = serde_json::Map::new();
+        for (k, v) in &options {
+            args.push(format!("--{}", k.replace('_', "-")));
+            args.push(match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            });
+            table.insert(k.clone(), v.clone());
+        }
+        args.push("--out".into());
+        args.push(spec.name.clone());
+        runs.push(json!({ "name": spec.name, "args": args, "config": table }));
+    }
+    Ok(json!({ "runs": runs }))
+}
+
+/// Checks, before anything runs, that `dir` holds every run of [`plan`] as `dir/NAME`,
+/// finished (or diverged, which is a result), and trained with the settings the pipeline asks
+/// for ([`TrainConfig::run_differences`]: the device, the checkpoint interval and where the
+/// dataset lay may differ). Every problem is listed in one error.
+pub(super) fn check_given(cfg: &Config, dir: &Path) -> anyhow::Result<()> {
+    if !dir.is_dir() {
+        bail!("--runs {}: no such directory", dir.display());
+    }
+    let mut problems = Vec::new();
+    for spec in plan(cfg) {
+        let want = spec.train_config()?;
+        let run_dir = dir.join(&spec.name);
+        if !run_dir.join("run.json").exists() {
+            problems.push(format!("{}: missing", run_dir.display()));
+            continue;
+        }
+        let record = match RunRecord::read(&run_dir) {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(format!("{}: {e}", run_dir.display()));
+                continue;
+            }
+        };
+        let diffs = want.run_differences(&record.config);
+        if !diffs.is_empty() {
+            problems.push(format!(
+                "{}: trained with other settings ({}; \"here\" is what reproduce asks for)",
+                run_dir.display(),
+                diffs.join("; ")
+            ));
+            continue;
+        }
+        match record.status {
+            RunStatus::Finished | RunStatus::Diverged => {}
+            other => problems.push(format!(
+                "{}: {} at step {} of {}; continue it with `anodiff train --resume {}`",
+                run_dir.display(),
+                serde_json::to_value(other)?
+                    .as_str()
+                    .unwrap_or("unfinished"),
+                record.steps_done,
+                record.total_steps,
+                run_dir.display()
+            )),
+        }
+    }
+    if !problems.is_empty() {
+        bail!(
+            "--runs {}: {} of the runs this configuration needs are not usable:\n  {}\n\
+             `anodiff reproduce --list-runs` with the same --scale, --config and --seed prints \
+             every run with the `anodiff train` arguments that train it",
+            dir.display(),
+            problems.len(),
+            problems.join("\n  ")
+        );
+    }
+    Ok(())
 }
 
 /// SHA-256 of a checkpoint's tensors (names, dtypes, shapes and bytes, in name order). The
@@ -625,6 +778,8 @@ fn hessian_stage(out: &Path, dir: &Path, file_stem: &str, cfg: &Config) -> anyho
         ("--batch-size", h.batch_size.to_string()),
         ("--batches", h.batches.to_string()),
         ("--tol", h.tol.to_string()),
+        // The data as configured here: a run trained elsewhere recorded the cluster's path.
+        ("--dataset", cfg.network.dataset.clone()),
     ];
     let v = child(
         "hessian",
@@ -680,6 +835,7 @@ fn surface_stage(
         ("--x-range", range.clone()),
         ("--y-range", range),
         ("--examples", s.examples.to_string()),
+        ("--dataset", cfg.network.dataset.clone()),
     ];
     let v = child("surface", dir, &opts, cfg, &file, &[])?;
     let z: Array2<f64> = read_grid(&file)?;
@@ -723,54 +879,86 @@ fn sweep_name(depth: usize, shortcut: bool, batch: usize, lr: f64) -> String {
     )
 }
 
-/// The batch-size, depth and learning-rate sweeps: short runs analysed in their first window
-/// (the paper reads alpha and tau0 at `t_w = 1`), the learning-rate runs also in consecutive
-/// windows for Fig. 4c-f.
-fn sweeps(cache: &StageCache, out: &Path, cfg: &Config) -> anyhow::Result<Value> {
+/// The sweep runs by name, and how the claims group them.
+struct SweepPlan {
+    runs: BTreeMap<String, RunSpec>,
+    by_batch: Vec<Value>,
+    by_depth: Vec<Value>,
+    by_lr: Vec<Value>,
+}
+
+/// The batch-size, depth and learning-rate sweeps' runs: one seed each, `sweeps.steps` steps.
+fn sweep_plan(cfg: &Config) -> SweepPlan {
     let s: &SweepSettings = &cfg.sweeps;
     let n = &cfg.network;
-    let mut runs: BTreeMap<String, (usize, bool, usize, f64)> = BTreeMap::new();
+    let mut shape: BTreeMap<String, (usize, bool, usize, f64)> = BTreeMap::new();
     let mut by_batch = Vec::new();
     let mut by_depth = Vec::new();
     let mut by_lr = Vec::new();
     for shortcut in [true, false] {
         for &b in &s.batch_sizes {
             let k = sweep_name(s.depth, shortcut, b, n.lr);
-            runs.insert(k.clone(), (s.depth, shortcut, b, n.lr));
+            shape.insert(k.clone(), (s.depth, shortcut, b, n.lr));
             by_batch.push(json!({ "run": k, "batch_size": b, "shortcut": shortcut }));
         }
         for &d in &s.depths {
             let k = sweep_name(d, shortcut, n.batch_size, n.lr);
-            runs.insert(k.clone(), (d, shortcut, n.batch_size, n.lr));
+            shape.insert(k.clone(), (d, shortcut, n.batch_size, n.lr));
             by_depth.push(json!({ "run": k, "depth": d, "shortcut": shortcut }));
         }
     }
     for &lr in &s.learning_rates {
         let k = sweep_name(s.depth, true, n.batch_size, lr);
-        runs.insert(k.clone(), (s.depth, true, n.batch_size, lr));
+        shape.insert(k.clone(), (s.depth, true, n.batch_size, lr));
         by_lr.push(json!({ "run": k, "lr": lr }));
     }
-    let lr_runs: Vec<String> = by_lr
+    let runs = shape
+        .into_iter()
+        .map(|(name, (depth, shortcut, batch, lr))| {
+            let spec = RunSpec {
+                name: name.clone(),
+                lr,
+                batch_size: batch,
+                epochs: None,
+                steps: Some(s.steps),
+                record_weights: s.record_weights.clone(),
+                record_grad: "none".into(),
+                ..RunSpec::network(
+                    cfg,
+                    &format!("resnet{depth}{}", if shortcut { "" } else { "-noshort" }),
+                    cfg.seed,
+                )
+            };
+            (name, spec)
+        })
+        .collect();
+    SweepPlan {
+        runs,
+        by_batch,
+        by_depth,
+        by_lr,
+    }
+}
+
+/// The batch-size, depth and learning-rate sweeps: short runs analysed in their first window
+/// (the paper reads alpha and tau0 at `t_w = 1`), the learning-rate runs also in consecutive
+/// windows for Fig. 4c-f.
+fn sweeps(
+    cache: &StageCache,
+    out: &Path,
+    cfg: &Config,
+    given: Option<&Path>,
+) -> anyhow::Result<Value> {
+    let s: &SweepSettings = &cfg.sweeps;
+    let plan = sweep_plan(cfg);
+    let lr_runs: Vec<String> = plan
+        .by_lr
         .iter()
         .filter_map(|v| v["run"].as_str().map(String::from))
         .collect();
     let mut results = serde_json::Map::new();
-    for (name, (depth, shortcut, batch, lr)) in &runs {
-        let spec = RunSpec {
-            name: name.clone(),
-            lr: *lr,
-            batch_size: *batch,
-            epochs: None,
-            steps: Some(s.steps),
-            record_weights: s.record_weights.clone(),
-            record_grad: "none".into(),
-            ..RunSpec::network(
-                cfg,
-                &format!("resnet{depth}{}", if *shortcut { "" } else { "-noshort" }),
-                cfg.seed,
-            )
-        };
-        let run = train_stage(cache, out, &spec)?;
+    for (name, spec) in &plan.runs {
+        let run = run_stage(cache, out, spec, given)?;
         let with_windows = lr_runs.contains(name);
         let a_cfg =
             json!({ "sweeps": s, "analysis": cfg.analysis, "run": run, "windows": with_windows });
@@ -783,9 +971,9 @@ fn sweeps(cache: &StageCache, out: &Path, cfg: &Config) -> anyhow::Result<Value>
     Ok(json!({
         "steps": s.steps,
         "runs": results,
-        "by_batch_size": by_batch,
-        "by_depth": by_depth,
-        "by_learning_rate": by_lr,
+        "by_batch_size": plan.by_batch,
+        "by_depth": plan.by_depth,
+        "by_learning_rate": plan.by_lr,
     }))
 }
 
