@@ -2,6 +2,7 @@
 MSD per window to 1e-12 relative, fits, regime change, pair statistics and a sweep."""
 
 import os
+import pathlib
 import subprocess
 
 import numpy as np
@@ -68,12 +69,14 @@ def assert_msd_equal(got, ref):
         assert (a.fit["two_regime"] is None) == (b.fit["two_regime"] is None)
 
 
-@pytest.mark.parametrize("kind", ["zarr", "store", "dask"])
+@pytest.mark.parametrize("kind", ["zarr", "url", "store", "dask"])
 def test_msd_equals_single_process(client, runs, kind):
     store, zpath = runs
     ref = diffusion.msd_windows(store, 200, stride=100, lags="log:10")
     traj = {
         "zarr": zpath,
+        # An fsspec URL, as for an object store (file:// needs no server).
+        "url": pathlib.Path(zpath).as_uri(),
         "store": store,
         "dask": da.from_zarr(zpath, component="weights"),
     }[kind]
