@@ -531,7 +531,8 @@ impl SeedStats {
                 &w["contour"]["fractal_dim_ci95"],
             )
         };
-        let dloss = |w: &Value| rules::batch_mean(&floats(&w["loss"]["abs_dloss"]), 10);
+        let dloss =
+            |w: &Value| rules::batch_mean(&floats(&w["loss"]["abs_dloss"]), rules::DLOSS_BATCHES);
         SeedStats {
             first_alpha: w0.and_then(|w| {
                 Est::normal(num(&w["regime_alpha"])?, num(&w["regime_alpha_se"])?).ok()
