@@ -980,7 +980,10 @@ mod tests {
                 power += usize::from(fisher(&p).unwrap() < LEVEL);
             }
             let (size, power) = (size as f64 / N as f64, power as f64 / N as f64);
-            println!("fisher k = {k}: size {size:.4} (uniform p), power {power:.4} (shift 1.5, reference {power_ref})");
+            println!(
+                "fisher k = {k}: size {size:.4} (uniform p), power {power:.4} (shift 1.5, \
+                 reference {power_ref})"
+            );
             assert_rate(&format!("fisher size, k = {k}"), size, LEVEL, N);
             assert_rate(&format!("fisher power, k = {k}"), power, power_ref, N);
         }
@@ -1070,7 +1073,7 @@ mod tests {
             let mut size = 0usize;
             let (mut power, mut power_true) = (0usize, 0usize);
             for _ in 0..N / 4 {
-                let mut claim = |shift: f64, rng: &mut rand_chacha::ChaCha8Rng| {
+                let claim = |shift: f64, rng: &mut rand_chacha::ChaCha8Rng| {
                     let (mut first, mut late, mut late_true) = (vec![], vec![], vec![]);
                     for _ in 0..3 {
                         first.push(est(shift + z(rng), 1.0));
@@ -1145,7 +1148,10 @@ mod tests {
                 }
                 let r = |c: usize| c as f64 / N as f64;
                 let (s5, s10) = (r(size[0]), r(size[1]));
-                print!("dloss_shrinks, 1 seed, {n} values, phi = {phi}: size {s5:.4} with {DLOSS_BATCHES} batches, {s10:.4} with 10");
+                print!(
+                    "dloss_shrinks, 1 seed, {n} values, phi = {phi}: size {s5:.4} with \
+                     {DLOSS_BATCHES} batches, {s10:.4} with 10"
+                );
                 if phi == 0.0 {
                     print!(
                         "; power {:.4} / {:.4} at a fall of 2.8 se (z test with known \
@@ -1172,7 +1178,7 @@ mod tests {
         for phi in [0.0, 0.5, 0.9] {
             let mut size = 0usize;
             for _ in 0..N {
-                let mut w = || Some(batch_mean(&ar1(phi, 99, 0.0, &mut rng), DLOSS_BATCHES)?);
+                let mut w = || batch_mean(&ar1(phi, 99, 0.0, &mut rng), DLOSS_BATCHES);
                 let first = [w(), w(), w()];
                 let last = [w(), w(), w()];
                 size +=
@@ -1193,6 +1199,18 @@ mod tests {
         slope: f64,
         rng: &mut rand_chacha::ChaCha8Rng,
     ) -> Vec<Vec<(f64, Estimate)>> {
+        scattered_sweep(x, se, intercept, slope, 1.0, rng)
+    }
+
+    /// As [`sweep`], the runs' errors `spread` times their reported standard errors.
+    fn scattered_sweep(
+        x: &[f64],
+        se: &[f64],
+        intercept: f64,
+        slope: f64,
+        spread: f64,
+        rng: &mut rand_chacha::ChaCha8Rng,
+    ) -> Vec<Vec<(f64, Estimate)>> {
         let ses: Vec<f64> = (0..x.len()).map(|i| se[i % se.len()]).collect();
         let rev: Vec<f64> = ses.iter().rev().copied().collect();
         [ses, rev]
@@ -1201,7 +1219,7 @@ mod tests {
                 x.iter()
                     .zip(s)
                     .map(|(&x, &s)| {
-                        let v = intercept + slope * x + s * z(rng);
+                        let v = intercept + slope * x + spread * s * z(rng);
                         (x, Estimate::normal(v, s).unwrap())
                     })
                     .collect()
@@ -1298,5 +1316,34 @@ mod tests {
             assert_rate("depth power", r(power), power_ref, N);
             assert_rate("depth coverage", r(cover), 0.95, N);
         }
+        // Both rules trust the runs' standard errors (one seed per run). Runs that scatter
+        // beyond them, here by a seed-to-seed spread equal to the reported error (true sd
+        // sqrt 2 times the reported one), make the slope's standard error sqrt 2 too small:
+        // the depth claim's size is then 2 P(Z > 1.96 / sqrt 2) = 0.16578 and the TOST's at
+        // the margin P(Z < -1.645 / sqrt 2) - P(Z < (1.645 - 2 m / se) / sqrt 2) = 0.12064
+        // (demo batches; scipy.stats.norm).
+        let n = N / 4;
+        let (mut depth, mut tost) = (0, 0);
+        let ds = &paper.sweeps.depths;
+        let xd: Vec<f64> = ds.iter().map(|&d| d as f64).collect();
+        let bs = &demo.sweeps.batch_sizes;
+        let xb: Vec<f64> = bs.iter().map(|&b| (b as f64).log2()).collect();
+        let sq2 = std::f64::consts::SQRT_2;
+        for _ in 0..n {
+            let g = scattered_sweep(&xd, &tau_se, 3.0, 0.0, sq2, &mut rng);
+            depth += usize::from(depth_shortens_tau0(&g, ds).verdict != Verdict::Inconclusive);
+            let g = scattered_sweep(&xb, &alpha_se, 1.3, m, sq2, &mut rng);
+            tost += usize::from(batch_equivalence(&g, bs).verdict == Verdict::Reproduced);
+        }
+        let r = |c: usize| c as f64 / n as f64;
+        println!(
+            "runs scattering sqrt 2 times their standard errors: depth_shortens_tau0 (paper \
+             depths) size {:.4} (reference 0.16578), batch_equivalence (demo batches) size {:.4} \
+             at the margin (reference 0.12064)",
+            r(depth),
+            r(tost)
+        );
+        assert_rate("depth size under scatter", r(depth), 0.165_776, n);
+        assert_rate("TOST size under scatter", r(tost), 0.120_643, n);
     }
 }
