@@ -77,7 +77,8 @@ pub(super) fn mean_conservative(ests: &[Estimate]) -> Option<Estimate> {
 pub(super) const DLOSS_BATCHES: usize = 5;
 
 /// The mean of a series with a standard error from `batches` batch means (Student-t with
-/// `batches - 1` degrees of freedom), robust to short-range correlation within the series.
+/// `batches - 1` degrees of freedom), robust to correlation within the series that is short
+/// against a batch (see [`DLOSS_BATCHES`] for what longer correlation does).
 pub(super) fn batch_mean(x: &[f64], batches: usize) -> Option<Estimate> {
     let b = batches.max(2);
     let len = x.len() / b;
