@@ -22,16 +22,9 @@ trainable parameters as one f32 vector, sorted by parameter name), the minibatch
 optionally the minibatch gradient. RUNDIR receives the trajectory store (manifest.json + .npy \
 chunks, readable by numpy alone), run.json (configuration, status, per-epoch test loss and \
 accuracy) and checkpoints/epoch-E.safetensors (E = 0: initial weights) with the BN running \
-statistics. A killed run continues bit for bit with --resume RUNDIR (CPU).\n\n\
-One process trains a run directory at a time: it holds an advisory lock on RUNDIR/.lock (flock; \
-released when the process ends, however it ends), and a second process exits with status 75 \
-(EX_TEMPFAIL) naming the holder's pid and host. On NFS the lock holds across nodes unless the \
-mount has local_lock=flock or nolock.\n\n\
---if-exists resume makes the command safe to re-run from a scheduler: an absent or empty RUNDIR \
-gets a new run; a run of the same configuration (device, --checkpoint-every, --sync and the \
-dataset's directory may differ) is resumed if it was killed or failed, and only reported if it \
-finished or diverged; a run of another configuration is an error listing the differences. The \
-JSON's `action` says which: new, resumed or existing.",
+statistics. A killed run continues bit for bit with --resume RUNDIR (CPU); --if-exists resume \
+decides between a new run, a resume and the existing result (the JSON's `action`: new, resumed \
+or existing).",
     after_help = "Models: resnet14|resnet20|resnet56|resnet110 (any resnet<6n+2>; projection \
 shortcuts), the same with -a (option-A shortcuts) or -noshort, mlp[:W1,W2,..], mlp-tanh[:W,..], cnn.\n\
 Datasets: digits (bundled UCI 8x8), mnist:DIR (IDX files), cifar10:DIR (binary batches).\n\n\
@@ -39,7 +32,14 @@ Examples:\n  \
 anodiff train --model mlp --dataset digits --batch-size 64 --lr 0.1 --epochs 5 --out runs/mlp\n  \
 anodiff train --model resnet14 --dataset cifar10:data/cifar-10-batches-bin --batch-size 1024 \\\n      \
 --lr 0.1 --epochs 100 --record every:1 --record-grad sample:10000 --device cuda --out runs/r14\n  \
-anodiff train --resume runs/r14"
+anodiff train --resume runs/r14\n  \
+anodiff train --model mlp --dataset digits --epochs 5 --out runs/mlp --if-exists resume\n\n\
+One process trains a run directory at a time: it holds an advisory lock (flock) on RUNDIR/.lock, \
+which the kernel releases however the process ends; on NFS it holds across nodes unless the \
+mount has local_lock=flock or nolock.\n\n\
+Exit status: 0 done (with --if-exists resume, also a finished or diverged run found in RUNDIR); \
+75 (EX_TEMPFAIL: try again later) RUNDIR is in use by another training process, named by pid \
+and host; 1 any other error."
 )]
 pub struct Args {
     /// Architecture (see below).

@@ -1334,6 +1334,54 @@ mod tests {
     }
 
     #[test]
+    fn a_held_directory_refuses_every_trainer_and_a_dead_holder_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        let c = cfg("mlp:8", 32, 0.1, Length::Steps(5));
+        std::fs::create_dir_all(&run).unwrap();
+        let held = RunLock::acquire(&run).unwrap();
+        // A directory holding only the lock file counts as empty; the lock itself refuses.
+        for e in [
+            train(&c, &run, &mut Silent).unwrap_err(),
+            train_or_resume(&c, &run, &mut Silent).unwrap_err(),
+        ] {
+            assert!(matches!(e, Error::RunInUse { .. }), "{e}");
+        }
+        let names = |d: &Path| -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_dir(d)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(&run), [LOCK_FILE]);
+        drop(held);
+        // The lock file a finished holder leaves behind is no obstacle.
+        train(&c, &run, &mut Silent).unwrap();
+        let mut r = RunRecord::read(&run).unwrap();
+        r.status = RunStatus::Running;
+        r.write(&run).unwrap();
+        let held = RunLock::acquire(&run).unwrap();
+        let e = resume(&run, &mut Silent).unwrap_err();
+        assert!(matches!(e, Error::RunInUse { .. }), "{e}");
+        assert_eq!(RunRecord::read(&run).unwrap().status, RunStatus::Running);
+        drop(held);
+        let (outcome, s) = train_or_resume(&c, &run, &mut Silent).unwrap();
+        assert_eq!(
+            (outcome, s.record.status),
+            (Outcome::Resumed, RunStatus::Finished)
+        );
+        // A store that is not a training run is neither trained into nor resumed.
+        let other = dir.path().join("store");
+        create_store(&other, &r).unwrap();
+        let e = train_or_resume(&c, &other, &mut Silent)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a training run"), "{e}");
+    }
+
+    #[test]
     fn replay_comparison_is_exact_on_cpu_and_tolerant_elsewhere() {
         let a = [1.0f32, -2.0, 0.5];
         let b = [1.0f32, -2.0 + 1e-5, 0.5];
