@@ -771,18 +771,21 @@ def train_many(
 
         client = get_client()
     b = None if binary is None else os.fspath(binary)
+    flags = [_train_flags(t) for t, _ in tables]
+    # The key names the run directory and what is asked of it: a repeated call with another
+    # configuration must reach the binary, not a result the scheduler still holds.
     futures = [
         client.submit(
             _train_task,
-            _train_flags(t),
+            f,
             o,
             b,
             lock_timeout,
             retries=retries,
             pure=False,
-            key=f"anodiff-train-{i}-{tokenize(o)}",
+            key=f"anodiff-train-{i}-{tokenize(o, f, b, lock_timeout)}",
         )
-        for i, ((t, _), o) in enumerate(zip(tables, outs, strict=True))
+        for i, (f, o) in enumerate(zip(flags, outs, strict=True))
     ]
     if progress:
         from distributed import progress as show
