@@ -100,7 +100,9 @@ pub struct Args {
     out: Option<PathBuf>,
     /// What to do when --out already holds a run: error (refuse), or resume (continue a killed
     /// or failed run of the same configuration, report a finished or diverged one without
-    /// training, refuse one of another configuration naming each difference).
+    /// training, refuse one of another configuration naming each difference; the device,
+    /// --checkpoint-every, --sync and the dataset's directory may differ and are taken from
+    /// this command). The JSON's `action` says what happened: new, resumed or existing.
     #[arg(long, value_name = "WHAT", default_value = "error", value_parser = ["error", "resume"],
           conflicts_with = "resume")]
     if_exists: String,

@@ -600,8 +600,9 @@ impl Outcome {
 /// new run into an absent or empty directory, [`resume`]s a running (killed) or failed run of
 /// the same configuration, and returns a finished or diverged one as it is. "The same" is
 /// [`TrainConfig::run_differences`]: the device, the checkpoint interval, `sync` and the
-/// dataset's directory may differ. Every decision is taken under the directory's lock, so
-/// two callers never both train it. This is what a scheduler's retry wants
+/// dataset's directory may differ, and a resumed run takes them from `cfg` (the data may sit
+/// at another path on this node). Every decision is taken under the directory's lock, so two
+/// callers never both train it. This is what a scheduler's retry wants
 /// (`anodiff train --if-exists resume`).
 ///
 /// # Errors
@@ -662,7 +663,10 @@ pub fn train_or_resume(
     match record.status {
         RunStatus::Finished | RunStatus::Diverged => Ok((Outcome::Existing, RunSummary { record })),
         RunStatus::Running | RunStatus::Failed => {
-            Ok((Outcome::Resumed, resume_locked(dir, lock, obs)?))
+            // The asked configuration replaces the recorded one: they differ at most in where and
+            // how the run executes (a dataset moved to another path on this node, the device,
+            // the checkpoint interval), and this process runs it here.
+            Ok((Outcome::Resumed, resume_locked(dir, lock, obs, Some(cfg))?))
         }
     }
 }
@@ -678,11 +682,21 @@ pub fn resume(dir: &Path, obs: &mut dyn Observer) -> Result<RunSummary> {
     // A directory without a run gets the missing run.json's error, not a lock file.
     RunRecord::read(dir)?;
     let lock = lock(dir, obs)?;
-    resume_locked(dir, lock, obs)
+    resume_locked(dir, lock, obs, None)
 }
 
-fn resume_locked(dir: &Path, lock: RunLock, obs: &mut dyn Observer) -> Result<RunSummary> {
-    let old = RunRecord::read(dir)?;
+/// [`resume`] under `lock`, with `cfg` (of no [`TrainConfig::run_differences`] from the
+/// recorded one) in place of the recorded configuration when given.
+fn resume_locked(
+    dir: &Path,
+    lock: RunLock,
+    obs: &mut dyn Observer,
+    cfg: Option<&TrainConfig>,
+) -> Result<RunSummary> {
+    let mut old = RunRecord::read(dir)?;
+    if let Some(c) = cfg {
+        old.config = c.clone();
+    }
     match old.status {
         RunStatus::Finished => {
             return Err(Error::param(
