@@ -663,9 +663,9 @@ def train_many(
 
     A task whose process is killed or fails (a lost worker, a preempted node, an I/O error) is
     re-run by Dask up to `retries` times, and the re-run continues the run from its last
-    checkpoint (as `anodiff train --resume`): the trainer recomputes the steps after the checkpoint,
-    checks them against those already recorded and goes on, so the finished store equals an
-    uninterrupted run's bit for bit (CPU). Every attempt runs
+    checkpoint (as `anodiff train --resume`): the trainer recomputes the steps after the
+    checkpoint, checks them against those already recorded and goes on, so the finished store
+    equals an uninterrupted run's bit for bit (CPU). Every attempt runs
     ``anodiff train OPTIONS --out DIR --if-exists resume``, which decides under the run
     directory's lock: an absent or empty directory gets a new run; a run of the same
     configuration (the device, `checkpoint_every`, `sync` and the dataset's directory may
