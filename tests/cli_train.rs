@@ -332,3 +332,241 @@ fn help_has_an_example() {
     assert!(text.contains("anodiff train --model"), "{text}");
     assert!(text.contains("--resume"));
 }
+
+/// The tiny configuration of the `--if-exists` tests: 200 steps of an 8-unit MLP (~1 s).
+fn tiny(out: &Path, lr: &str) -> Vec<String> {
+    [
+        "--model",
+        "mlp:8",
+        "--dataset",
+        "digits",
+        "--steps",
+        "200",
+        "--batch-size",
+        "32",
+        "--lr",
+        lr,
+        "--if-exists",
+        "resume",
+        "--out",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([out.to_str().unwrap().to_string()])
+    .collect()
+}
+
+fn train_owned(args: &[String]) -> std::process::Output {
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    train(&a)
+}
+
+/// Every file of a run directory but the lock file, with its bytes.
+fn snapshot(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().unwrap() != ".lock" {
+                out.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_directory_held_by_another_process_exits_75_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    json(&train_owned(&tiny(&run, "0.1")));
+    let before = snapshot(&run);
+    // Hold the lock as a training process would: flock on RUNDIR/.lock, holder written in it.
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(run.join(".lock"))
+        .unwrap();
+    f.try_lock().unwrap();
+    f.set_len(0).unwrap();
+    std::io::Write::write_all(
+        &mut f,
+        format!(
+            "{{\"pid\": {}, \"host\": \"node17\"}}\n",
+            std::process::id()
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let holder = format!("pid {} on node17", std::process::id());
+    let r = run.to_str().unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    std::fs::copy(run.join(".lock"), empty.join(".lock")).unwrap();
+    let held_empty = std::fs::File::open(empty.join(".lock")).unwrap();
+    held_empty.try_lock().unwrap();
+    for out in [
+        train(&["--resume", r]),
+        train_owned(&tiny(&run, "0.1")),
+        train_owned(&tiny(&empty, "0.1")),
+    ] {
+        assert_eq!(out.status.code(), Some(75), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.starts_with("error: run directory")
+                && err.contains("is in use by another training process")
+                && err.contains(&holder)
+                && err.contains("wait for it to end or end it"),
+            "{err}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+    assert_eq!(
+        snapshot(&run),
+        before,
+        "a refused process wrote into the run"
+    );
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 1);
+    drop((f, held_empty));
+    // Released: the next process goes ahead.
+    assert_eq!(json(&train_owned(&tiny(&empty, "0.1")))["action"], "new");
+    let help = String::from_utf8_lossy(&train(&["--help"]).stdout).into_owned();
+    assert!(
+        help.contains("75") && help.contains("EX_TEMPFAIL"),
+        "{help}"
+    );
+}
+
+#[test]
+fn if_exists_resume_reports_a_finished_run_and_refuses_another_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let first = json(&train_owned(&tiny(&run, "0.1")));
+    assert_eq!(
+        (&first["action"], &first["steps"]),
+        (&"new".into(), &200.into())
+    );
+    let before = snapshot(&run);
+    // Names and counts only: a run.json, the store, the checkpoints.
+    assert!(
+        before.len() >= 5,
+        "{:?}",
+        before.iter().map(|b| &b.0).collect::<Vec<_>>()
+    );
+    let out = train_owned(&tiny(&run, "0.1"));
+    let again = json(&out);
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("epoch"),
+        "nothing is trained"
+    );
+    assert_eq!(snapshot(&run), before);
+    let (mut a, mut b) = (first.clone(), again.clone());
+    assert_eq!(b["action"], "existing");
+    a.as_object_mut().unwrap().remove("action");
+    b.as_object_mut().unwrap().remove("action");
+    assert_eq!(a, b, "the same result fields and values");
+    // Another learning rate: an error naming the setting and both values, nothing touched.
+    let out = train_owned(&tiny(&run, "0.05"));
+    assert_fails(
+        &out,
+        Exit::ErrorOrUsage,
+        &[
+            "holds a run of another configuration",
+            "lr: 0.05 here, 0.1 there",
+        ],
+    );
+    assert_eq!(snapshot(&run), before);
+    // Without --if-exists the directory is refused as before.
+    let mut plain = tiny(&run, "0.1");
+    plain.drain(10..12);
+    assert!(!plain.contains(&"--if-exists".to_string()));
+    assert_fails(
+        &train_owned(&plain),
+        Exit::Failure,
+        &["already holds a run"],
+    );
+}
+
+#[test]
+fn if_exists_resume_continues_a_killed_run_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (whole, killed) = (dir.path().join("whole"), dir.path().join("killed"));
+    // 1000 steps of a 2410-weight MLP with a checkpoint every 50: the kill after 200 recorded
+    // rows lands mid-run, usually with the store ahead of the last checkpoint.
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "train",
+            "--model",
+            "mlp:32",
+            "--dataset",
+            "digits",
+            "--batch-size",
+            "32",
+            "--steps",
+            "1000",
+            "--checkpoint-every",
+            "50",
+            "--seed",
+            "3",
+            "--if-exists",
+            "resume",
+            "--out",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([out.to_str().unwrap().to_string()])
+        .collect()
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_anodiff"))
+        .args(args(&killed))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    loop {
+        let n = StoreReader::open(&killed).map(|s| s.n_steps()).unwrap_or(0);
+        if n >= 200 {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before the kill"
+        );
+        assert!(t0.elapsed() < Duration::from_secs(120), "run too slow");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap(); // SIGKILL: the lock dies with the process
+    child.wait().unwrap();
+    let before = RunRecord::read(&killed).unwrap();
+    assert_eq!(before.status, RunStatus::Running);
+    assert!(before.steps_done < 1000);
+    let out = Command::new(env!("CARGO_BIN_EXE_anodiff"))
+        .args(args(&killed))
+        .output()
+        .unwrap();
+    let v = json(&out);
+    assert_eq!(
+        (&v["action"], &v["status"]),
+        (&"resumed".into(), &"finished".into())
+    );
+    json(
+        &Command::new(env!("CARGO_BIN_EXE_anodiff"))
+            .args(args(&whole))
+            .output()
+            .unwrap(),
+    );
+    let (wa, la) = rows(&whole);
+    let (wb, lb) = rows(&killed);
+    assert_eq!((la.len(), lb.len()), (1000, 1000));
+    assert!(wa.iter().zip(&wb).all(|(a, b)| a.to_bits() == b.to_bits()));
+    assert!(la.iter().zip(&lb).all(|(a, b)| a.to_bits() == b.to_bits()));
+    assert_eq!(
+        RunRecord::read(&whole).unwrap().epochs,
+        RunRecord::read(&killed).unwrap().epochs
+    );
+}

@@ -1,11 +1,16 @@
 """anodiff.dask.train_many on a LocalCluster (processes): one `anodiff train` process per
 configuration, a killed process resumed by Dask's retry into a store equal bit for bit to an
-uninterrupted run's, results read back from the run directories, errors with stderr."""
+uninterrupted run's, results read back from the run directories, errors with stderr, a run
+directory of another configuration refused, a locked run directory waited for."""
 
+import fcntl
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -27,14 +32,14 @@ CFG = {
 }
 
 # Kills the first attempt of a run whose directory ends in "kill" once its checkpoint is past
-# step 300 (and a few more steps are committed), as a lost worker would; passes everything else
-# to the real binary.
+# step 300 (and a few more steps are committed), as a lost worker would; passes everything else,
+# the retry included, to the real binary.
 KILLER = """#!{python}
 import json, os, struct, subprocess, sys, time
 real = {real!r}
 args = sys.argv[1:]
 out = args[args.index("--out") + 1] if "--out" in args else ""
-if not out.endswith("kill"):
+if not out.endswith("kill") or os.path.exists(out + ".killed"):
     os.execv(real, [real, *args])
 p = subprocess.Popen([real, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 last = os.path.join(out, "checkpoints", "last.safetensors")
@@ -133,3 +138,82 @@ def test_errors(client, anodiff_bin, tmp_path):
         ad.train_many([{"model": "mlp"}], client, out=tmp_path)
     with pytest.raises(ValueError, match="2 output directories for 1 configs"):
         ad.train_many([CFG], client, out=[tmp_path / "a", tmp_path / "b"])
+
+
+# 200 steps of an 8-unit MLP: well under a second.
+TINY = {
+    "model": "mlp:8",
+    "dataset": "digits",
+    "steps": 200,
+    "batch_size": 32,
+    "lr": 0.1,
+}
+
+
+def hold_lock(run):
+    """Holds `run`'s lock as a training process would (flock on run/.lock, holder inside)."""
+    os.makedirs(run, exist_ok=True)
+    fh = open(os.path.join(run, ".lock"), "a+")  # noqa: SIM115 (held past the function)
+    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    fh.truncate(0)
+    fh.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    fh.flush()
+    return fh
+
+
+def test_a_finished_run_of_another_configuration_is_refused(
+    client, anodiff_bin, tmp_path
+):
+    run = tmp_path / "run"
+    first = ad.train_many([TINY], client, out=[run], binary=anodiff_bin, as_frame=False)
+    assert (first[0]["status"], first[0]["steps"]) == ("finished", 200)
+    before = store_arrays(run)
+    with pytest.raises(ValueError, match="another configuration") as e:
+        ad.train_many(
+            [{**TINY, "lr": 0.05}], client, out=[run], binary=anodiff_bin, retries=0
+        )
+    assert str(run) in str(e.value) and "lr: 0.05 here, 0.1 there" in str(e.value)
+    # The device and the checkpoint interval are not part of the run: the run is read back.
+    same = {**TINY, "checkpoint_every": 7, "device": "cpu"}
+    again = ad.train_many([same], client, out=[run], binary=anodiff_bin, as_frame=False)
+    assert again[0]["resumed"] is False and again[0]["steps"] == 200
+    for a, b in zip(store_arrays(run), before, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_waits_for_a_held_run_directory(client, anodiff_bin, tmp_path):
+    run = tmp_path / "run"
+    fh = hold_lock(run)
+    released = []
+
+    def release():
+        released.append(time.time())
+        fh.close()
+
+    timer = threading.Timer(1.0, release)
+    timer.start()
+    try:
+        df = ad.train_many(
+            [TINY], client, out=[run], binary=anodiff_bin, lock_timeout=60
+        )
+    finally:
+        timer.cancel()
+        fh.close()
+    assert list(df["status"]) == ["finished"] and list(df["resumed"]) == [False]
+    # The run started after the release: its initial checkpoint is younger than it.
+    epoch0 = os.path.getmtime(run / "checkpoints" / "epoch-0.safetensors")
+    assert released and epoch0 >= released[0] - 0.05
+
+
+def test_lock_timeout(client, anodiff_bin, tmp_path):
+    run = tmp_path / "run"
+    with (
+        hold_lock(run),
+        pytest.raises(TimeoutError, match="still in use") as e,
+    ):
+        ad.train_many([TINY], client, out=[run], binary=anodiff_bin, lock_timeout=0.3)
+    msg = str(e.value)
+    assert str(run) in msg and f"pid {os.getpid()} on {socket.gethostname()}" in msg
+    assert os.listdir(run) == [".lock"], "nothing trained while the directory was held"
+    with pytest.raises(ValueError, match="lock_timeout"):
+        ad.train_many([TINY], client, out=[run], lock_timeout=-1)

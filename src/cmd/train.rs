@@ -1,12 +1,14 @@
 //! `anodiff train`: vanilla SGD on a CIFAR ResNet, MLP or CNN, recording every step into a run
-//! directory (trajectory store + run.json + checkpoints/), and `--resume` after a kill.
+//! directory (trajectory store + run.json + checkpoints/), and `--resume` after a kill;
+//! `--if-exists resume` for schedulers that re-run a command until it succeeds.
 
 use anodiff_trainers::data::DatasetSpec;
 use anodiff_trainers::init::LinearInit;
 use anodiff_trainers::model::{Arch, LossKind};
 use anodiff_trainers::record::{Every, GradRecord, WeightRecord};
 use anodiff_trainers::run::{DeviceKind, EpochMetrics, Length, TrainConfig};
-use anodiff_trainers::train::{self, Observer};
+use anodiff_trainers::train::{self, Observer, Outcome};
+use anodiff_trainers::Error as TrainError;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::PathBuf;
@@ -20,7 +22,9 @@ trainable parameters as one f32 vector, sorted by parameter name), the minibatch
 optionally the minibatch gradient. RUNDIR receives the trajectory store (manifest.json + .npy \
 chunks, readable by numpy alone), run.json (configuration, status, per-epoch test loss and \
 accuracy) and checkpoints/epoch-E.safetensors (E = 0: initial weights) with the BN running \
-statistics. A killed run continues bit for bit with --resume RUNDIR (CPU).",
+statistics. A killed run continues bit for bit with --resume RUNDIR (CPU); --if-exists resume \
+decides between a new run, a resume and the existing result (the JSON's `action`: new, resumed \
+or existing).",
     after_help = "Models: resnet14|resnet20|resnet56|resnet110 (any resnet<6n+2>; projection \
 shortcuts), the same with -a (option-A shortcuts) or -noshort, mlp[:W1,W2,..], mlp-tanh[:W,..], cnn.\n\
 Datasets: digits (bundled UCI 8x8), mnist:DIR (IDX files), cifar10:DIR (binary batches).\n\n\
@@ -28,7 +32,14 @@ Examples:\n  \
 anodiff train --model mlp --dataset digits --batch-size 64 --lr 0.1 --epochs 5 --out runs/mlp\n  \
 anodiff train --model resnet14 --dataset cifar10:data/cifar-10-batches-bin --batch-size 1024 \\\n      \
 --lr 0.1 --epochs 100 --record every:1 --record-grad sample:10000 --device cuda --out runs/r14\n  \
-anodiff train --resume runs/r14"
+anodiff train --resume runs/r14\n  \
+anodiff train --model mlp --dataset digits --epochs 5 --out runs/mlp --if-exists resume\n\n\
+One process trains a run directory at a time: it holds an advisory lock (flock) on RUNDIR/.lock, \
+which the kernel releases however the process ends; on NFS it holds across nodes unless the \
+mount has local_lock=flock or nolock.\n\n\
+Exit status: 0 done (with --if-exists resume, also a finished or diverged run found in RUNDIR); \
+75 (EX_TEMPFAIL: try again later) RUNDIR is in use by another training process, named by pid \
+and host; 1 any other error."
 )]
 pub struct Args {
     /// Architecture (see below).
@@ -84,9 +95,17 @@ pub struct Args {
     /// flush per step (about 30 ms on a busy disk): worth it for slow CPU steps only.
     #[arg(long)]
     sync: bool,
-    /// The new run directory (must not exist or be empty).
+    /// The new run directory (must not exist or be empty; see --if-exists).
     #[arg(long, required_unless_present = "resume", conflicts_with = "resume")]
     out: Option<PathBuf>,
+    /// What to do when --out already holds a run: error (refuse), or resume (continue a killed
+    /// or failed run of the same configuration, report a finished or diverged one without
+    /// training, refuse one of another configuration naming each difference; the device,
+    /// --checkpoint-every, --sync and the dataset's directory may differ and are taken from
+    /// this command). The JSON's `action` says what happened: new, resumed or existing.
+    #[arg(long, value_name = "WHAT", default_value = "error", value_parser = ["error", "resume"],
+          conflicts_with = "resume")]
+    if_exists: String,
     /// Continue the killed or failed run in this directory (every other option comes from its
     /// run.json).
     #[arg(long, value_name = "RUNDIR")]
@@ -126,6 +145,15 @@ impl Observer for Progress {
     fn step(&mut self, step: usize, loss: f64) {
         self.bar.set_position(step as u64 + 1);
         self.bar.set_message(format!("loss {loss:.4}"));
+    }
+
+    fn warning(&mut self, message: &str) {
+        let line = format!("warning: {message}");
+        if self.bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            self.bar.suspend(|| eprintln!("{line}"));
+        }
     }
 
     fn epoch(&mut self, m: &EpochMetrics) {
@@ -173,24 +201,48 @@ fn config(args: &Args) -> anyhow::Result<TrainConfig> {
     Ok(c)
 }
 
+/// The exit status of a run directory held by another process: `EX_TEMPFAIL` of BSD's
+/// sysexits.h ("try again later"), so that schedulers and `anodiff.dask.train_many` can tell a
+/// busy directory from a failure.
+pub const EXIT_IN_USE: i32 = 75;
+
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let mut progress = Progress::new("");
     let (dir, result) = match &args.resume {
-        Some(dir) => (dir.clone(), train::resume(dir, &mut progress)),
+        Some(dir) => (
+            dir.clone(),
+            train::resume(dir, &mut progress).map(|s| (Outcome::Resumed, s)),
+        ),
         None => {
             let cfg = config(&args)?;
             let dir = args.out.clone().context("--out RUNDIR is required")?;
-            (dir.clone(), train::train(&cfg, &dir, &mut progress))
+            let result = if args.if_exists == "resume" {
+                train::train_or_resume(&cfg, &dir, &mut progress)
+            } else {
+                train::train(&cfg, &dir, &mut progress).map(|s| (Outcome::New, s))
+            };
+            (dir, result)
         }
     };
     progress.bar.finish_and_clear();
-    let summary = result.with_context(|| format!("run {}", dir.display()))?;
+    let (action, summary) = match result {
+        Err(e @ TrainError::RunInUse { .. }) => {
+            // The progress bar is cleared and nothing is buffered: exit with the status that
+            // says "busy, try again".
+            eprintln!("error: {e}");
+            std::process::exit(EXIT_IN_USE);
+        }
+        // The message names the directory already.
+        Err(e @ TrainError::ConfigMismatch { .. }) => return Err(e.into()),
+        r => r.with_context(|| format!("run {}", dir.display()))?,
+    };
     let r = &summary.record;
     let last = r.epochs.last();
     crate::cmd::print_json(&serde_json::json!({
         "run": dir,
         "status": r.status,
+        "action": action.as_str(),
         "model": r.config.model.to_string(),
         "num_params": r.num_params,
         "steps": r.steps_done,

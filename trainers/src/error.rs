@@ -46,6 +46,33 @@ pub enum Error {
         /// The non-finite value (NaN or infinite).
         loss: f64,
     },
+    /// Another process holds the run directory's lock (see [`crate::lock`]): it is training
+    /// there now.
+    #[error(
+        "run directory {} is in use by another training process ({holder}); wait for it to \
+         end or end it",
+        dir.display()
+    )]
+    RunInUse {
+        /// The run directory.
+        dir: PathBuf,
+        /// Who holds it, as the lock file says: `pid N on HOST`.
+        holder: String,
+    },
+    /// The run directory holds a run of another configuration than the one asked for.
+    #[error(
+        "run directory {} holds a run of another configuration ('here' is the one asked for, \
+         'there' the one in its run.json): {}; choose another directory, or delete this one \
+         to train anew",
+        dir.display(),
+        differences.join("; ")
+    )]
+    ConfigMismatch {
+        /// The run directory.
+        dir: PathBuf,
+        /// Each differing setting, as [`crate::run::TrainConfig::run_differences`] says it.
+        differences: Vec<String>,
+    },
     /// An error from candle (tensor shapes, device, autograd).
     #[error("candle: {0}")]
     Candle(#[from] candle_core::Error),

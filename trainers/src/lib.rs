@@ -12,8 +12,8 @@
 //! Modules: [`model`] (architectures, [`model::Network`], losses; flat parameter order),
 //! [`init`] (seeded initialisation), [`params`] (flat weight and gradient vectors),
 //! [`checkpoint`] (safetensors), [`data`] (datasets, minibatch schedule), [`train`] (the SGD
-//! loop, resume, divergence), [`record`] (what is recorded), [`run`] (run directories,
-//! `run.json`, [`run::open_run`]).
+//! loop, resume, divergence), [`lock`] (one training process per run directory), [`record`]
+//! (what is recorded), [`run`] (run directories, `run.json`, [`run::open_run`]).
 //!
 //! # Examples
 //! ```
@@ -37,6 +37,7 @@ pub mod data;
 pub mod error;
 pub mod hvp;
 pub mod init;
+pub mod lock;
 pub mod model;
 pub mod params;
 pub mod record;

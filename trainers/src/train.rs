@@ -28,6 +28,13 @@
 //! reproducible, replayed rows must agree with the stored ones within a relative `1e-3`, and the
 //! run continues from the replayed weights (bit-for-bit continuation is a CPU guarantee).
 //!
+//! # One process per run directory
+//!
+//! [`train`], [`resume`] and [`train_or_resume`] hold the run directory's lock
+//! ([`crate::lock`], the file `RUNDIR/.lock`) from before their first write to their last, so
+//! a second process refuses with [`Error::RunInUse`] instead of writing into the same store;
+//! the lock dies with its process, so a killed run is resumable at once.
+//!
 //! # Divergence
 //!
 //! A NaN or infinite minibatch loss (or weight) at step `t` stops the run with
@@ -37,6 +44,7 @@
 use crate::checkpoint::write_atomic;
 use crate::data::{make_batch, Augment, BatchLoader, Dataset, Splits};
 use crate::error::{Error, Result};
+use crate::lock::{RunLock, LOCK_FILE};
 use crate::model::{loss, LossKind, Network};
 use crate::record::{seeded_subset, GradRecord, WeightMap, WeightRecord};
 use crate::run::{
@@ -67,9 +75,14 @@ pub trait Observer {
     fn epoch(&mut self, metrics: &EpochMetrics) {
         let _ = metrics;
     }
+    /// Something the user should know that does not stop the run (the default prints it on
+    /// stderr).
+    fn warning(&mut self, message: &str) {
+        eprintln!("warning: {message}");
+    }
 }
 
-/// An [`Observer`] that ignores everything.
+/// An [`Observer`] that ignores progress (warnings still go to stderr).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Silent;
 
@@ -238,6 +251,8 @@ fn gib(b: u64) -> String {
 
 /// Everything a run needs in memory.
 struct Session<'o> {
+    /// Held until the session ends.
+    _lock: RunLock,
     cfg: TrainConfig,
     dir: PathBuf,
     net: Network,
@@ -436,25 +451,26 @@ fn create_store(dir: &Path, r: &RunRecord) -> Result<StoreWriter> {
     Ok(StoreWriter::create(dir, options)?)
 }
 
-/// Trains `cfg` into the new run directory `dir` (which must not exist or be empty).
-///
-/// Everything that can be checked before training is checked before anything is written:
-/// the configuration, the dataset files, the batch size against the training set, the device,
-/// and the disk space the recording needs (the error gives the bytes needed and free).
-///
-/// # Errors
-/// [`Error::InvalidParameter`] / [`Error::Format`] for bad input (nothing written);
-/// [`Error::Diverged`] naming the step if the loss becomes NaN or infinite (everything before
-/// it stays recorded); [`Error::Io`] for write failures (the run is resumable).
-pub fn train(cfg: &TrainConfig, dir: &Path, obs: &mut dyn Observer) -> Result<RunSummary> {
-    if dir.join(RUN_JSON).exists() || dir.join(MANIFEST).exists() {
-        return Err(Error::param(
-            "out",
-            format!(
-                "{} already holds a run; continue it with --resume {0} or choose another directory",
-                dir.display()
-            ),
-        ));
+/// Whether `dir` holds a run (or at least a store) already.
+fn holds_run(dir: &Path) -> bool {
+    dir.join(RUN_JSON).exists() || dir.join(MANIFEST).exists()
+}
+
+fn already_holds_run(dir: &Path) -> Error {
+    Error::param(
+        "out",
+        format!(
+            "{} already holds a run; continue it with --resume {0} or choose another directory",
+            dir.display()
+        ),
+    )
+}
+
+/// Checks that `dir` can receive a new run: absent, or an empty directory (a lock file left by
+/// an earlier process does not count).
+fn check_new_dir(dir: &Path) -> Result<()> {
+    if holds_run(dir) {
+        return Err(already_holds_run(dir));
     }
     if dir.is_file() {
         return Err(Error::param(
@@ -462,8 +478,11 @@ pub fn train(cfg: &TrainConfig, dir: &Path, obs: &mut dyn Observer) -> Result<Ru
             format!("{} is a file, not a directory", dir.display()),
         ));
     }
-    if let Ok(mut entries) = std::fs::read_dir(dir) {
-        if entries.next().is_some() {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        if entries
+            .filter_map(|e| e.ok())
+            .any(|e| e.file_name() != LOCK_FILE)
+        {
             return Err(Error::param(
                 "out",
                 format!(
@@ -473,17 +492,72 @@ pub fn train(cfg: &TrainConfig, dir: &Path, obs: &mut dyn Observer) -> Result<Ru
             ));
         }
     }
+    Ok(())
+}
+
+/// Takes `dir`'s lock, passing a file system's lack of lock support to `obs` as a warning.
+fn lock(dir: &Path, obs: &mut dyn Observer) -> Result<RunLock> {
+    let lock = RunLock::acquire(dir)?;
+    if let Some(why) = lock.unsupported() {
+        obs.warning(why);
+    }
+    Ok(lock)
+}
+
+/// Creates `dir` (after [`plan`] and the space check: bad input writes nothing) and locks it;
+/// `None` when another process has meanwhile put a run there (whose lock is free: it ended).
+fn lock_new_dir(dir: &Path, obs: &mut dyn Observer) -> Result<Option<RunLock>> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let lock = lock(dir, obs)?;
+    if holds_run(dir) {
+        return Ok(None);
+    }
+    check_new_dir(dir)?;
+    Ok(Some(lock))
+}
+
+/// Trains `cfg` into the new run directory `dir` (which must not exist or be empty).
+///
+/// Everything that can be checked before training is checked before anything is written:
+/// the configuration, the dataset files, the batch size against the training set, the device,
+/// and the disk space the recording needs (the error gives the bytes needed and free).
+/// The directory is locked for the whole run (see [`crate::lock`]).
+///
+/// # Errors
+/// [`Error::InvalidParameter`] / [`Error::Format`] for bad input (nothing written);
+/// [`Error::RunInUse`] when another process holds the directory; [`Error::Diverged`] naming
+/// the step if the loss becomes NaN or infinite (everything before it stays recorded);
+/// [`Error::Io`] for write failures (the run is resumable).
+pub fn train(cfg: &TrainConfig, dir: &Path, obs: &mut dyn Observer) -> Result<RunSummary> {
+    check_new_dir(dir)?;
     let p = plan(cfg)?;
     check_space(&p.record, dir, 0, 0)?;
+    match lock_new_dir(dir, obs)? {
+        Some(lock) => start_new(cfg, dir, p, lock, obs),
+        // Another process started a run here between the checks and the lock.
+        None => Err(already_holds_run(dir)),
+    }
+}
+
+/// Writes the new run's files and trains it.
+fn start_new(
+    cfg: &TrainConfig,
+    dir: &Path,
+    p: Plan,
+    lock: RunLock,
+    obs: &mut dyn Observer,
+) -> Result<RunSummary> {
+    // run.json first: a kill after it leaves a resumable run, before it an empty directory.
+    p.record.write(dir)?;
     std::fs::create_dir_all(dir.join(CHECKPOINTS))
         .map_err(|e| Error::io(dir.join(CHECKPOINTS), e))?;
-    p.record.write(dir)?;
     if let Some(c) = coords_json(&p.wmap, &p.gmap) {
         let path = dir.join("record_coords.json");
         write_atomic(&path, c.to_string().as_bytes())?;
     }
     let writer = create_store(dir, &p.record)?;
     let mut s = Session {
+        _lock: lock,
         cfg: cfg.clone(),
         dir: dir.to_path_buf(),
         net: p.net,
@@ -500,14 +574,129 @@ pub fn train(cfg: &TrainConfig, dir: &Path, obs: &mut dyn Observer) -> Result<Ru
     s.run(writer, None, 0, 0.0, 0)
 }
 
-/// Continues the run in `dir` after a crash, a kill or a failure (see the
-/// [module docs](self#checkpoints-and-resume)).
+/// What [`train_or_resume`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Trained a new run (the directory was absent or empty).
+    New,
+    /// Continued an interrupted or failed run of the same configuration.
+    Resumed,
+    /// Found a finished or diverged run of the same configuration and trained nothing.
+    Existing,
+}
+
+impl Outcome {
+    /// `new`, `resumed` or `existing`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::New => "new",
+            Outcome::Resumed => "resumed",
+            Outcome::Existing => "existing",
+        }
+    }
+}
+
+/// Makes `dir` hold a complete run of `cfg`, whatever an earlier attempt left there: trains a
+/// new run into an absent or empty directory, [`resume`]s a running (killed) or failed run of
+/// the same configuration, and returns a finished or diverged one as it is. "The same" is
+/// [`TrainConfig::run_differences`]: the device, the checkpoint interval, `sync` and the
+/// dataset's directory may differ, and a resumed run takes them from `cfg` (the data may sit
+/// at another path on this node). Every decision is taken under the directory's lock, so two
+/// callers never both train it. This is what a scheduler's retry wants
+/// (`anodiff train --if-exists resume`).
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] if the run is finished or diverged; [`Error::Format`] if the
-/// store, the checkpoint or a recomputed step disagree; otherwise as [`train`].
+/// [`Error::ConfigMismatch`] listing each difference when `dir` holds a run of another
+/// configuration; [`Error::RunInUse`] when another process holds the directory; otherwise as
+/// [`train`] and [`resume`] (a run that diverges now is [`Error::Diverged`], as in [`train`]).
+///
+/// # Examples
+/// ```
+/// use anodiff_trainers::data::DatasetSpec;
+/// use anodiff_trainers::run::{Length, TrainConfig};
+/// use anodiff_trainers::train::{train_or_resume, Outcome, Silent};
+/// let dir = tempfile::tempdir()?;
+/// let run = dir.path().join("run");
+/// let mut cfg = TrainConfig::new("mlp:8".parse()?, DatasetSpec::Digits);
+/// cfg.length = Length::Steps(3);
+/// assert_eq!(train_or_resume(&cfg, &run, &mut Silent)?.0, Outcome::New);
+/// assert_eq!(train_or_resume(&cfg, &run, &mut Silent)?.0, Outcome::Existing);
+/// cfg.lr = 0.05;
+/// let e = train_or_resume(&cfg, &run, &mut Silent).unwrap_err();
+/// assert!(e.to_string().contains("lr: 0.05 here, 0.1 there"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn train_or_resume(
+    cfg: &TrainConfig,
+    dir: &Path,
+    obs: &mut dyn Observer,
+) -> Result<(Outcome, RunSummary)> {
+    let lock = if holds_run(dir) {
+        lock(dir, obs)?
+    } else {
+        check_new_dir(dir)?;
+        let p = plan(cfg)?;
+        check_space(&p.record, dir, 0, 0)?;
+        match lock_new_dir(dir, obs)? {
+            Some(lock) => return Ok((Outcome::New, start_new(cfg, dir, p, lock, obs)?)),
+            None => lock(dir, obs)?,
+        }
+    };
+    if !dir.join(RUN_JSON).exists() {
+        return Err(Error::param(
+            "out",
+            format!(
+                "{} holds a trajectory store but no {RUN_JSON}: it is not a training run; \
+                 choose another directory",
+                dir.display()
+            ),
+        ));
+    }
+    let record = RunRecord::read(dir)?;
+    let differences = cfg.run_differences(&record.config);
+    if !differences.is_empty() {
+        return Err(Error::ConfigMismatch {
+            dir: dir.to_path_buf(),
+            differences,
+        });
+    }
+    match record.status {
+        RunStatus::Finished | RunStatus::Diverged => Ok((Outcome::Existing, RunSummary { record })),
+        RunStatus::Running | RunStatus::Failed => {
+            // The asked configuration replaces the recorded one: they differ at most in where and
+            // how the run executes (a dataset moved to another path on this node, the device,
+            // the checkpoint interval), and this process runs it here.
+            Ok((Outcome::Resumed, resume_locked(dir, lock, obs, Some(cfg))?))
+        }
+    }
+}
+
+/// Continues the run in `dir` after a crash, a kill or a failure (see the
+/// [module docs](self#checkpoints-and-resume)), holding the directory's lock.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] if the run is finished or diverged; [`Error::RunInUse`] when
+/// another process holds the directory; [`Error::Format`] if the store, the checkpoint or a
+/// recomputed step disagree; otherwise as [`train`].
 pub fn resume(dir: &Path, obs: &mut dyn Observer) -> Result<RunSummary> {
-    let old = RunRecord::read(dir)?;
+    // A directory without a run gets the missing run.json's error, not a lock file.
+    RunRecord::read(dir)?;
+    let lock = lock(dir, obs)?;
+    resume_locked(dir, lock, obs, None)
+}
+
+/// [`resume`] under `lock`, with `cfg` (of no [`TrainConfig::run_differences`] from the
+/// recorded one) in place of the recorded configuration when given.
+fn resume_locked(
+    dir: &Path,
+    lock: RunLock,
+    obs: &mut dyn Observer,
+    cfg: Option<&TrainConfig>,
+) -> Result<RunSummary> {
+    let mut old = RunRecord::read(dir)?;
+    if let Some(c) = cfg {
+        old.config = c.clone();
+    }
     match old.status {
         RunStatus::Finished => {
             return Err(Error::param(
@@ -599,6 +788,7 @@ pub fn resume(dir: &Path, obs: &mut dyn Observer) -> Result<RunSummary> {
     // Epoch metrics after the checkpoint are recomputed while replaying.
     record.epochs.retain(|m| m.step <= start);
     let mut s = Session {
+        _lock: lock,
         augment: p.augment,
         cfg,
         dir: dir.to_path_buf(),
@@ -1155,6 +1345,54 @@ mod tests {
         resume(&b, &mut Silent).unwrap();
         assert_eq!(store_rows(&a), store_rows(&b));
         assert_eq!(open_run(&b).unwrap().checkpoints().len(), 1);
+    }
+
+    #[test]
+    fn a_held_directory_refuses_every_trainer_and_a_dead_holder_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        let c = cfg("mlp:8", 32, 0.1, Length::Steps(5));
+        std::fs::create_dir_all(&run).unwrap();
+        let held = RunLock::acquire(&run).unwrap();
+        // A directory holding only the lock file counts as empty; the lock itself refuses.
+        for e in [
+            train(&c, &run, &mut Silent).unwrap_err(),
+            train_or_resume(&c, &run, &mut Silent).unwrap_err(),
+        ] {
+            assert!(matches!(e, Error::RunInUse { .. }), "{e}");
+        }
+        let names = |d: &Path| -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_dir(d)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(&run), [LOCK_FILE]);
+        drop(held);
+        // The lock file a finished holder leaves behind is no obstacle.
+        train(&c, &run, &mut Silent).unwrap();
+        let mut r = RunRecord::read(&run).unwrap();
+        r.status = RunStatus::Running;
+        r.write(&run).unwrap();
+        let held = RunLock::acquire(&run).unwrap();
+        let e = resume(&run, &mut Silent).unwrap_err();
+        assert!(matches!(e, Error::RunInUse { .. }), "{e}");
+        assert_eq!(RunRecord::read(&run).unwrap().status, RunStatus::Running);
+        drop(held);
+        let (outcome, s) = train_or_resume(&c, &run, &mut Silent).unwrap();
+        assert_eq!(
+            (outcome, s.record.status),
+            (Outcome::Resumed, RunStatus::Finished)
+        );
+        // A store that is not a training run is neither trained into nor resumed.
+        let other = dir.path().join("store");
+        create_store(&other, &r).unwrap();
+        let e = train_or_resume(&c, &other, &mut Silent)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a training run"), "{e}");
     }
 
     #[test]

@@ -30,6 +30,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -572,39 +573,78 @@ def _run_record(out: str) -> dict[str, Any]:
     }
 
 
-def _train_task(flags: list[str], out: str, binary: str | None) -> dict[str, Any]:
-    """One `anodiff train` process for `out`: a new run, or `--resume` of the run a killed or
-    failed earlier attempt left there (bit for bit on CPU). A finished run is only read."""
-    status = None
-    if os.path.isfile(os.path.join(out, "run.json")):
-        with open(os.path.join(out, "run.json")) as fh:
-            status = json.load(fh).get("status")
-    resumed = status in ("running", "failed")
-    if status is None:
-        args = ["anodiff", "train", *flags, "--out", out]
-    elif resumed:
-        args = ["anodiff", "train", "--resume", out]
-    else:
-        args = []
-    if args:
-        b = binary or os.environ.get("ANODIFF_BIN") or shutil.which("anodiff")
-        if not b:
-            raise RuntimeError(
-                "the anodiff binary is neither given, nor in ANODIFF_BIN, nor on PATH"
-            )
-        args[0] = b
+#: `anodiff train`'s exit status for a run directory held by another process (EX_TEMPFAIL).
+EXIT_IN_USE = 75
+
+
+def _lock_holder(out: str, stderr: str) -> str:
+    """Who holds `out`'s lock: "pid N on HOST" from its lock file, else the CLI's message."""
+    try:
+        with open(os.path.join(out, ".lock")) as fh:
+            h = json.load(fh)
+        return f"pid {int(h['pid'])} on {h['host']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        lines = stderr.strip().splitlines()
+        return lines[-1] if lines else "an unknown process"
+
+
+def _train_task(
+    flags: list[str], out: str, binary: str | None, lock_timeout: float | None
+) -> dict[str, Any]:
+    """One `anodiff train --if-exists resume` process for `out`: a new run, the resume of a run
+    a killed or failed earlier attempt left there (bit for bit on CPU), or the finished run read
+    back; the binary decides under the run directory's lock. While another process holds the
+    lock (exit status 75), waits with backoff for up to `lock_timeout` seconds.
+
+    Errors a retry cannot fix (another configuration in `out`, the lock timeout) are returned
+    as ``{"error": [kind, message]}`` rather than raised, so that Dask does not retry them."""
+    b = binary or os.environ.get("ANODIFF_BIN") or shutil.which("anodiff")
+    if not b:
+        raise RuntimeError(
+            "the anodiff binary is neither given, nor in ANODIFF_BIN, nor on PATH"
+        )
+    before = None
+    try:
+        before = _run_record(out)["status"]
+    except (OSError, ValueError, KeyError):
+        pass
+    args = [b, "train", *flags, "--out", out, "--if-exists", "resume"]
+    t0 = time.monotonic()
+    delay = 0.1
+    while True:
         p = subprocess.run(args, capture_output=True, text=True, check=False)
-        if p.returncode != 0:
-            diverged = False
-            try:
-                diverged = _run_record(out)["status"] == "diverged"
-            except (OSError, ValueError, KeyError):
-                pass
-            if not diverged:
-                raise RuntimeError(
-                    f"anodiff train ({out}) exited with status {p.returncode}:\n"
-                    + p.stderr[-8000:]
-                )
+        if p.returncode != EXIT_IN_USE:
+            break
+        waited = time.monotonic() - t0
+        if lock_timeout is not None and waited >= lock_timeout:
+            holder = _lock_holder(out, p.stderr)
+            message = (
+                f"run directory {out} is still in use by another training process "
+                f"({holder}) after {waited:.1f} s (lock_timeout={lock_timeout}); "
+                "wait for it to end or end it"
+            )
+            return {"error": ["TimeoutError", message]}
+        pause = delay if lock_timeout is None else min(delay, lock_timeout - waited)
+        time.sleep(max(pause, 0.0))
+        delay = min(2 * delay, 10.0)
+    if p.returncode == 0:
+        resumed = json.loads(p.stdout).get("action") == "resumed"
+    elif "holds a run of another configuration" in p.stderr:
+        return {"error": ["ValueError", p.stderr.strip().removeprefix("error: ")]}
+    else:
+        diverged = False
+        try:
+            diverged = _run_record(out)["status"] == "diverged"
+        except (OSError, ValueError, KeyError):
+            pass
+        if not diverged:
+            raise RuntimeError(
+                f"anodiff train ({out}) exited with status {p.returncode}:\n"
+                + p.stderr[-8000:]
+            )
+        # Diverged during this attempt (a non-zero exit without the JSON): it continued an
+        # interrupted run when the directory held one before.
+        resumed = before in ("running", "failed")
     return {**_run_record(out), "resumed": resumed}
 
 
@@ -617,15 +657,26 @@ def train_many(
     binary: str | os.PathLike | None = None,
     as_frame: bool = True,
     progress: bool = False,
+    lock_timeout: float | None = 600.0,
 ) -> Any:
     """Train many networks with `anodiff train`, one Dask task (one process) per configuration.
 
     A task whose process is killed or fails (a lost worker, a preempted node, an I/O error) is
     re-run by Dask up to `retries` times, and the re-run continues the run from its last
-    checkpoint (`anodiff train --resume`): the trainer recomputes the steps after the checkpoint,
-    checks them against those already recorded and goes on, so the finished store equals an
-    uninterrupted run's bit for bit (CPU). A directory that already holds a finished run is
-    only read (its configuration is not compared with the one given), so a repeated call is cheap.
+    checkpoint (as `anodiff train --resume`): the trainer recomputes the steps after the
+    checkpoint, checks them against those already recorded and goes on, so the finished store
+    equals an uninterrupted run's bit for bit (CPU). Every attempt runs
+    ``anodiff train OPTIONS --out DIR --if-exists resume``, which decides under the run
+    directory's lock: an absent or empty directory gets a new run; a run of the same
+    configuration (the device, `checkpoint_every`, `sync` and the dataset's directory may
+    differ) is resumed when it was interrupted and only read when it finished or diverged, so a
+    repeated call is cheap; a run of another configuration is an error.
+
+    One process trains a run directory at a time: `anodiff train` holds an advisory lock
+    (``flock``) on ``DIR/.lock`` for the whole run, and the kernel releases it when that
+    process ends, however it ends. A retry whose directory is still held (a worker died but its
+    `anodiff train` child lives on) waits, polling with backoff, until the holder ends or
+    `lock_timeout` passes.
 
     Parameters
     ----------
@@ -653,6 +704,10 @@ def train_many(
         and the configuration keys prefixed ``config.``.
     progress : bool
         Show a progress bar of the tasks (`distributed.progress`).
+    lock_timeout : float or None
+        Seconds a task waits for a run directory that another process is training (polling
+        with backoff from 0.1 s to 10 s); None waits as long as it takes. The default, 600 s,
+        outlasts the end of an orphaned process a scheduler is cleaning up, not a whole run.
 
     Returns
     -------
@@ -662,20 +717,24 @@ def train_many(
     ------
     ValueError
         An unknown option, a missing `model`/`dataset`, or a count of `out` directories that
-        does not match `configs` (before anything runs).
+        does not match `configs` (before anything runs); a run directory that holds a run of
+        another configuration (naming the directory and each differing setting; after the
+        other tasks end).
     TypeError
         An option value that is not a string, number or boolean.
     RuntimeError
         A process that still fails after the retries, with its stderr (the run directory
         keeps everything it committed: ``anodiff train --resume DIR`` continues it). A
         diverged run is a result (status ``diverged``), not an error.
+    TimeoutError
+        A run directory still held by another process after `lock_timeout` seconds, naming
+        the directory and the holder's pid and host (after the other tasks end).
 
     Notes
     -----
-    A run directory has no lock: a worker that dies while its `anodiff train` child lives on
-    (a killed worker process on a node that stays up) leaves that child writing while the
-    retry resumes the same directory. Schedulers that end a worker's whole process group or
-    node (SLURM, Kubernetes) are safe; otherwise end the orphan before the retry runs.
+    The lock is as reliable as the file system's advisory locks: local file systems, NFS
+    (locks reach the server unless the mount has ``local_lock=flock`` or ``nolock``), GPFS,
+    CephFS and Lustre mounted with ``flock`` honour it across nodes.
 
     Examples
     --------
@@ -700,28 +759,43 @@ def train_many(
             raise ValueError("two configurations share an output directory")
     outs = [os.path.abspath(o) for o in outs]
     retries = check_int(retries, "retries")
+    if lock_timeout is not None:
+        lock_timeout = float(lock_timeout)
+        if not lock_timeout >= 0.0:
+            raise ValueError(
+                f"lock_timeout must be a non-negative number of seconds or None, "
+                f"got {lock_timeout}"
+            )
     if client is None:
         from distributed import get_client
 
         client = get_client()
     b = None if binary is None else os.fspath(binary)
+    flags = [_train_flags(t) for t, _ in tables]
+    # The key names the run directory and what is asked of it: a repeated call with another
+    # configuration must reach the binary, not a result the scheduler still holds.
     futures = [
         client.submit(
             _train_task,
-            _train_flags(t),
+            f,
             o,
             b,
+            lock_timeout,
             retries=retries,
             pure=False,
-            key=f"anodiff-train-{i}-{tokenize(o)}",
+            key=f"anodiff-train-{i}-{tokenize(o, f, b, lock_timeout)}",
         )
-        for i, ((t, _), o) in enumerate(zip(tables, outs, strict=True))
+        for i, (f, o) in enumerate(zip(flags, outs, strict=True))
     ]
     if progress:
         from distributed import progress as show
 
         show(futures)
     results = client.gather(futures)
+    for res in results:
+        if "error" in res:
+            kind, message = res["error"]
+            raise (TimeoutError if kind == "TimeoutError" else ValueError)(message)
     rows = [
         {
             "run": o,
