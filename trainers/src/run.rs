@@ -10,6 +10,7 @@
 //!   record_coords.json            the recorded coordinate subsets, when subsets are recorded
 //!   checkpoints/epoch-<E>.safetensors   weights + BN statistics after epoch E (E = 0: initial)
 //!   checkpoints/last.safetensors  the resume point (its metadata holds the step)
+//!   .lock                         held by the training process (crate::lock), pid and host
 //! ```
 //!
 //! `run.json`'s `status` is `running` while the trainer works (also after a crash or kill),

@@ -744,6 +744,16 @@ def train_many(
     ...         for lr in (0.05, 0.1, 0.2)]
     >>> df = train_many(cfgs, client, out="/shared/runs/lr", retries=3)  # doctest: +SKIP
     >>> sweep(list(df.run), window=100, client=client)  # doctest: +SKIP
+
+    The paper's runs, trained here and analysed by ``anodiff reproduce --runs``:
+
+    >>> import json, subprocess  # doctest: +SKIP
+    >>> runs = json.loads(subprocess.run(
+    ...     ["anodiff", "reproduce", "--scale", "small", "--cifar10", "/shared/cifar",
+    ...      "--list-runs"], capture_output=True, check=True).stdout)["runs"]  # doctest: +SKIP
+    >>> train_many([r["config"] for r in runs], client,
+    ...            out=[f"/shared/runs/{r['name']}" for r in runs])  # doctest: +SKIP
+    >>> # then: anodiff reproduce --scale small --cifar10 DIR --runs /shared/runs
     """
     tables = [_train_config(c) for c in configs]
     if isinstance(out, str | os.PathLike):
