@@ -20,9 +20,19 @@
 //! ```
 //!
 //! Every array uses a regular chunk grid, the default chunk key encoding (`weights/c/i/j`), the
-//! little-endian `bytes` codec and no compression (trained f32 weights have near-random low
-//! mantissa bits and barely compress), and NaN as fill value, so that a chunk that was never
-//! written can never pass for data.
+//! little-endian `bytes` codec, and NaN as fill value, so that a chunk that was never written can
+//! never pass for data. Chunks are uncompressed by default ([`Compression::None`]: trained f32
+//! weights have near-random low mantissa bits and barely compress, see
+//! [Compression](#compression)); [`ZarrOptions::with_compression`] (`anodiff convert --compress
+//! zstd[:LEVEL]|gzip[:LEVEL]`) adds a `zstd` (with its content checksum) or `gzip` codec after
+//! `bytes`.
+//!
+//! The reader decodes the codecs `bytes`, `zstd`, `gzip`, `crc32c` and `sharding_indexed`, so a
+//! group that zarr-python 3, `dask.array.to_zarr` or `xarray.to_zarr` writes with its default
+//! compressor (zstd) opens as it is. Any other codec (`blosc`, zarr v2's default; `transpose`,
+//! which zarr-python 3 never writes unasked; `numcodecs.*`) is refused when the trajectory is
+//! opened, with an error naming the array and the codec and giving a zarr-python command that
+//! rewrites the group with zstd.
 //!
 //! # Chunks
 //!
@@ -42,9 +52,11 @@
 //! Reading checks what Zarr itself would let through: a chunk file that is missing (Zarr would
 //! return the fill value) is an error naming the array, the chunk index and its steps and
 //! coordinates; a truncated or otherwise undecodable chunk is an error naming the array and the
-//! chunk; a NaN or infinite weight is an error naming the step and coordinate; metadata that
-//! is not a Zarr v3 array of the expected rank, a chunk grid other than `regular`, and a data
-//! type other than float32 or float64 are rejected when the trajectory is opened.
+//! chunk (for a compressed chunk: a frame that ends early, fails zstd's checksum or gzip's CRC,
+//! or decodes to the wrong length); a NaN or infinite weight is an error naming the step and
+//! coordinate; metadata that is not a Zarr v3 array of the expected rank, a chunk grid other
+//! than `regular`, a data type other than float32 or float64, and a codec the reader does not
+//! decode are rejected when the trajectory is opened.
 //!
 //! [`write_zarr`] writes into `OUT.partial` and renames it to `OUT` only after every chunk and
 //! the group metadata are written, so a conversion that is killed leaves no `OUT`, and
@@ -73,7 +85,8 @@ use serde_json::{json, Map, Value};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use zarrs::array::{Array, ArrayBuilder, CodecOptions};
+use zarrs::array::codec::{GzipCodec, ZstdCodec};
+use zarrs::array::{Array, ArrayBuilder, BytesToBytesCodecTraits, CodecOptions};
 use zarrs::filesystem::FilesystemStore;
 use zarrs::group::GroupBuilder;
 
@@ -107,6 +120,7 @@ pub fn default_chunks(n_steps: usize, dim: usize) -> (usize, usize) {
 #[derive(Debug, Clone, Default)]
 pub struct ZarrOptions {
     chunks: Option<(usize, usize)>,
+    compression: Compression,
     config: Value,
     subset_seed: Option<u64>,
 }
@@ -116,6 +130,12 @@ impl ZarrOptions {
     /// extent).
     pub fn with_chunks(mut self, steps: usize, coords: usize) -> Self {
         self.chunks = Some((steps, coords));
+        self
+    }
+
+    /// Compress every chunk with `compression` (default [`Compression::None`]).
+    pub fn with_compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
         self
     }
 
@@ -134,6 +154,135 @@ impl ZarrOptions {
     }
 }
 
+/// The zstd levels [`Compression::Zstd`] takes: 1 (fastest) to 22 (smallest), and the negative
+/// "fast" levels down to zstd's minimum, -131072 (faster still, larger). Level 0, which zstd reads
+/// as "its default", is refused so that the stored level is the level used.
+pub const ZSTD_LEVELS: (i32, i32) = (-131_072, 22);
+
+/// Compression of the chunks [`write_zarr`] writes: the bytes-to-bytes codec after `bytes` in
+/// each array's `zarr.json`. zarr-python 3, Dask and xarray decode all three.
+///
+/// Parsed from `none`, `zstd[:LEVEL]` (level 3 when omitted, zstd's own default) or
+/// `gzip[:LEVEL]` (level 6 when omitted, gzip's own default).
+///
+/// # Examples
+/// ```
+/// use anodiff_core::trajectory::zarr::Compression;
+/// assert_eq!("zstd".parse::<Compression>().unwrap(), Compression::Zstd(3));
+/// assert_eq!("gzip:9".parse::<Compression>().unwrap(), Compression::Gzip(9));
+/// assert_eq!("none".parse::<Compression>().unwrap(), Compression::None);
+/// assert!("zstd:23".parse::<Compression>().is_err());
+/// assert!("blosc".parse::<Compression>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compression {
+    /// No compressor: a chunk file is the chunk's little-endian values.
+    #[default]
+    None,
+    /// Zstandard at a level in [`ZSTD_LEVELS`] (not 0), with zstd's content checksum, so that a
+    /// corrupted chunk fails to decode instead of yielding wrong values.
+    Zstd(i32),
+    /// gzip at a level 0 (stored, no compression) to 9; its CRC-32 trailer is checked on
+    /// decoding.
+    Gzip(u32),
+}
+
+fn zstd_level_error(level: impl std::fmt::Display) -> Error {
+    Error::param(
+        "compress",
+        format!(
+            "zstd level {level} is out of range: use 1 (fastest) to 22 (smallest), or a negative fast level down to {}",
+            ZSTD_LEVELS.0
+        ),
+    )
+}
+
+fn gzip_level_error(level: impl std::fmt::Display) -> Error {
+    Error::param(
+        "compress",
+        format!("gzip level {level} is out of range: use 0 (no compression) to 9 (smallest)"),
+    )
+}
+
+impl Compression {
+    /// Checks the level.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a zstd level outside [`ZSTD_LEVELS`] or equal to 0, or a
+    /// gzip level above 9.
+    pub fn validate(self) -> Result<Self> {
+        match self {
+            Compression::Zstd(l) if l == 0 || l < ZSTD_LEVELS.0 || l > ZSTD_LEVELS.1 => {
+                Err(zstd_level_error(l))
+            }
+            Compression::Gzip(l) if l > 9 => Err(gzip_level_error(l)),
+            c => Ok(c),
+        }
+    }
+
+    /// The bytes-to-bytes codecs of an array written with this compression.
+    fn codecs(self) -> Result<Vec<Arc<dyn BytesToBytesCodecTraits>>> {
+        Ok(match self.validate()? {
+            Compression::None => vec![],
+            Compression::Zstd(l) => vec![Arc::new(ZstdCodec::new(l, true))],
+            Compression::Gzip(l) => {
+                vec![Arc::new(
+                    GzipCodec::new(l).map_err(|_| gzip_level_error(l))?,
+                )]
+            }
+        })
+    }
+}
+
+impl std::str::FromStr for Compression {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let (name, level) = match s.split_once(':') {
+            Some((n, l)) => (n, Some(l)),
+            None => (s, None),
+        };
+        // Parsed wide, so that an out-of-range number gets the range error, not "not an integer".
+        let parse_level = |l: &str| {
+            l.trim().parse::<i64>().map_err(|_| {
+                Error::param(
+                    "compress",
+                    format!("`{s}`: the level `{l}` is not an integer"),
+                )
+            })
+        };
+        match (name, level) {
+            ("none", None) => Ok(Compression::None),
+            ("zstd", None) => Ok(Compression::Zstd(3)),
+            ("gzip", None) => Ok(Compression::Gzip(6)),
+            ("zstd", Some(l)) => {
+                let l = parse_level(l)?;
+                let l = i32::try_from(l).map_err(|_| zstd_level_error(l))?;
+                Compression::Zstd(l).validate()
+            }
+            ("gzip", Some(l)) => {
+                let l = parse_level(l)?;
+                let l = u32::try_from(l).map_err(|_| gzip_level_error(l))?;
+                Compression::Gzip(l).validate()
+            }
+            _ => Err(Error::param(
+                "compress",
+                format!("`{s}` is not a compression: use none, zstd[:LEVEL] or gzip[:LEVEL]"),
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Compression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Compression::None => write!(f, "none"),
+            Compression::Zstd(l) => write!(f, "zstd:{l}"),
+            Compression::Gzip(l) => write!(f, "gzip:{l}"),
+        }
+    }
+}
+
 fn zerr(path: &Path, what: impl std::fmt::Display) -> Error {
     Error::format(path, what.to_string())
 }
@@ -145,8 +294,8 @@ fn zerr(path: &Path, what: impl std::fmt::Display) -> Error {
 /// `.partial` from an interrupted conversion is removed first.
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] for a zero chunk size, an `out` that already exists or an empty
-/// trajectory; any read error of `source` (the partial output is then removed); [`Error::Io`]
+/// [`Error::InvalidParameter`] for a zero chunk size, a compression level out of range, an
+/// `out` that already exists or an empty trajectory; any read error of `source` (the partial output is then removed); [`Error::Io`]
 /// or [`Error::Format`] for a failed write.
 pub fn write_zarr<S, P>(
     source: &S,
@@ -166,6 +315,7 @@ where
             format!("cannot convert an empty trajectory ({n} steps x {d} coordinates)"),
         ));
     }
+    options.compression.validate()?;
     let (cs, cc) = options.chunks.unwrap_or_else(|| default_chunks(n, d));
     if cs == 0 || cc == 0 {
         return Err(Error::param(
@@ -214,6 +364,7 @@ where
     let store = Arc::new(FilesystemStore::new(dir).map_err(|e| zerr(dir, e))?);
     // Empty chunks are stored too: a missing chunk file always means a damaged copy.
     let write_opts = CodecOptions::default().with_store_empty_chunks(true);
+    let codecs = options.compression.codecs()?;
 
     let build_2d = |name: &str, cols: usize, dims: [&str; 2]| -> Result<Array<FilesystemStore>> {
         let array = ArrayBuilder::new(
@@ -223,6 +374,7 @@ where
             f32::NAN,
         )
         .dimension_names(Some(dims))
+        .bytes_to_bytes_codecs(codecs.clone())
         .build(store.clone(), &format!("/{name}"))
         .map_err(|e| zerr(dir, format!("array `{name}`: {e}")))?;
         array
@@ -285,6 +437,7 @@ where
             f64::NAN,
         )
         .dimension_names(Some(["step"]))
+        .bytes_to_bytes_codecs(codecs.clone())
         .build(store.clone(), "/losses")
         .map_err(|e| zerr(dir, format!("array `losses`: {e}")))?;
         array
@@ -357,6 +510,55 @@ fn read_json(path: &Path) -> Result<Value> {
     serde_json::from_str(&text).map_err(|e| zerr(path, format!("not valid JSON: {e}")))
 }
 
+/// The codecs the reader decodes: those of the zarrs features the workspace enables.
+const READ_CODECS: [&str; 5] = ["bytes", "zstd", "gzip", "crc32c", "sharding_indexed"];
+
+/// The first codec of a `codecs` list (sharding's inner and index codecs included) that is not
+/// in [`READ_CODECS`], quoted, with its configuration when it has one.
+fn unreadable_codec(codecs: &Value) -> Option<String> {
+    // A codec is a name string or an object with `name` (and `configuration`).
+    for c in codecs.as_array()? {
+        let name = c.as_str().or_else(|| c.get("name").and_then(Value::as_str));
+        let Some(name) = name else {
+            return Some(c.to_string());
+        };
+        if !READ_CODECS.contains(&name) {
+            return Some(match c.get("configuration") {
+                Some(conf) => format!("\"{name}\" ({conf})"),
+                None => format!("\"{name}\""),
+            });
+        }
+        let conf = c.get("configuration");
+        for inner in ["codecs", "index_codecs"] {
+            if let Some(found) = conf.and_then(|c| c.get(inner)).and_then(unreadable_codec) {
+                return Some(found);
+            }
+        }
+    }
+    None
+}
+
+/// A zarr-python 3 command that rewrites the group (or bare array) at `root` next to it with
+/// zarr-python's default codecs (`bytes` + `zstd`), same chunks, dimension names and
+/// attributes, every chunk written.
+fn rewrite_command(root: &Path, bare_array: bool) -> String {
+    let name = root.file_name().and_then(|n| n.to_str()).unwrap_or("run");
+    let stem = name.strip_suffix(".zarr").unwrap_or(name);
+    let out = root.with_file_name(format!("{stem}.zstd.zarr"));
+    let quote = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', "\\'"));
+    let (src, dst) = (quote(root), quote(&out));
+    let keep = "chunks=a.chunks, dimension_names=a.metadata.dimension_names, config={'write_empty_chunks': True}";
+    if bare_array {
+        format!(
+            "python -c \"import zarr; a = zarr.open_array({src}, mode='r'); zarr.create_array({dst}, data=a[:], {keep})\""
+        )
+    } else {
+        format!(
+            "python -c \"import zarr; s = zarr.open_group({src}, mode='r'); d = zarr.create_group({dst}, attributes=s.attrs.asdict()); [d.create_array(k, data=a[:], {keep}) for k, a in s.arrays()]\""
+        )
+    }
+}
+
 /// Parses and checks the `zarr.json` of the array at `root/name` (`name` empty: `root` itself).
 fn open_array(
     store: &Arc<FilesystemStore>,
@@ -426,6 +628,14 @@ fn open_array(
     if chunk.len() != ndim || chunk.contains(&0) {
         return Err(bad(format!(
             "chunk shape {chunk:?} does not fit the shape {shape:?}"
+        )));
+    }
+    if let Some(codec) = meta.get("codecs").and_then(unreadable_codec) {
+        return Err(bad(format!(
+            "codec {codec} is not supported (anodiff decodes {}); rewrite the {} with zstd (zarr-python 3's default) or with no compressor, e.g. {}",
+            READ_CODECS.join(", "),
+            if name.is_empty() { "array" } else { "group" },
+            rewrite_command(root, name.is_empty()),
         )));
     }
     let node = if name.is_empty() {
