@@ -129,7 +129,7 @@ def test_cli_analyses_are_identical_on_compressed_rewrites(tmp_path, anodiff_bin
         assert codec_names(gzip, array) == ["bytes", "gzip"]
     commands = [
         ["msd", "--window", "100", "--lags", "log:8"],
-        ["regime", "--window", "100", "--stride", "50"],
+        ["regime", "--window", "50", "--stride", "25"],
         ["analyze", "--window", "150", "--bins", "8", "--grad-samples", "3"],
     ]
     for cmd in commands:
@@ -160,7 +160,16 @@ def test_compressed_conversions_are_read_by_python_readers(tmp_path, anodiff_bin
         np.testing.assert_array_equal(g["losses"][:], ref.losses())
         x = da.from_zarr(str(out), component="weights")
         np.testing.assert_array_equal(x.compute(), w_ref)
-    r = run_cli(anodiff_bin, "convert", run, "--to", "zarr", tmp_path / "x.zarr", "--compress", "zstd:23")
+    r = run_cli(
+        anodiff_bin,
+        "convert",
+        run,
+        "--to",
+        "zarr",
+        tmp_path / "x.zarr",
+        "--compress",
+        "zstd:23",
+    )
     assert r.returncode != 0 and b"zstd level 23 is out of range" in r.stderr
     assert not (tmp_path / "x.zarr").exists()
 
