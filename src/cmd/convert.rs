@@ -19,10 +19,10 @@ Writes a Zarr v3 group: `weights` (float32, [step, param]), `losses` (float64, [
 `gradients` (float32, [step, gradient_param]) when recorded, and the run's configuration and
 subset seed as the group's attributes (`anodiff.config`, `anodiff.subset_seed`). Chunks default
 to 1000 steps (whole windows of the MSD and exponent analyses) x 16384 coordinates (62.5 MiB),
-each capped at the array's extent. Chunks are stored uncompressed by default (trained float32
-weights barely compress); --compress zstd[:LEVEL] or gzip[:LEVEL] compresses them, readably by
-every Zarr v3 reader. The group is written into OUT.partial and renamed at the end,
-so an interrupted conversion leaves no OUT. zarr-python 3, dask.array.from_zarr and
+each capped at the array's extent. Chunks are uncompressed by default, as trained float32
+weights barely compress (zstd saves about 7 %, BENCHMARKS.md); --compress zstd[:LEVEL] or
+gzip[:LEVEL] compresses them, and zarr-python, Dask, xarray and anodiff decode both. The group
+is written into OUT.partial and renamed at the end, so an interrupted conversion leaves no OUT. zarr-python 3, dask.array.from_zarr and
 xarray.open_zarr read the result; every anodiff analysis takes OUT as it takes the store.
 
 Prints {\"out\":..,\"format\":\"zarr\",\"n_steps\":..,\"dim\":..,\"gradient_dim\":..,
