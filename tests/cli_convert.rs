@@ -172,3 +172,67 @@ fn damaged_zarr_fails_with_array_and_chunk() {
         &["no zarr.json"],
     );
 }
+
+#[test]
+fn compressed_conversions_give_identical_analyses() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = store(dir.path(), 300, 20);
+    let mut outputs = Vec::new();
+    for compress in ["none", "zstd:3", "gzip:1"] {
+        let out = dir
+            .path()
+            .join(format!("{}.zarr", compress.replace(':', "-")));
+        let v = json(&anodiff(&[
+            "convert",
+            s(&run),
+            "--to",
+            "zarr",
+            s(&out),
+            "--chunks",
+            "100,8",
+            "--compress",
+            compress,
+        ]));
+        assert_eq!(v["compression"], compress);
+        // Values: 300 x (20 weights + 3 gradients) f32 and 300 f64 losses.
+        assert_eq!(v["bytes"], 300 * 23 * 4 + 300 * 8);
+        // Uncompressed chunk files hold whole chunks, edge chunks padded: weights 3 x 3 chunks of
+        // 100 x 8 f32, gradients 3 chunks of 100 x 3 f32, losses 3 chunks of 100 f64.
+        let padded = 9 * 100 * 8 * 4 + 3 * 100 * 3 * 4 + 3 * 100 * 8;
+        let stored = v["stored_bytes"].as_u64().unwrap();
+        if compress == "none" {
+            assert_eq!(stored, padded);
+        } else {
+            // The NaN padding of edge chunks compresses to almost nothing.
+            assert!(stored < padded - 3 * 100 * 4 * 4, "{compress}: {stored}");
+        }
+        let m = anodiff_sub("msd", &[s(&out), "--window", "100", "--lags", "log:8"]);
+        assert!(m.status.success(), "{}", String::from_utf8_lossy(&m.stderr));
+        outputs.push(m.stdout);
+    }
+    assert_eq!(outputs[1], outputs[0], "zstd conversion: different msd");
+    assert_eq!(outputs[2], outputs[0], "gzip conversion: different msd");
+
+    for (bad, needle) in [
+        ("zstd:0", "zstd level 0 is out of range"),
+        ("zstd:23", "use 1 (fastest) to 22"),
+        ("gzip:10", "gzip level 10 is out of range"),
+        ("blosc", "`blosc` is not a compression"),
+    ] {
+        let out = dir.path().join("bad.zarr");
+        assert_fails(
+            &anodiff(&[
+                "convert",
+                s(&run),
+                "--to",
+                "zarr",
+                s(&out),
+                "--compress",
+                bad,
+            ]),
+            Exit::ErrorOrUsage,
+            &[needle],
+        );
+        assert!(!out.exists());
+    }
+}

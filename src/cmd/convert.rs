@@ -1,7 +1,9 @@
 //! `anodiff convert`: a trajectory (store directory, `.npy` or Zarr) to a Zarr v3 group.
 
 use anodiff_core::trajectory::store::StoreReader;
-use anodiff_core::trajectory::zarr::{default_chunks, write_zarr, ZarrOptions, ZarrTrajectory};
+use anodiff_core::trajectory::zarr::{
+    default_chunks, write_zarr, Compression, ZarrOptions, ZarrTrajectory,
+};
 use anodiff_core::trajectory::{self, TrajectorySource};
 use anyhow::{bail, Context};
 use serde_json::json;
@@ -11,17 +13,21 @@ const EXAMPLE: &str = "\
 Examples:
   anodiff convert run/ --to zarr run.zarr
   anodiff convert run.npy --to zarr run.zarr --chunks 1000,16384
+  anodiff convert run/ --to zarr run.zarr --compress zstd:3
 
 Writes a Zarr v3 group: `weights` (float32, [step, param]), `losses` (float64, [step]) and
 `gradients` (float32, [step, gradient_param]) when recorded, and the run's configuration and
 subset seed as the group's attributes (`anodiff.config`, `anodiff.subset_seed`). Chunks default
 to 1000 steps (whole windows of the MSD and exponent analyses) x 16384 coordinates (62.5 MiB),
-each capped at the array's extent. The group is written into OUT.partial and renamed at the end,
-so an interrupted conversion leaves no OUT. zarr-python 3, dask.array.from_zarr and
+each capped at the array's extent. Chunks are uncompressed by default, as trained float32
+weights barely compress (zstd saves about 7 %, BENCHMARKS.md); --compress zstd[:LEVEL] or
+gzip[:LEVEL] compresses them, and zarr-python, Dask, xarray and anodiff decode both. The group
+is written into OUT.partial and renamed at the end, so an interrupted conversion leaves no OUT. zarr-python 3, dask.array.from_zarr and
 xarray.open_zarr read the result; every anodiff analysis takes OUT as it takes the store.
 
 Prints {\"out\":..,\"format\":\"zarr\",\"n_steps\":..,\"dim\":..,\"gradient_dim\":..,
-\"chunks\":[steps,coords],\"bytes\":..}.";
+\"chunks\":[steps,coords],\"compression\":..,\"bytes\":..,\"stored_bytes\":..}: bytes of
+values, and bytes of the chunk files written.";
 
 /// Arguments of `anodiff convert`.
 #[derive(clap::Args, Debug)]
@@ -37,6 +43,15 @@ pub struct Args {
     /// Chunk shape STEPS,COORDS (default 1000,16384, capped at the array's extent).
     #[arg(long, value_delimiter = ',', num_args = 1)]
     pub chunks: Option<Vec<usize>>,
+    /// Chunk compression: none, zstd[:LEVEL] (1..=22, or negative fast levels; default 3) or
+    /// gzip[:LEVEL] (0..=9; default 6).
+    #[arg(long, default_value = "none", value_parser = parse_compression)]
+    pub compress: Compression,
+}
+
+fn parse_compression(s: &str) -> Result<Compression, String> {
+    s.parse()
+        .map_err(|e: anodiff_core::error::Error| e.to_string())
 }
 
 /// Runs `anodiff convert`.
@@ -49,7 +64,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(v) => bail!("--chunks takes two positive sizes STEPS,COORDS, got {v:?}"),
     };
     // The run's configuration and seeds travel as attributes.
-    let mut options = ZarrOptions::default().with_chunks(cs, cc);
+    let mut options = ZarrOptions::default()
+        .with_chunks(cs, cc)
+        .with_compression(args.compress);
     if args.traj.is_dir() {
         if let Ok(store) = StoreReader::open(&args.traj) {
             let m = store.manifest();
@@ -92,6 +109,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "dim": d,
         "gradient_dim": gd,
         "chunks": [cs.min(n), cc.min(d)],
+        "compression": args.compress.to_string(),
         "bytes": bytes,
+        "stored_bytes": chunk_bytes(&args.out)?,
     }))
+}
+
+/// Total size of the chunk files under `dir` (every file but the `zarr.json` metadata).
+fn chunk_bytes(dir: &std::path::Path) -> anyhow::Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            total += chunk_bytes(&entry.path())?;
+        } else if entry.file_name() != "zarr.json" {
+            total += entry.metadata()?.len();
+        }
+    }
+    Ok(total)
 }
