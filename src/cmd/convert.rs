@@ -43,8 +43,8 @@ pub struct Args {
     /// Chunk shape STEPS,COORDS (default 1000,16384, capped at the array's extent).
     #[arg(long, value_delimiter = ',', num_args = 1)]
     pub chunks: Option<Vec<usize>>,
-    /// Chunk compression: none, zstd[:LEVEL] (1..=22, or negative fast levels; default 3) or
-    /// gzip[:LEVEL] (0..=9; default 6).
+    /// Chunk compression: none, zstd or zstd:LEVEL (1..=22, or negative fast levels; default
+    /// 3), gzip or gzip:LEVEL (0..=9; default 6).
     #[arg(long, default_value = "none", value_parser = parse_compression)]
     pub compress: Compression,
 }
