@@ -123,7 +123,9 @@ def test_killed_run_resumes_bit_for_bit(client, anodiff_bin, tmp_path):
     summary = json.loads(r.stdout)
     assert df["test_loss"].iloc[0] == summary["test_loss"]
     # A finished run is read, not retrained.
-    again = ad.train_many([CFG], client, out=[df["run"].iloc[0]], as_frame=False)
+    again = ad.train_many(
+        [CFG], client, out=[df["run"].iloc[0]], binary=anodiff_bin, as_frame=False
+    )
     assert again[0]["steps"] == 1500 and again[0]["resumed"] is False
     np.testing.assert_array_equal(store_arrays(df["run"].iloc[0])[0], w_ref)
 
