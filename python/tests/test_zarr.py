@@ -229,3 +229,48 @@ def test_missing_chunk_and_bad_dtype_are_named(tmp_path, anodiff_bin):
     a[:] = 1
     with pytest.raises(ValueError, match=r"data type \"int16\" is not handled"):
         diffusion.open(str(p))
+
+
+def test_zarr_v2_is_named_with_a_command_that_rewrites_it_as_v3(tmp_path, anodiff_bin):
+    run = make_store(tmp_path / "run", n=80, d=6)
+    plain = tmp_path / "plain.zarr"
+    convert(anodiff_bin, run, plain, "20,4")
+    s = zarr.open_group(str(plain), mode="r")
+    v2 = zarr.create_group(str(tmp_path / "v2.zarr"), zarr_format=2)
+    v2.attrs.update(s.attrs.asdict())
+    for name, a in s.arrays():
+        v2.create_array(name, data=a[:], chunks=a.chunks, fill_value=np.nan)
+    r = run_cli(anodiff_bin, "msd", tmp_path / "v2.zarr", "--window", "40")
+    err = r.stderr.decode()
+    assert r.returncode != 0
+    assert "a Zarr v2 group (.zgroup); anodiff reads Zarr v3" in err, err
+    code = re.search(r'python -c "([^"]*)"', err)
+    assert code, err
+    subprocess.run([sys.executable, "-c", code.group(1)], check=True)
+    a = run_cli(anodiff_bin, "msd", plain, "--window", "40")
+    b = run_cli(anodiff_bin, "msd", tmp_path / "v2.zstd.zarr", "--window", "40")
+    assert b.returncode == 0, b.stderr.decode()
+    assert a.stdout == b.stdout
+
+
+def test_a_chunk_left_out_for_equalling_the_fill_value_is_explained(
+    tmp_path, anodiff_bin
+):
+    # zarr-python's default (write_empty_chunks off) does not store an all-zero chunk of an
+    # array whose fill value is 0: Zarr would read zeros, a trajectory reader cannot tell that
+    # chunk from a lost one.
+    w = np.cumsum(np.random.default_rng(1).normal(size=(40, 8)), axis=0)
+    w[20:, 4:] = 0.0
+    p = tmp_path / "zeros.zarr"
+    a = zarr.create_array(str(p), shape=w.shape, chunks=(20, 4), dtype="float32")
+    a[:] = w.astype(np.float32)
+    assert not (p / "c" / "1" / "1").exists()
+    r = run_cli(anodiff_bin, "msd", p, "--window", "20")
+    err = r.stderr.decode()
+    assert r.returncode != 0
+    assert "chunk [1, 1]" in err and "all 0" in err and "fill value" in err, err
+    code = re.search(r'python -c "([^"]*)"', err)
+    assert code, err
+    subprocess.run([sys.executable, "-c", code.group(1)], check=True)
+    r = run_cli(anodiff_bin, "msd", tmp_path / "zeros.zstd.zarr", "--window", "20")
+    assert r.returncode == 0, r.stderr.decode()

@@ -88,7 +88,10 @@
 //! or decodes to the wrong length); a NaN or infinite weight is an error naming the step and
 //! coordinate; metadata that is not a Zarr v3 array of the expected rank, a chunk grid other
 //! than `regular`, a data type other than float32 or float64, and a codec the reader does not
-//! decode are rejected when the trajectory is opened.
+//! decode are rejected when the trajectory is opened. A Zarr v2 group or array (`.zgroup`,
+//! `.zarray`) is named as such. Both errors, and a missing chunk of an array whose fill value
+//! is a number (zarr-python and Dask leave out chunks equal to it by default), come with a
+//! zarr-python 3 command that rewrites the data as Zarr v3 with every chunk stored.
 //!
 //! [`write_zarr`] writes into `OUT.partial` and renames it to `OUT` only after every chunk and
 //! the group metadata are written, so a conversion that is killed leaves no `OUT`, and
@@ -524,6 +527,9 @@ struct ZArray {
     float: Float,
     shape: Vec<usize>,
     chunk: Vec<usize>,
+    /// The fill value when it is a number (`None` for NaN, as written here): a writer may have
+    /// left out chunks equal to it.
+    fill: Option<f64>,
 }
 
 impl std::fmt::Debug for ZArray {
@@ -579,7 +585,7 @@ fn rewrite_command(root: &Path, bare_array: bool) -> String {
     let out = root.with_file_name(format!("{stem}.zstd.zarr"));
     let quote = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', "\\'"));
     let (src, dst) = (quote(root), quote(&out));
-    let keep = "chunks=a.chunks, dimension_names=a.metadata.dimension_names, config={'write_empty_chunks': True}";
+    let keep = "chunks=a.chunks, dimension_names=getattr(a.metadata, 'dimension_names', None), config={'write_empty_chunks': True}";
     if bare_array {
         format!(
             "python -c \"import zarr; a = zarr.open_array({src}, mode='r'); zarr.create_array({dst}, data=a[:], {keep})\""
@@ -676,6 +682,10 @@ fn open_array(
         format!("/{name}")
     };
     let array = Array::open(store.clone(), &node).map_err(|e| bad(e.to_string()))?;
+    let fill = meta
+        .get("fill_value")
+        .and_then(Value::as_f64)
+        .filter(|v| v.is_finite());
     Ok(ZArray {
         name: if name.is_empty() {
             "weights".into()
@@ -686,6 +696,7 @@ fn open_array(
         float,
         shape,
         chunk,
+        fill,
     })
 }
 
@@ -733,6 +744,8 @@ pub fn is_zarr(path: &Path) -> bool {
     path.is_dir()
         && (path.join("zarr.json").is_file()
             || path.join("weights").join("zarr.json").is_file()
+            || path.join(".zgroup").is_file()
+            || path.join(".zarray").is_file()
             || name.ends_with(".zarr")
             || name.ends_with(".zarr.partial"))
 }
@@ -749,6 +762,17 @@ impl ZarrTrajectory {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let meta_path = path.join("zarr.json");
+        for (file, what, bare) in [(".zgroup", "group", false), (".zarray", "array", true)] {
+            if !meta_path.is_file() && path.join(file).is_file() {
+                return Err(zerr(
+                    &path,
+                    format!(
+                        "a Zarr v2 {what} ({file}); anodiff reads Zarr v3: rewrite it as v3, e.g. {}",
+                        rewrite_command(&path, bare)
+                    ),
+                ));
+            }
+        }
         if !meta_path.is_file() {
             return Err(zerr(
                 &path,
@@ -889,7 +913,19 @@ impl ZarrTrajectory {
             Ok(Some(v)) => Ok(v),
             Ok(None) => Err(zerr(
                 &self.chunk_path(a, idx),
-                format!("{} is missing", describe()),
+                match a.fill {
+                    // zarr-python (write_empty_chunks off, its default) and Dask leave out a
+                    // chunk that equals the fill value, which Zarr then reads as that value:
+                    // a trajectory cannot tell such a chunk from a lost one, so it says how to
+                    // write every chunk.
+                    Some(f) => format!(
+                        "{} is missing (its writer may have left it out for being all {f}, the \
+                         fill value: rewrite the group with every chunk stored, e.g. {})",
+                        describe(),
+                        rewrite_command(&self.path, !self.path.join("weights").is_dir())
+                    ),
+                    None => format!("{} is missing", describe()),
+                },
             )),
             Err(e) => Err(zerr(
                 &self.chunk_path(a, idx),
