@@ -22,6 +22,32 @@ fn rows(dir: &Path) -> (Vec<f32>, Vec<f64>) {
     (w, s.losses(0..s.n_steps()).unwrap().unwrap())
 }
 
+/// Runs `anodiff ARGS` and kills it with SIGKILL (which also releases its run lock) once the
+/// store in `dir` holds `steps` steps, polling every `poll`.
+fn kill_after_steps(args: &[String], dir: &Path, steps: usize, poll: Duration) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_anodiff"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    loop {
+        let n = StoreReader::open(dir).map(|s| s.n_steps()).unwrap_or(0);
+        if n >= steps {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before the kill"
+        );
+        assert!(t0.elapsed() < Duration::from_secs(120), "run too slow");
+        std::thread::sleep(poll);
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 #[test]
 fn trains_digits_and_writes_a_complete_run() {
     let dir = tempfile::tempdir().unwrap();
@@ -148,27 +174,7 @@ fn resume_after_kill_9_continues_bit_for_bit() {
         .chain([out.to_str().unwrap().to_string()])
         .collect()
     };
-    let mut child = Command::new(env!("CARGO_BIN_EXE_anodiff"))
-        .args(args(&killed))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    loop {
-        let n = StoreReader::open(&killed).map(|s| s.n_steps()).unwrap_or(0);
-        if n >= 110 {
-            break;
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before the kill"
-        );
-        assert!(t0.elapsed() < Duration::from_secs(120), "run too slow");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    kill_after_steps(&args(&killed), &killed, 110, Duration::from_millis(5));
     let before = RunRecord::read(&killed).unwrap();
     assert_eq!(before.status, RunStatus::Running);
     assert!(before.steps_done < 400);
@@ -521,27 +527,7 @@ fn if_exists_resume_continues_a_killed_run_bit_for_bit() {
         .chain([out.to_str().unwrap().to_string()])
         .collect()
     };
-    let mut child = Command::new(env!("CARGO_BIN_EXE_anodiff"))
-        .args(args(&killed))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    loop {
-        let n = StoreReader::open(&killed).map(|s| s.n_steps()).unwrap_or(0);
-        if n >= 200 {
-            break;
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before the kill"
-        );
-        assert!(t0.elapsed() < Duration::from_secs(120), "run too slow");
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    child.kill().unwrap(); // SIGKILL: the lock dies with the process
-    child.wait().unwrap();
+    kill_after_steps(&args(&killed), &killed, 200, Duration::from_millis(2));
     let before = RunRecord::read(&killed).unwrap();
     assert_eq!(before.status, RunStatus::Running);
     assert!(before.steps_done < 1000);
