@@ -529,13 +529,18 @@ fn lock_new_dir(dir: &Path, obs: &mut dyn Observer) -> Result<Option<RunLock>> {
 /// the step if the loss becomes NaN or infinite (everything before it stays recorded);
 /// [`Error::Io`] for write failures (the run is resumable).
 pub fn train(cfg: &TrainConfig, dir: &Path, obs: &mut dyn Observer) -> Result<RunSummary> {
+    new_run(cfg, dir, obs)?.ok_or_else(|| already_holds_run(dir))
+}
+
+/// Checks, plans and locks a new run of `cfg` in `dir` and trains it; `None` when another
+/// process started a run there between the checks and the lock.
+fn new_run(cfg: &TrainConfig, dir: &Path, obs: &mut dyn Observer) -> Result<Option<RunSummary>> {
     check_new_dir(dir)?;
     let p = plan(cfg)?;
     check_space(&p.record, dir, 0, 0)?;
     match lock_new_dir(dir, obs)? {
-        Some(lock) => start_new(cfg, dir, p, lock, obs),
-        // Another process started a run here between the checks and the lock.
-        None => Err(already_holds_run(dir)),
+        Some(lock) => start_new(cfg, dir, p, lock, obs).map(Some),
+        None => Ok(None),
     }
 }
 
@@ -631,17 +636,12 @@ pub fn train_or_resume(
     dir: &Path,
     obs: &mut dyn Observer,
 ) -> Result<(Outcome, RunSummary)> {
-    let lock = if holds_run(dir) {
-        lock(dir, obs)?
-    } else {
-        check_new_dir(dir)?;
-        let p = plan(cfg)?;
-        check_space(&p.record, dir, 0, 0)?;
-        match lock_new_dir(dir, obs)? {
-            Some(lock) => return Ok((Outcome::New, start_new(cfg, dir, p, lock, obs)?)),
-            None => lock(dir, obs)?,
+    if !holds_run(dir) {
+        if let Some(s) = new_run(cfg, dir, obs)? {
+            return Ok((Outcome::New, s));
         }
-    };
+    }
+    let lock = lock(dir, obs)?;
     if !dir.join(RUN_JSON).exists() {
         return Err(Error::param(
             "out",

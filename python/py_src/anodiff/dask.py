@@ -43,7 +43,8 @@ from dask.base import tokenize
 
 from . import _core
 from ._util import check_int, loads
-from .diffusion import MsdResult, MsdWindow, RegimeResult, _regime_result
+from .diffusion import MsdResult, RegimeResult, _regime_result
+from .diffusion import _msd_result as _msd_result_of
 
 __all__ = [
     "Source",
@@ -290,18 +291,7 @@ def _msd_graph(
 
 
 def _msd_result(texts: Sequence[str]) -> MsdResult:
-    ws = [loads(s) for s in texts]
-    wins = [
-        MsdWindow(
-            w["t_w"],
-            w["T"],
-            np.asarray(w["lags"], dtype=np.int64),
-            np.asarray(w["msd"], dtype=float),
-            w["fit"],
-        )
-        for w in ws
-    ]
-    return MsdResult(wins, {"windows": ws})
+    return _msd_result_of({"windows": [loads(s) for s in texts]})
 
 
 def msd(

@@ -228,7 +228,11 @@ def msd_windows(
         check_int(boot, "boot"),
         check_int(seed, "seed"),
     )
-    d = loads(s)
+    return _msd_result(loads(s))
+
+
+def _msd_result(d: dict) -> MsdResult:
+    """The `MsdResult` of the core's JSON (`{"windows": [{t_w, T, lags, msd, fit}, ..]}`)."""
     wins = [
         MsdWindow(
             w["t_w"],
